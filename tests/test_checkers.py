@@ -1,0 +1,89 @@
+"""Gymnasium's own checkers, registration, make/make_vec and the numpy path with Gymnasium wrappers."""
+
+from __future__ import annotations
+
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from gymnasium.wrappers.vector import RecordEpisodeStatistics
+
+import unmask_gym
+from unmask_gym import NumpyVectorEnv, UnmaskEnv, UnmaskVectorEnv
+from unmask_gym.registration import REGISTERED_TASKS
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+REGISTERED_IDS = [f"UnmaskGym/{name}-v0" for name in REGISTERED_TASKS]
+
+
+@pytest.mark.parametrize("block_length", [None, 3])
+def test_gymnasium_check_env_passes_without_warnings_on_the_single_env(block_length):
+    env = UnmaskEnv(task=CountingTask(6), model=FakeDiffusionLM(), block_length=block_length)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", REGISTERED_IDS)
+def test_gymnasium_check_env_passes_on_every_registered_id(env_id):
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", REGISTERED_IDS)
+def test_make_vec_uses_the_vector_entry_point(env_id):
+    env = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
+    assert isinstance(env.unwrapped, UnmaskVectorEnv) and env.num_envs == 3
+    obs, _ = env.reset(seed=0)
+    assert obs["confidence"].shape[0] == 3
+
+
+def test_registered_envs_share_one_loaded_model():
+    first = gym.make_vec("UnmaskGym/Addition-v0", num_envs=2, vectorization_mode="vector_entry_point")
+    second = gym.make("UnmaskGym/Addition-v0")
+    assert first.unwrapped.model is second.unwrapped.model
+
+
+def test_importing_twice_registers_once():
+    unmask_gym.register_envs()
+    assert sum(env_id.startswith("UnmaskGym/Addition") for env_id in gym.registry) == 1
+
+
+def test_record_episode_statistics_on_the_numpy_path_agrees_with_the_env_statistics():
+    env = NumpyVectorEnv(UnmaskVectorEnv(3, task=CountingTask(5), model=FakeDiffusionLM()))
+    env = RecordEpisodeStatistics(env, stats_key="gym_episode")
+    obs, _ = env.reset(seed=0)
+    generator = np.random.default_rng(0)
+    finished = 0
+    for _ in range(30):
+        action = generator.random((3, 5)) < 0.3
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert isinstance(obs["confidence"], np.ndarray) and isinstance(reward, np.ndarray)
+        if terminated.any():
+            done = info["_episode"]
+            np.testing.assert_array_equal(done, info["_gym_episode"])
+            np.testing.assert_allclose(info["episode"]["r"][done], info["gym_episode"]["r"][done], rtol=1e-6)
+            np.testing.assert_array_equal(info["episode"]["l"][done], info["gym_episode"]["l"][done])
+            finished += done.sum()
+    assert finished >= 5
+
+
+def test_single_env_render_shows_the_prompt_and_masked_positions():
+    env = UnmaskEnv(task=CountingTask(4), model=FakeDiffusionLM(), render_mode="ansi")
+    env.reset(seed=0, options={"prompt": "2:345"})
+    assert env.render() == "2:345____"
+    env.step(np.array([1, 0, 0, 0]))
+    assert env.render() == "2:3453___"
+
+
+def test_single_env_accepts_torch_actions_and_returns_python_scalars():
+    env = UnmaskEnv(task=CountingTask(4), model=FakeDiffusionLM())
+    env.reset(seed=0)
+    _, reward, terminated, truncated, info = env.step(torch.ones(4))
+    assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+    assert isinstance(info["completion"], str)

@@ -1,0 +1,232 @@
+"""Differential tests: ``UnmaskVectorEnv`` and ``UnmaskEnv`` against the plain-Python reference in ``reference.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+from reference import ReferenceEpisode
+
+from unmask_gym.env import UnmaskVectorEnv
+from unmask_gym.single_env import UnmaskEnv
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+NUM_ENVS, ANSWER_LENGTH = 4, 6
+
+
+class CanvasAwareFakeLM(FakeDiffusionLM):
+    """``FakeDiffusionLM`` plus a distractor token whose logit grows with the committed answer tokens.
+
+    Its predictions change as the canvas fills (sometimes to a wrong token), so a stale cached prediction, a
+    forward over the wrong canvas or a wrong row would show in the observations.
+    """
+
+    def logits(
+        self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The fake's logits, plus ``0.55 c`` on token ``3 + (j + c + sum of committed ids) % (V - 3)``."""
+        logits = super().logits(tokens, attention_mask, positions)  # (R, L, V)
+        answer = tokens[:, positions]  # (R, L)
+        for row in range(tokens.shape[0]):
+            committed = [int(t) for t in answer[row] if int(t) != self.mask_token_id]
+            for j in range(len(positions)):
+                distractor = 3 + (j + len(committed) + sum(committed)) % (self.vocab_size - 3)
+                logits[row, j, distractor] += 0.55 * len(committed)  # 0.55 c never ties with 4 - 0.5 j
+        return logits
+
+
+MODELS = {"fake": FakeDiffusionLM, "canvas-aware": CanvasAwareFakeLM}
+
+CONFIGS = {
+    "full": {},
+    "block-2": {"block_length": 2},
+    "block-3": {"block_length": 3},
+    "block-1": {"block_length": 1},
+    "top-confidence": {"empty_action": "top_confidence"},
+    "block-3-top-confidence": {"block_length": 3, "empty_action": "top_confidence"},
+    "budget-3": {"max_nfe": 3},
+    "budget-1": {"max_nfe": 1},
+    "budget-4-block-2-top-confidence": {"max_nfe": 4, "block_length": 2, "empty_action": "top_confidence"},
+    "budget-9-alpha-2": {"max_nfe": 9, "alpha": 2.0},
+    "alpha-0": {"alpha": 0.0},
+}
+
+
+def make_vector_env(model: Any, config: dict[str, Any]) -> UnmaskVectorEnv:
+    """The env under test: 4 slots, L = 6, no autoreset, on the CPU."""
+    return UnmaskVectorEnv(
+        NUM_ENVS, task=CountingTask(ANSWER_LENGTH), model=model, autoreset_mode=AutoresetMode.DISABLED,
+        device="cpu", **config,
+    )  # fmt: skip
+
+
+def make_reference(env: UnmaskVectorEnv, row: int, config: dict[str, Any]) -> ReferenceEpisode:
+    """The reference episode of the env's ``row``, with its own model of the same kind."""
+    return ReferenceEpisode(
+        type(env.model)(), env.task, env._book.prompts[row], env.task.reference_for(env._book.prompts[row]),
+        answer_length=env.answer_length, prompt_length=env.prompt_length, **config,
+    )  # fmt: skip
+
+
+def random_actions(rng: np.random.Generator) -> np.ndarray:
+    """(N, L) random 0/1 actions over all positions (selected committed or closed ones must be ignored).
+
+    The density varies per step, so empty rows (noop / top_confidence) and whole-answer commits both happen.
+    """
+    density = rng.choice([0.0, 0.15, 0.4, 1.0], p=[0.3, 0.3, 0.3, 0.1])
+    return (rng.random((NUM_ENVS, ANSWER_LENGTH)) < density).astype(np.int8)
+
+
+def assert_row_matches(observation: dict[str, torch.Tensor], row: int, reference: ReferenceEpisode) -> None:
+    """One observation row equals the reference's observation (confidence up to float32 rounding)."""
+    expected = reference.observation()
+    for key in ("tokens", "masked", "action_mask", "pred_token"):
+        assert observation[key][row].tolist() == expected[key], key
+    assert observation["block"][row].item() == expected["block"]
+    np.testing.assert_allclose(observation["confidence"][row].numpy(), expected["confidence"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(observation["step_frac"][row].numpy(), expected["step_frac"], rtol=1e-6)
+
+
+def run_differential(model_name: str, config: dict[str, Any], seed: int, prompts: list[str] | None = None) -> list:
+    """Drives the vector env and 4 reference episodes with the same actions, asserting equality at every step.
+
+    Returns the env's trajectory: ``[(actions or None, obs, reward, terminated, info), ...]`` from the reset on.
+    """
+    env = make_vector_env(MODELS[model_name](), config)
+    observation, info = env.reset(seed=seed, options=None if prompts is None else {"prompts": prompts})
+    if prompts is not None:
+        assert env._book.prompts == prompts
+    references = [make_reference(env, row, config) for row in range(NUM_ENVS)]
+    for row, reference in enumerate(references):
+        assert_row_matches(observation, row, reference)
+    assert info["nfe"].tolist() == [0] * NUM_ENVS
+    trajectory = [(None, observation, None, None, info)]
+    rng = np.random.default_rng(seed)
+    while any(reference.running for reference in references):
+        actions = random_actions(rng)
+        observation, reward, terminated, truncated, info = env.step(actions)
+        trajectory.append((actions, observation, reward, terminated, info))
+        assert not truncated.any()
+        for row, reference in enumerate(references):
+            if reference.running:
+                expected_reward, expected_terminated = reference.step(actions[row].tolist())
+            else:
+                expected_reward, expected_terminated = 0.0, False  # a finished slot stays idle until reset
+            assert_row_matches(observation, row, reference)
+            assert reward[row].item() == pytest.approx(expected_reward, rel=1e-6, abs=1e-7)
+            assert terminated[row].item() == expected_terminated
+            assert info["nfe"][row].item() == reference.nfe
+            assert info["_completion"][row] == expected_terminated
+            if expected_terminated:
+                assert info["completion"][row] == reference.completion
+                assert info["score"][row].item() == reference.score
+                assert info["unmask_step"][row].tolist() == reference.unmask_step
+                assert info["nfe_budget_exhausted"][row].item() == any(reference.masked)
+                assert info["episode"]["nfe"][row].item() == reference.nfe
+        assert len(trajectory) <= env.max_nfe + 1
+    assert env.model.rows == sum(reference.forwards for reference in references)
+    return trajectory
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+@pytest.mark.parametrize("config_name", sorted(CONFIGS))
+def test_the_vector_env_follows_the_reference_mdp_step_by_step(config_name: str, model_name: str, seed: int) -> None:
+    run_differential(model_name, CONFIGS[config_name], seed)
+
+
+@pytest.mark.parametrize("config_name", ["full", "block-3-top-confidence", "budget-3"])
+def test_the_vector_env_follows_the_reference_mdp_on_given_prompts(config_name: str) -> None:
+    prompts = ["6:123", "1:999", "4:270", "3:504"]
+    run_differential("canvas-aware", CONFIGS[config_name], seed=5, prompts=prompts)
+
+
+def test_the_differential_runs_cover_rewards_budgets_and_empty_actions() -> None:
+    rewards, budget_ends, empty_steps = [], 0, 0
+    for config_name in ("full", "budget-3", "top-confidence"):
+        for seed in range(3):
+            for actions, _, reward, terminated, info in run_differential("fake", CONFIGS[config_name], seed)[1:]:
+                rewards += reward[terminated].tolist()
+                budget_ends += int(info["nfe_budget_exhausted"].sum())
+                empty_steps += int((actions == 0).all(1).sum())
+    assert max(rewards) > 0.0  # some episodes are right, and the reward is not always 0
+    assert min(rewards) == 0.0  # some are wrong
+    assert budget_ends > 0
+    assert empty_steps > 0
+
+
+def test_the_reference_solves_a_prompt_in_one_step_with_full_reward() -> None:
+    reference = ReferenceEpisode(FakeDiffusionLM(), CountingTask(6), "5:472", "47247", answer_length=6, prompt_length=6)
+    assert reference.forwards == 1
+    assert reference.observation()["action_mask"] == [True] * 6
+    reward, terminated = reference.step([1] * 6)
+    assert (reward, terminated) == (1.0, True)
+    assert reference.completion == "47247"
+    assert reference.forwards == 1  # no forward after the final commit
+
+
+def test_the_reference_charges_an_nfe_for_a_noop_and_reuses_its_prediction() -> None:
+    reference = ReferenceEpisode(
+        FakeDiffusionLM(), CountingTask(4), "4:123", "1231", answer_length=4, prompt_length=6, block_length=2
+    )
+    assert reference.step([0, 0, 0, 0]) == (0.0, False)
+    assert (reference.nfe, reference.forwards) == (1, 1)
+    assert reference.step([0, 1, 1, 1]) == (0.0, False)  # only position 1 is in the open block
+    assert reference.answer[2:] == [reference.model.mask_token_id] * 2
+    assert (reference.block, reference.forwards) == (0, 2)
+    assert reference.step([1, 1, 1, 1]) == (0.0, False)  # block 0 completes, block 1 opens
+    assert (reference.block, reference.forwards) == (1, 3)
+    assert reference.action_mask == [False, False, True, True]
+    reward, terminated = reference.step([1, 1, 1, 1])
+    assert terminated
+    assert reward == pytest.approx(1 / 4)  # ((4 - 4 + 1) / 4) ** 1
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+@pytest.mark.parametrize("config_name", ["full", "block-2", "top-confidence", "budget-3", "budget-9-alpha-2"])
+def test_single_envs_given_the_same_prompts_replay_the_vector_envs_trajectories(config_name: str, seed: int) -> None:
+    config = CONFIGS[config_name]
+    trajectory = run_differential("canvas-aware", config, seed)
+    first_observation = trajectory[0][1]
+    prompts = _prompts_of(trajectory)
+    for row in range(NUM_ENVS):
+        env = UnmaskEnv(task=CountingTask(ANSWER_LENGTH), model=CanvasAwareFakeLM(), device="cpu", **config)
+        observation, info = env.reset(seed=seed, options={"prompt": prompts[row]})
+        _assert_single_row(observation, first_observation, row)
+        assert info["prompt_id"] == 0
+        for actions, vector_observation, reward, terminated, vector_info in trajectory[1:]:
+            observation, single_reward, single_terminated, truncated, info = env.step(actions[row])
+            _assert_single_row(observation, vector_observation, row)
+            assert single_reward == reward[row].item()
+            assert single_terminated == terminated[row].item()
+            assert not truncated
+            assert info["nfe"] == vector_info["nfe"][row].item()
+            if single_terminated:
+                assert info["completion"] == vector_info["completion"][row]
+                assert info["unmask_step"].tolist() == vector_info["unmask_step"][row].tolist()
+                break
+        else:
+            pytest.fail(f"row {row}'s single env never terminated")
+
+
+def _prompts_of(trajectory: list) -> list[str]:
+    """The prompt of each slot, read from the ``prompt`` info of the step its episode ended."""
+    prompts: list[str | None] = [None] * NUM_ENVS
+    for _, _, _, terminated, info in trajectory[1:]:
+        for row in np.flatnonzero(terminated.numpy()):
+            prompts[row] = info["prompt"][row]
+    assert all(prompt is not None for prompt in prompts)
+    return prompts
+
+
+def _assert_single_row(single: dict[str, np.ndarray], vector: dict[str, torch.Tensor], row: int) -> None:
+    """A ``UnmaskEnv`` observation equals row ``row`` of a vector observation, values and dtypes."""
+    assert single.keys() == vector.keys()
+    for key, value in single.items():
+        expected = vector[key][row].numpy()
+        assert isinstance(value, np.ndarray | np.generic), key
+        assert value.dtype == expected.dtype, key
+        np.testing.assert_array_equal(value, expected, err_msg=key)

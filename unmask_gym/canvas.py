@@ -1,0 +1,37 @@
+"""The padded canvas layout shared by the env and the dLLM training loop.
+
+A canvas row is ``[PAD ... PAD, prompt, answer]``: prompts are left padded to a fixed prompt length P so the L
+answer positions always occupy the last L columns, whatever the prompt's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def left_pad(
+    prompt_ids: Sequence[Sequence[int]], prompt_length: int, pad_token_id: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left pads token lists into a (n, P) int64 tensor and its (n, P) bool attention mask.
+
+    Raises:
+        ValueError: if a prompt is longer than ``prompt_length``.
+
+    Example:
+        >>> tokens, attention = left_pad([[5, 6], [7]], 3, pad_token_id=0)
+        >>> tokens.tolist(), attention.tolist()
+        ([[0, 5, 6], [0, 0, 7]], [[False, True, True], [False, False, True]])
+    """
+    tokens = torch.full((len(prompt_ids), prompt_length), pad_token_id, dtype=torch.int64)
+    attention = torch.zeros((len(prompt_ids), prompt_length), dtype=torch.bool)
+    for row, ids in enumerate(prompt_ids):
+        if len(ids) > prompt_length:
+            raise ValueError(
+                f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}"
+            )
+        if ids:
+            tokens[row, prompt_length - len(ids) :] = torch.as_tensor(list(ids), dtype=torch.int64)
+            attention[row, prompt_length - len(ids) :] = True
+    return tokens, attention

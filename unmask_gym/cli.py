@@ -1,0 +1,216 @@
+"""The ``unmask-gym`` command: ``bench``, ``eval``, ``replay``, ``demo`` and ``train-dllm``.
+
+``unmask-gym <command> --help`` explains each one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``unmask-gym`` console script."""
+    parser = argparse.ArgumentParser(prog="unmask-gym", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="decode held-out prompts of a built-in task with simple unmasking rules")
+    demo.add_argument("--task", default="addition", help="built-in task (default: addition)")
+    demo.add_argument("--episodes", type=int, default=200, help="held-out prompts per rule (default: 200)")
+    demo.add_argument("--num-envs", type=int, default=64, help="parallel episodes (default: 64)")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    demo.set_defaults(run=_demo)
+
+    def add_env_arguments(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--task", default="permutation", help="built-in task (default: permutation)")
+        command.add_argument("--episodes", type=int, default=200, help="held-out prompts, each run once (default: 200)")
+        command.add_argument("--num-envs", type=int, default=64, help="parallel episodes (default: 64)")
+        command.add_argument("--seed", type=int, default=0, help="picks the prompts and any sampling (default: 0)")
+        command.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+
+    evaluate = commands.add_parser("eval", help="accuracy and NFE of one policy on one task")
+    add_env_arguments(evaluate)
+    evaluate.add_argument("--policy", required=True, help="a heuristic spec, e.g. fast_dllm_threshold:threshold=0.9")
+    evaluate.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)")
+    evaluate.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    evaluate.set_defaults(run=_eval)
+
+    bench = commands.add_parser("bench", help="every heuristic over its standard grid, semi-AR and full diffusion")
+    add_env_arguments(bench)
+    bench.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: the task's)")
+    bench.add_argument("--out", type=Path, default=Path("bench"), help="folder for JSON and PNG (default: ./bench)")
+    bench.add_argument("--quick", action="store_true", help="a smaller grid (for smoke tests)")
+    bench.set_defaults(run=_bench)
+
+    show = commands.add_parser("replay", help="print one episode step by step")
+    show.add_argument("--task", default="permutation")
+    show.add_argument("--policy", default="top_k_confidence:k=4", help="heuristic spec (default: top_k_confidence:k=4)")
+    show.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)")
+    show.add_argument("--prompt", default=None, help="a prompt of your own (default: a held-out one)")
+    show.add_argument("--seed", type=int, default=0)
+    show.set_defaults(run=_replay)
+
+    train = commands.add_parser("train-dllm", help="train a built-in tiny dLLM (the recipe of the shipped models)")
+    train.add_argument("--task", required=True, help="built-in task to train on")
+    train.add_argument("--steps", type=int, default=3500, help="optimiser steps (default: 3500)")
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1, as for the shipped models)")
+    train.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    train.add_argument("--out", type=Path, default=None, help="checkpoint path (default: ./<task>.pt)")
+    train.set_defaults(run=_train_dllm)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as error:
+        parser.error(str(error))
+        return 2
+
+
+def _device(name: str | None) -> torch.device:
+    return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from unmask_gym.env import UnmaskVectorEnv
+
+    rules = {
+        "one per step (most confident)": lambda obs: torch.zeros_like(obs["action_mask"]),
+        "everything in one pass": lambda obs: obs["action_mask"],
+    }
+    print(f"task={args.task}  held-out prompts={args.episodes}  device={_device(args.device)}")
+    print(f"{'rule':34s} {'accuracy':>9s} {'mean NFE':>9s} {'seconds':>8s}")
+    for name, rule in rules.items():
+        env = UnmaskVectorEnv(
+            min(args.num_envs, args.episodes), task=args.task, split="eval", num_prompts=args.episodes,
+            empty_action="top_confidence", device=_device(args.device),
+        )  # fmt: skip
+        start = time.perf_counter()
+        obs, _ = env.reset(seed=args.seed)
+        correct, nfe, finished = 0.0, 0.0, 0
+        while env.running.any():
+            obs, _, terminated, _, info = env.step(rule(obs))
+            if terminated.any():
+                final = info["final_info"]
+                correct += final["correct"][terminated].sum().item()
+                nfe += final["nfe"][terminated].sum().item()
+                finished += int(terminated.sum())
+        print(f"{name:34s} {correct / finished:9.3f} {nfe / finished:9.2f} {time.perf_counter() - start:8.1f}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from unmask_gym.evaluation import evaluate, make_eval_env, save_json
+    from unmask_gym.heuristics import make_policy
+
+    policy = make_policy(args.policy)
+    env = make_eval_env(
+        args.task, args.episodes, args.num_envs, block_length=args.block_length, device=_device(args.device)
+    )
+    result = evaluate(env, policy, seed=args.seed)
+    low, high = result.accuracy_ci95
+    print(f"{result.policy}  task={args.task}  block_length={args.block_length}  episodes={result.episodes}")
+    print(f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
+          f"premature EOS {result.premature_eos_rate:.3f}")  # fmt: skip
+    if args.out:
+        save_json({"task": args.task, "block_length": args.block_length, "seed": args.seed, **result.to_dict()}, args.out)
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from unmask_gym.evaluation import plot_sweep, save_json, sweep
+    from unmask_gym.heuristics import make_policy
+    from unmask_gym.tasks import make_task
+
+    from unmask_gym.bench import standard_grid
+
+    task = make_task(args.task)
+    block_length = args.block_length or task.default_block_length
+    grid = standard_grid(task.answer_length, quick=args.quick)
+    settings = {f"semi-AR B={block_length}": block_length, "full diffusion": None}
+    results = {}
+    total = sum(len(specs) for specs in grid.values()) * len(settings)
+    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout)
+    for setting, block in settings.items():
+        policies = {family: [make_policy(spec) for spec in specs] for family, specs in grid.items()}
+        results[setting] = sweep(
+            policies, {"task": args.task, "block_length": block, "device": _device(args.device)},
+            episodes=args.episodes, seed=args.seed, num_envs=args.num_envs, on_result=lambda _: progress.update(1),
+        )  # fmt: skip
+    progress.close()
+    for setting, data in results.items():
+        print(f"\n{task.name}, {setting}, {args.episodes} held-out prompts")
+        print(f"{'policy':36s} {'accuracy':>8s} {'mean NFE':>8s} {'EOS early':>9s}")
+        for point in sorted(data["points"], key=lambda p: p["mean_nfe"]):
+            star = "*" if point in data["front"] else " "
+            print(f"{star}{point['policy']:35s} {point['accuracy']:8.3f} {point['mean_nfe']:8.2f} "
+                  f"{point['premature_eos_rate']:9.3f}")  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"bench_{task.name.lower()}"
+    save_json({"task": task.name, "machine": _machine(), "results": results}, f"{stem}.json")
+    plot_sweep(results, f"{stem}.png", title=task.name)
+    print(f"\nwrote {stem}.json and {stem}.png  (* = on the Pareto front)")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from unmask_gym.heuristics import make_policy
+    from unmask_gym.replay import replay
+
+    policy = make_policy(args.policy)
+    for line in replay(policy, args.task, args.seed, args.prompt, block_length=args.block_length):
+        print(line)
+    return 0
+
+
+def _machine() -> str:
+    return f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}".strip()
+
+
+def _train_dllm(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from unmask_gym.models import save_model
+    from unmask_gym.models.training import DLLMTrainConfig, train_dllm
+    from unmask_gym.tasks import make_task
+
+    task = make_task(args.task)
+    torch.set_num_threads(args.threads)
+    config = DLLMTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    device = _device(args.device)
+    progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stdout)
+
+    def on_step(metrics: dict[str, float]) -> None:
+        progress.update(1)
+        progress.set_postfix(loss=f"{metrics['loss']:.3f}")
+
+    start = time.perf_counter()
+    model = train_dllm(task, config, device, on_step)
+    progress.close()
+    out = args.out or Path(f"{task.name.lower()}.pt")
+    metadata = {
+        "task": task.name,
+        "train_config": vars(config),
+        "train_seconds": round(time.perf_counter() - start),
+        "machine": f"{platform.machine()} {platform.processor() or ''} threads={args.threads} device={device}".strip(),
+        "torch": torch.__version__,
+    }
+    save_model(model, out, metadata)
+    print(json.dumps({"checkpoint": str(out), **metadata}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,293 @@
+"""Confidence heuristics from the dLLM literature, as vectorized policies ``obs -> action``.
+
+Each heuristic is a small callable that reads the observation's tensors (on their device, no loop over envs),
+selects only positions inside ``action_mask``, and commits at least one position per sample that has one (the
+paper's code applies that fallback batch-wide; we apply it per sample). Ties in a score go to the leftmost
+position. ``make_policy("fast_dllm_threshold:threshold=0.9")`` builds one from its command-line spec.
+
+Shapes: N envs, L answer positions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import torch
+
+Observation = dict[str, torch.Tensor]
+
+
+def select_top(scores: torch.Tensor, action_mask: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """The ``count`` (N,) highest-scoring selectable positions per row, as an (N, L) bool action.
+
+    Example:
+        >>> select_top(torch.tensor([[0.1, 0.9, 0.5]]), torch.tensor([[True, False, True]]), torch.tensor([1]))
+        tensor([[False, False,  True]])
+    """
+    masked_scores = scores.float().masked_fill(~action_mask, -math.inf)  # (N, L)
+    order = masked_scores.argsort(dim=1, descending=True, stable=True)  # stable: ties go to the leftmost
+    rank = torch.empty_like(order).scatter_(1, order, torch.arange(scores.shape[1], device=scores.device).expand_as(order))
+    return (rank < count[:, None]) & action_mask
+
+
+def _sorted_by_confidence(obs: Observation) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Selectable confidences sorted high to low (N, L), their positions, and the selectable count (N,)."""
+    confidence = obs["confidence"].float().masked_fill(~obs["action_mask"], -math.inf)
+    values, order = confidence.sort(dim=1, descending=True, stable=True)
+    return values, order, obs["action_mask"].sum(1)
+
+
+def _from_sorted(order: torch.Tensor, take: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
+    """Scatters a per-rank choice (N, L) in sorted order back to positions."""
+    return torch.zeros_like(action_mask).scatter_(1, order, take) & action_mask
+
+
+@dataclass
+class TopK:
+    """Commit the k selectable positions with the highest score each step.
+
+    ``score`` is ``"confidence"`` (LLaDA's low-confidence remasking, Dream's maskgit_plus), ``"margin"`` (Dream's
+    topk_margin) or ``"entropy"`` (Dream's entropy order, lowest first). LLaDA and Dream schedule how many tokens
+    to commit per step; a fixed ``k`` is our approximation. Give ``steps`` instead for their linear schedule:
+    ``steps`` passes per block (LLaDA's ``steps / num_blocks``), each committing ``ceil(masked in block / passes
+    left in block)``.
+    """
+
+    score: str = "confidence"
+    k: int | None = 1
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("score", self.score, ("confidence", "margin", "entropy"))
+        if self.steps is not None:
+            self.k = None
+            _check_int("steps", self.steps, 1)
+        else:
+            _check_int("k", self.k, 1)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        action_mask = obs["action_mask"]
+        scores = -obs["entropy"] if self.score == "entropy" else obs[self.score]
+        if self.steps is None:
+            count = torch.full((action_mask.shape[0],), self.k, device=action_mask.device)
+        else:
+            count = self._linear_schedule(obs)
+        return select_top(scores, action_mask, count)
+
+    def _linear_schedule(self, obs: Observation) -> torch.Tensor:
+        length = obs["masked"].shape[1]
+        steps_taken = torch.round(obs["step_frac"][:, 0] * length).long()  # (N,)
+        # Every earlier block used exactly `steps` passes: the schedule empties a block on its last pass.
+        used_in_block = steps_taken - obs["block"].long() * self.steps
+        left = (self.steps - used_in_block).clamp(min=1)
+        return torch.ceil(obs["action_mask"].sum(1) / left).long().clamp(min=1)
+
+
+@dataclass
+class RandomK:
+    """Commit k selectable positions chosen uniformly at random (seeded; the generator lives on the obs device)."""
+
+    k: int = 1
+    seed: int = 0
+    _generator: torch.Generator | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_int("k", self.k, 1)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        action_mask = obs["action_mask"]
+        if self._generator is None or self._generator.device != action_mask.device:
+            self._generator = torch.Generator(device=action_mask.device).manual_seed(self.seed)
+        scores = torch.rand(action_mask.shape, generator=self._generator, device=action_mask.device)
+        return select_top(scores, action_mask, torch.full_like(action_mask[:, 0], self.k, dtype=torch.long))
+
+
+@dataclass
+class LeftToRight:
+    """Commit the k leftmost selectable positions (autoregressive order)."""
+
+    k: int = 1
+
+    def __post_init__(self) -> None:
+        _check_int("k", self.k, 1)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        action_mask = obs["action_mask"]
+        return action_mask & (action_mask.long().cumsum(1) <= self.k)
+
+
+@dataclass
+class FastDLLMThreshold:
+    """Fast-dLLM's threshold rule (Wu et al. 2025): every selectable position with confidence ≥ threshold, and
+    always the most confident one."""
+
+    threshold: float = 0.9
+
+    def __post_init__(self) -> None:
+        _check_float("threshold", self.threshold, 0.0, 1.0)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        values, order, _ = _sorted_by_confidence(obs)
+        take = values >= self.threshold
+        take[:, 0] = True  # the most confident position always goes
+        return _from_sorted(order, take, obs["action_mask"])
+
+
+@dataclass
+class FastDLLMFactor:
+    """Fast-dLLM's factor rule: with confidences sorted high to low, commit the longest prefix of n positions whose
+    members all satisfy (n + 1)(1 − c_(n)) ≤ factor; at least one.
+
+    As in Fast-dLLM's reference code (``get_transfer_index_dynamic``): the comparison is inclusive, equal
+    confidences keep their left-to-right order, and when the first failing candidate is the *last* masked one it
+    is committed anyway (the loop's exit treats it like a pass).
+    """
+
+    factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_float("factor", self.factor, 0.0, math.inf, minimum_open=True)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        values, order, available = _sorted_by_confidence(obs)
+        rank = torch.arange(1, values.shape[1] + 1, device=values.device)  # n = 1 .. L
+        passes = (rank + 1) * (1 - values) <= self.factor  # (N, L)
+        passes[:, 0] = True
+        count = passes.long().cumprod(1).sum(1)  # the passing prefix
+        count = torch.where(count == available - 1, available, count)  # reference quirk at the last candidate
+        take = rank[None, :] <= count[:, None]
+        return _from_sorted(order, take, obs["action_mask"])
+
+
+@dataclass
+class EBSampler:
+    """The entropy-bounded sampler (Ben-Hamu et al. 2025): in confidence order, the longest prefix U whose summed
+    entropy minus its largest entropy is at most gamma (gamma = 0: one uncertain position per step, plus any
+    zero-entropy ones)."""
+
+    gamma: float = 0.1
+
+    def __post_init__(self) -> None:
+        _check_float("gamma", self.gamma, 0.0, math.inf)
+
+    def __call__(self, obs: Observation) -> torch.Tensor:
+        """The action for ``obs``."""
+        values, order, _ = _sorted_by_confidence(obs)
+        selectable = values > -math.inf
+        entropy = obs["entropy"].float().gather(1, order).masked_fill(~selectable, 0.0)  # (N, L) in confidence order
+        bound = entropy.cumsum(1) - entropy.cummax(1).values  # non-decreasing along the prefix
+        take = (bound <= self.gamma) & selectable
+        take[:, 0] = selectable[:, 0]
+        return _from_sorted(order, take, obs["action_mask"])
+
+
+def top_k_confidence(k: int = 1, steps: int | None = None) -> TopK:
+    """The k most confident positions per step (or LLaDA's linear schedule over ``steps``)."""
+    return TopK("confidence", k, steps)
+
+
+def top_k_margin(k: int = 1, steps: int | None = None) -> TopK:
+    """The k positions with the largest top-1/top-2 margin per step."""
+    return TopK("margin", k, steps)
+
+
+def top_k_entropy(k: int = 1, steps: int | None = None) -> TopK:
+    """The k lowest-entropy positions per step."""
+    return TopK("entropy", k, steps)
+
+
+HEURISTICS: dict[str, Any] = {
+    "random_k": RandomK,
+    "top_k_confidence": top_k_confidence,
+    "top_k_margin": top_k_margin,
+    "top_k_entropy": top_k_entropy,
+    "left_to_right": LeftToRight,
+    "fast_dllm_threshold": FastDLLMThreshold,
+    "fast_dllm_factor": FastDLLMFactor,
+    "eb_sampler": EBSampler,
+}
+_PARAMETERS = {
+    "random_k": {"k": int, "seed": int},
+    "top_k_confidence": {"k": int, "steps": int},
+    "top_k_margin": {"k": int, "steps": int},
+    "top_k_entropy": {"k": int, "steps": int},
+    "left_to_right": {"k": int},
+    "fast_dllm_threshold": {"threshold": float},
+    "fast_dllm_factor": {"factor": float},
+    "eb_sampler": {"gamma": float},
+}
+
+
+def make_policy(spec: str) -> Any:
+    """Builds a heuristic from ``"name"`` or ``"name:param=value,param=value"``.
+
+    Raises:
+        ValueError: for an unknown name or parameter (listing the valid ones) or an impossible value.
+
+    Example:
+        >>> make_policy("fast_dllm_threshold:threshold=0.9")
+        FastDLLMThreshold(threshold=0.9)
+        >>> make_policy("top_k_confidence:k=2").k
+        2
+    """
+    name, _, arguments = spec.partition(":")
+    if name not in HEURISTICS:
+        raise ValueError(f"unknown policy {name!r}; valid policies are {sorted(HEURISTICS)}")
+    valid = _PARAMETERS[name]
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, arguments.split(",")):
+        key, equals, value = item.partition("=")
+        if key not in valid or not equals:
+            raise ValueError(f"policy {name!r} has no parameter {key!r}; valid parameters are {sorted(valid)}")
+        try:
+            kwargs[key] = valid[key](value)
+        except ValueError:
+            raise ValueError(f"parameter {key!r} of {name!r} must be {valid[key].__name__}, got {value!r}") from None
+    return HEURISTICS[name](**kwargs)
+
+
+def policy_spec(policy: Any) -> str:
+    """The ``make_policy`` spec of a heuristic (its class name for other callables).
+
+    Example:
+        >>> policy_spec(make_policy("eb_sampler:gamma=0.5"))
+        'eb_sampler:gamma=0.5'
+    """
+    for name, factory in HEURISTICS.items():
+        if isinstance(factory, type) and isinstance(policy, factory):
+            break
+        if isinstance(policy, TopK) and factory in (top_k_confidence, top_k_margin, top_k_entropy):
+            if name == f"top_k_{policy.score}":
+                break
+    else:
+        return getattr(policy, "__name__", type(policy).__name__)
+    values = {f.name: getattr(policy, f.name) for f in fields(policy) if f.init and f.name != "score"}
+    shown = ",".join(f"{key}={value}" for key, value in values.items() if value is not None and key != "seed")
+    return f"{name}:{shown}" if shown else name
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+
+
+def _check_float(name: str, value: Any, low: float, high: float, minimum_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if value < low or value > high or (minimum_open and value == low):
+        bracket = "(" if minimum_open else "["
+        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

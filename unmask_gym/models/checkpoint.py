@@ -1,0 +1,50 @@
+"""Saving and loading tiny-MDLM checkpoints: one ``torch.save`` file holding the state dict and a JSON config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unmask_gym.models.tiny_mdlm import TinyMDLM, TinyMDLMConfig
+
+FORMAT_VERSION = 1
+
+
+def save_model(model: TinyMDLM, path: str | Path, metadata: dict[str, Any] | None = None) -> None:
+    """Writes ``model`` to ``path`` (weights in float32, config and metadata as JSON text)."""
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "config": json.dumps(model.config.to_dict()),
+        "metadata": json.dumps(metadata or {}),
+        "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+    }
+    torch.save(payload, Path(path))
+
+
+def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> TinyMDLM:
+    """Reads a checkpoint written by ``save_model``; the model comes back in eval mode on ``device``.
+
+    Raises:
+        ValueError: naming the file if it is truncated, of another format, or does not match its config.
+    """
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged zip or pickle
+        raise ValueError(f"cannot read model checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(
+            f"{path} is not a tiny-MDLM checkpoint of format_version {FORMAT_VERSION} (found {found!r})"
+        )
+    config = TinyMDLMConfig(**json.loads(payload["config"]))
+    model = TinyMDLM(config)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {path} does not match its config {config}: {error}") from error
+    model.metadata = json.loads(payload["metadata"])
+    return model.to(device).eval().requires_grad_(False)

@@ -1,0 +1,117 @@
+"""The ``Task`` protocol and the train/eval split shared by every task.
+
+A task produces prompts with references and scores completions against them. Prompts are split into ``train`` and
+``eval`` by a stable hash of the prompt text, so the two never overlap, whatever the seed or the process.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+
+from unmask_gym.tasks.tokenizer import CharTokenizer
+
+SPLITS = ("train", "eval")
+EVAL_FRACTION_PER_MILLE = 100  # 10% of all prompts belong to the eval split
+
+
+def split_of(prompt: str) -> str:
+    """Returns ``"eval"`` or ``"train"`` from a stable hash of the prompt (CRC-32, the same in every process).
+
+    Example:
+        >>> split_of("12+34=") in ("train", "eval")
+        True
+    """
+    return "eval" if zlib.crc32(prompt.encode()) % 1000 < EVAL_FRACTION_PER_MILLE else "train"
+
+
+def check_split(split: str) -> str:
+    """Raises a ValueError unless ``split`` is ``"train"`` or ``"eval"``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return split
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What the env needs from a task.
+
+    Attributes:
+        name: short name, used in registered ids (``UnmaskGym/<name>-v0``).
+        answer_length: default number of answer positions L.
+        max_prompt_length: longest prompt in characters (tokens for the built-in tokenizer).
+        tokenizer: the tokenizer the task's prompts are written for, or None for plain text tasks.
+    """
+
+    name: str
+    answer_length: int
+    max_prompt_length: int
+    tokenizer: CharTokenizer | None
+
+    def sample(
+        self, n: int, generator: np.random.Generator, split: str = "train"
+    ) -> tuple[list[str], list[Any]]:
+        """Draws ``n`` prompts of ``split`` and their references."""
+        ...
+
+    def score(self, completions: Sequence[str], references: Sequence[Any]) -> torch.Tensor:
+        """Scores each completion against its reference: a float32 tensor of shape (n,) in [0, 1]."""
+        ...
+
+
+class SyntheticTask:
+    """Base class of the built-in tasks: rejection-samples ``_draw`` into the requested split.
+
+    Subclasses set ``name``, ``answer_length``, ``max_prompt_length`` and implement ``_draw``, ``is_correct`` and
+    ``solution`` (one correct answer text, used to train the built-in dLLMs).
+    """
+
+    name: str = ""
+    answer_length: int = 0
+    max_prompt_length: int = 0
+    default_block_length: int = 4  # the semi-AR setting of the registered ids and of `unmask-gym bench`
+
+    def __init__(self) -> None:
+        self.tokenizer = CharTokenizer()
+
+    def sample(
+        self, n: int, generator: np.random.Generator, split: str = "train"
+    ) -> tuple[list[str], list[Any]]:
+        """Draws ``n`` prompts of ``split`` and their references from ``generator``."""
+        check_split(split)
+        prompts: list[str] = []
+        references: list[Any] = []
+        while len(prompts) < n:
+            prompt, reference = self._draw(generator)
+            if split_of(prompt) == split:
+                prompts.append(prompt)
+                references.append(reference)
+        return prompts, references
+
+    def score(self, completions: Sequence[str], references: Sequence[Any]) -> torch.Tensor:
+        """1.0 for each correct completion, else 0.0 (a float32 tensor of shape (n,))."""
+        if len(completions) != len(references):
+            raise ValueError(
+                f"completions and references must have the same length, got {len(completions)} and "
+                f"{len(references)}"
+            )
+        scores = [float(self.is_correct(c, r)) for c, r in zip(completions, references, strict=True)]
+        return torch.tensor(scores, dtype=torch.float32)
+
+    def _draw(self, generator: np.random.Generator) -> tuple[str, Any]:
+        raise NotImplementedError
+
+    def is_correct(self, completion: str, reference: Any) -> bool:
+        """Whether ``completion`` is a right answer for ``reference``."""
+        raise NotImplementedError
+
+    def solution(self, reference: Any, generator: np.random.Generator) -> str:
+        """One correct answer for ``reference`` (random among several where the task allows several)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(answer_length={self.answer_length})"

@@ -1,0 +1,75 @@
+"""Sudoku: complete a 4×4 Sudoku grid (the testbed family of the EB-sampler paper)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from unmask_gym.tasks.base import SyntheticTask
+
+SIZE = 4
+BOXES = [[(r + dr) * SIZE + c + dc for dr in range(2) for dc in range(2)] for r in (0, 2) for c in (0, 2)]
+UNITS = [list(range(r * SIZE, (r + 1) * SIZE)) for r in range(SIZE)] + [
+    list(range(c, SIZE * SIZE, SIZE)) for c in range(SIZE)
+] + BOXES  # fmt: skip
+
+
+def _all_grids() -> list[str]:
+    """The 288 valid 4×4 Sudoku grids, as 16-character strings of digits 1–4."""
+    rows = ["".join(p) for p in itertools.permutations("1234")]
+    grids = []
+    for grid in itertools.product(rows, repeat=SIZE):
+        cells = "".join(grid)
+        if all(len({cells[i] for i in unit}) == SIZE for unit in UNITS):
+            grids.append(cells)
+    return grids
+
+
+GRIDS = _all_grids()
+
+
+class Sudoku(SyntheticTask):
+    """Prompt: 16 cells in reading order, ``.`` for blanks (6 to 11 blanks), then ``=``; answer: the full grid.
+
+    Every valid grid that keeps the givens is accepted: with many blanks several grids fit, and cells committed in
+    the same pass can contradict each other.
+
+    Example:
+        >>> task = Sudoku()
+        >>> task.score(["1234341221434321", "1234341221434312"], ["1234341221434321"] * 2).tolist()
+        [1.0, 0.0]
+    """
+
+    name = "Sudoku"
+    answer_length = 16
+    max_prompt_length = 17
+
+    def __init__(self, min_blanks: int = 6, max_blanks: int = 11) -> None:
+        super().__init__()
+        if not 1 <= min_blanks <= max_blanks <= 16:
+            raise ValueError(f"need 1 <= min_blanks <= max_blanks <= 16, got {min_blanks}, {max_blanks}")
+        self.min_blanks, self.max_blanks = min_blanks, max_blanks
+
+    def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
+        grid = GRIDS[int(generator.integers(len(GRIDS)))]
+        blanks = set(generator.choice(16, size=int(generator.integers(self.min_blanks, self.max_blanks + 1)), replace=False).tolist())
+        prompt = "".join("." if i in blanks else cell for i, cell in enumerate(grid)) + "="
+        return prompt, prompt.rstrip("=")
+
+    def reference_for(self, prompt: str) -> str:
+        """The puzzle itself (givens and blanks): any valid completion is right."""
+        return prompt.rstrip("=")
+
+    def is_correct(self, completion: str, reference: str) -> bool:
+        """A valid grid that keeps every given cell."""
+        if len(completion) != 16 or any(c not in "1234" for c in completion):
+            return False
+        if any(given != "." and given != cell for given, cell in zip(reference, completion, strict=True)):
+            return False
+        return all(len({completion[i] for i in unit}) == SIZE for unit in UNITS)
+
+    def solution(self, reference: str, generator: np.random.Generator) -> str:
+        """A uniformly random valid grid among those that keep the givens."""
+        fits = [g for g in GRIDS if all(p == "." or p == c for p, c in zip(reference, g, strict=True))]
+        return fits[int(generator.integers(len(fits)))]

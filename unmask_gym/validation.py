@@ -1,0 +1,124 @@
+"""Checks of user input: constructor arguments, actions, seeds and reset options.
+
+Each check raises TypeError (wrong type or dtype) or ValueError (wrong shape or value) naming the argument, the
+expected and the received value, before any state changes.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import torch
+
+_NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integer, float
+
+
+def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> int | None:
+    """``value`` as an int ≥ ``minimum`` (bools refused), or None when allowed."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        expected = "an int or None" if allow_none else "an int"
+        raise TypeError(f"{name} must be {expected}, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_float(name: str, value: Any, minimum: float) -> float:
+    """``value`` as a finite float ≥ ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
+    if not np.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
+    """``value`` if it is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_seed(seed: Any) -> int | None:
+    """A reset seed: a non-negative int or None (numpy integers accepted, bools refused)."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or None, got {seed!r} of type {type(seed).__name__}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    return int(seed)
+
+
+def action_to_tensor(
+    actions: Any, num_envs: int, answer_length: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Converts actions to a (N, L) bool tensor on ``device``.
+
+    numpy arrays, lists and torch tensors of bool, integer or float dtype holding 0/1 are accepted. Host input is
+    checked here; for a tensor already on an accelerator the value check is returned as a 0-d bool tensor (True
+    when some value is not 0/1) so the caller can fold it into its single host sync.
+
+    Raises:
+        TypeError: for a non-numeric type or dtype.
+        ValueError: for a wrong shape, or (host input) values other than 0 and 1 such as NaN.
+    """
+    expected_shape = (num_envs, answer_length)
+    if isinstance(actions, torch.Tensor):
+        if actions.is_complex() or actions.dtype not in _TORCH_NUMERIC:
+            raise TypeError(f"actions must be a bool, integer or float tensor, got dtype {actions.dtype}")
+        _check_shape(tuple(actions.shape), expected_shape)
+        if actions.dtype == torch.bool:
+            return actions.to(device), None
+        if actions.device.type == "cpu":
+            _check_binary_host(actions.numpy(force=True))
+            return actions.to(device) != 0, None
+        actions = actions.to(device)
+        return actions != 0, ((actions != 0) & (actions != 1)).any()
+    try:
+        array = np.asarray(actions)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"actions must be an array of 0/1 values, got {type(actions).__name__}: {error}") from None
+    if array.dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(
+            f"actions must have a bool, integer or float dtype, got dtype {array.dtype} ({type(actions).__name__})"
+        )
+    _check_shape(array.shape, expected_shape)
+    _check_binary_host(array)
+    return torch.from_numpy(array != 0).to(device), None
+
+
+_TORCH_NUMERIC = {
+    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+    torch.float16, torch.bfloat16, torch.float32, torch.float64,
+}  # fmt: skip
+
+
+def _check_shape(shape: tuple[int, ...], expected: tuple[int, int]) -> None:
+    if shape != expected:
+        raise ValueError(f"actions must have shape (num_envs, answer_length) = {expected}, got {shape}")
+
+
+def _check_binary_host(array: np.ndarray) -> None:
+    if array.dtype.kind == "b":
+        return
+    bad = (array != 0) & (array != 1)
+    if bad.any():
+        raise ValueError(
+            f"actions must hold only 0 and 1, got {array[bad].flat[0]!r} at index "
+            f"{tuple(int(i) for i in np.argwhere(bad)[0])}"
+        )
+
+
+def binary_error(actions: torch.Tensor) -> ValueError:
+    """The error for device actions found to hold values other than 0/1 (built only on the error path)."""
+    host = actions.numpy(force=True)
+    bad = (host != 0) & (host != 1)
+    return ValueError(
+        f"actions must hold only 0 and 1, got {host[bad].flat[0]!r} at index "
+        f"{tuple(int(i) for i in np.argwhere(bad)[0])}"
+    )
