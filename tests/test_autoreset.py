@@ -30,7 +30,7 @@ def run(env: UnmaskVectorEnv, steps: int) -> list[tuple]:
     obs, info = env.reset(seed=0)
     trace = []
     for _ in range(steps):
-        obs, reward, terminated, truncated, info = env.step(fast_and_slow(obs))
+        obs, reward, terminated, _, info = env.step(fast_and_slow(obs))
         trace.append((terminated.tolist(), info["nfe"].tolist(), reward.tolist(), info))
     return trace
 
@@ -72,7 +72,7 @@ def test_disabled_freezes_finished_envs_until_reset_with_a_mask():
         assert torch.equal(obs["tokens"][0], frozen) and reward[0] == 0 and not terminated[0]
         assert info["nfe"][0] == 1
     prompt_before = env._book.prompts[1]
-    obs, info = env.reset(options={"reset_mask": np.array([True, False])})
+    _, info = env.reset(options={"reset_mask": np.array([True, False])})
     assert obs["masked"][0].all() and info["nfe"].tolist() == [0, 3]
     assert env._book.prompts[1] == prompt_before  # the other slot kept its episode
 
@@ -80,13 +80,13 @@ def test_disabled_freezes_finished_envs_until_reset_with_a_mask():
 def test_reset_mask_accepts_a_bool_tensor():
     env = make_env(AutoresetMode.DISABLED)
     env.reset(seed=0)
-    obs, info = env.reset(options={"reset_mask": torch.tensor([False, True])})
+    _obs, info = env.reset(options={"reset_mask": torch.tensor([False, True])})
     assert info["episode_index"].tolist() == [0, 1]
 
 
 def test_group_members_get_the_same_prompt_for_their_kth_episode_whatever_order_they_finish_in():
     env = UnmaskVectorEnv(6, task=CountingTask(L), model=FakeDiffusionLM(), group_size=3)
-    obs, info = env.reset(seed=11)
+    _, info = env.reset(seed=11)
     generator = torch.Generator().manual_seed(0)
     seen: dict[tuple[int, int], set[str]] = {}
 
@@ -97,7 +97,7 @@ def test_group_members_get_the_same_prompt_for_their_kth_episode_whatever_order_
     record(range(6), env._book.prompts, info["episode_index"])
     for _ in range(40):
         action = torch.rand(6, L, generator=generator) < 0.5  # members finish at different steps
-        obs, reward, terminated, _, info = env.step(action)
+        _obs, _reward, terminated, _, info = env.step(action)
         record(np.flatnonzero(terminated.numpy()), env._book.prompts, info["episode_index"])
     assert len(seen) > 12
     assert all(len(prompts) == 1 for prompts in seen.values())
@@ -116,10 +116,10 @@ def test_eval_split_with_a_finite_list_serves_each_prompt_exactly_once():
     env = UnmaskVectorEnv(
         3, task=CountingTask(L), model=FakeDiffusionLM(), split="eval", num_prompts=10, empty_action="top_confidence"
     )
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     served = list(info["prompt_id"].tolist())
     for _ in range(30):
-        obs, reward, terminated, _, info = env.step(torch.zeros(3, L))
+        _obs, _reward, terminated, _, info = env.step(torch.zeros(3, L))
         started = terminated & env.running
         served += info["prompt_id"][started].tolist()
         if not env.running.any():

@@ -62,7 +62,7 @@ def test_record_episode_statistics_on_the_numpy_path_agrees_with_the_env_statist
     finished = 0
     for _ in range(30):
         action = generator.random((3, 5)) < 0.3
-        obs, reward, terminated, truncated, info = env.step(action)
+        obs, reward, terminated, _truncated, info = env.step(action)
         assert isinstance(obs["confidence"], np.ndarray) and isinstance(reward, np.ndarray)
         if terminated.any():
             done = info["_episode"]

@@ -34,8 +34,12 @@ def observation(confidence, action_mask=None, entropy=None, margin=None, step_fr
         "confidence": confidence,
         "action_mask": action_mask,
         "masked": action_mask.clone(),
-        "entropy": torch.zeros(n, length) if entropy is None else torch.tensor(entropy, dtype=torch.float32).reshape(n, length),
-        "margin": confidence.clone() if margin is None else torch.tensor(margin, dtype=torch.float32).reshape(n, length),
+        "entropy": torch.zeros(n, length)
+        if entropy is None
+        else torch.tensor(entropy, dtype=torch.float32).reshape(n, length),
+        "margin": confidence.clone()
+        if margin is None
+        else torch.tensor(margin, dtype=torch.float32).reshape(n, length),
         "step_frac": torch.full((n, 1), step_frac),
         "block": torch.full((n,), block),
     }
@@ -157,7 +161,10 @@ def test_make_policy_parses_specs_and_policy_spec_round_trips():
     ("spec", "message"),
     [
         ("nope", "unknown policy 'nope'; valid policies are ['eb_sampler', 'fast_dllm_factor'"),
-        ("top_k_confidence:kk=2", "policy 'top_k_confidence' has no parameter 'kk'; valid parameters are ['k', 'steps']"),
+        (
+            "top_k_confidence:kk=2",
+            "policy 'top_k_confidence' has no parameter 'kk'; valid parameters are ['k', 'steps']",
+        ),
         ("top_k_confidence:k=two", "parameter 'k' of 'top_k_confidence' must be int, got 'two'"),
         ("top_k_confidence:k=0", "k must be >= 1, got 0"),
         ("random_k:k=-1", "k must be >= 1, got -1"),

@@ -44,14 +44,14 @@ def run_one_episode(steps: int, **kwargs) -> tuple[float, dict]:
     env = UnmaskVectorEnv(
         1, task=CountingTask(4), model=FakeDiffusionLM(), autoreset_mode=AutoresetMode.NEXT_STEP, **kwargs
     )
-    obs, _ = env.reset(seed=0, options={"prompts": ["4:123"]})
+    env.reset(seed=0, options={"prompts": ["4:123"]})
     for step in range(steps):
         action = torch.zeros(1, 4)
         if step == steps - 1:
             action[:] = 1
         else:
             action[0, step] = 1
-        obs, reward, terminated, _, info = env.step(action)
+        _obs, reward, terminated, _, info = env.step(action)
     assert terminated.item()
     return reward.item(), info
 

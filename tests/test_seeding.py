@@ -14,11 +14,11 @@ from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
 def trajectory(seed: int, temperature: float = 0.0) -> list:
     env = UnmaskVectorEnv(4, task=CountingTask(5), model=FakeDiffusionLM(), temperature=temperature)
-    obs, info = env.reset(seed=seed)
+    obs, _ = env.reset(seed=seed)
     policy = torch.Generator().manual_seed(123)
     out = [(obs["tokens"].clone(), obs["pred_token"].clone(), list(env._book.prompts))]
     for _ in range(12):
-        obs, reward, terminated, _, info = env.step(torch.rand(4, 5, generator=policy) < 0.4)
+        obs, reward, _terminated, _, _info = env.step(torch.rand(4, 5, generator=policy) < 0.4)
         out.append((obs["tokens"].clone(), obs["pred_token"].clone(), reward.clone(), list(env._book.prompts)))
     return out
 

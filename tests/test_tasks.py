@@ -24,8 +24,8 @@ def test_train_and_eval_prompts_never_overlap_and_match_their_split():
 
 def test_addition_verifier_accepts_the_sum_and_rejects_wrong_malformed_and_truncated_answers():
     task = Addition()
-    assert task.reference_for("123+45=") == "168"
-    scores = task.score(["168", "169", "16", "168_", "", "0168"], ["168"] * 6)
+    assert task.reference_for("000123+000045=") == "0000168"
+    scores = task.score(["0000168", "0000169", "000016", "000016_", "", "168"], ["0000168"] * 6)
     assert scores.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
 
 

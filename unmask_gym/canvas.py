@@ -28,9 +28,7 @@ def left_pad(
     attention = torch.zeros((len(prompt_ids), prompt_length), dtype=torch.bool)
     for row, ids in enumerate(prompt_ids):
         if len(ids) > prompt_length:
-            raise ValueError(
-                f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}"
-            )
+            raise ValueError(f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}")
         if ids:
             tokens[row, prompt_length - len(ids) :] = torch.as_tensor(list(ids), dtype=torch.int64)
             attention[row, prompt_length - len(ids) :] = True

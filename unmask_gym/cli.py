@@ -40,7 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate = commands.add_parser("eval", help="accuracy and NFE of one policy on one task")
     add_env_arguments(evaluate)
     evaluate.add_argument("--policy", required=True, help="a heuristic spec, e.g. fast_dllm_threshold:threshold=0.9")
-    evaluate.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)")
+    evaluate.add_argument(
+        "--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)"
+    )
     evaluate.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     evaluate.set_defaults(run=_eval)
 
@@ -123,18 +125,19 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
           f"premature EOS {result.premature_eos_rate:.3f}")  # fmt: skip
     if args.out:
-        save_json({"task": args.task, "block_length": args.block_length, "seed": args.seed, **result.to_dict()}, args.out)
+        save_json(
+            {"task": args.task, "block_length": args.block_length, "seed": args.seed, **result.to_dict()}, args.out
+        )
     return 0
 
 
 def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from unmask_gym.bench import standard_grid
     from unmask_gym.evaluation import plot_sweep, save_json, sweep
     from unmask_gym.heuristics import make_policy
     from unmask_gym.tasks import make_task
-
-    from unmask_gym.bench import standard_grid
 
     task = make_task(args.task)
     block_length = args.block_length or task.default_block_length

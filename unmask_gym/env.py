@@ -38,10 +38,10 @@ class UnmaskVectorEnv(VectorEnv):
 
     Info keys (tensors of shape (N,)): ``nfe``, ``correct``, ``score``, ``prompt_id``, ``episode_index``,
     ``nfe_budget_exhausted``; ``episode`` = ``{"r", "l", "nfe"}`` with mask ``_episode`` on the step an episode
-    ends. At episode end also ``completion``, ``prompt`` and ``reference`` (numpy object arrays) and ``unmask_step`` (N, L)
-    (-1 where never committed), each with a ``_key`` mask. With ``AutoresetMode.SAME_STEP`` (default) a finished
-    row is reset within the step: the returned observation and top-level info belong to the new episode, the
-    finished one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``)
+    ends. At episode end also ``completion``, ``prompt`` and ``reference`` (numpy object arrays) and
+    ``unmask_step`` (N, L) (-1 where never committed), each with a ``_key`` mask. With
+    ``AutoresetMode.SAME_STEP`` (default) a finished row is reset within the step: the returned observation and
+    top-level info belong to the new episode, the finished one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``)
     and ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
 
     Version History:
@@ -205,9 +205,7 @@ class UnmaskVectorEnv(VectorEnv):
         prompts = self._reset_prompts(options.get("prompts"), options.get("references"))
         full = len(rows) == self.num_envs
         if not full and (self._state is None or seed is not None or prompts is not None):
-            raise ValueError(
-                "reset_mask must select every slot on the first reset and when seed or prompts is given"
-            )
+            raise ValueError("reset_mask must select every slot on the first reset and when seed or prompts is given")
         if seed is None and self._state is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         snapshot = self._streams.snapshot()
@@ -248,9 +246,7 @@ class UnmaskVectorEnv(VectorEnv):
         """
         self._check_ready()
         state, book = self._state, self._book
-        selected, device_check = validation.action_to_tensor(
-            actions, self.num_envs, self.answer_length, self.device
-        )
+        selected, device_check = validation.action_to_tensor(actions, self.num_envs, self.answer_length, self.device)
         action_mask = state.action_mask(self.block_length)  # (N, L)
         self._check_selection(actions, selected, action_mask, state.running, device_check)
 
@@ -395,7 +391,9 @@ class UnmaskVectorEnv(VectorEnv):
             reward[done_rows] = values
             score[done_rows] = done_score
             budget_exhausted[done_rows] = (answers == self.model.mask_token_id).any(1)
-            for row, completion, prompt, reference in zip(done_rows, done_completions, done_prompts, references, strict=True):
+            for row, completion, prompt, reference in zip(
+                done_rows, done_completions, done_prompts, references, strict=True
+            ):
                 completions[row], prompts[row], references_out[row] = completion, prompt, reference
         done = torch.zeros(self.num_envs, dtype=torch.bool)
         done[done_rows] = True
@@ -535,7 +533,9 @@ class UnmaskVectorEnv(VectorEnv):
         for prompt in prompts:
             length = len(self.model.tokenizer.encode(prompt))
             if length > self.prompt_length:
-                raise ValueError(f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length}")
+                raise ValueError(
+                    f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length}"
+                )
         if references is None:
             if not hasattr(self.task, "reference_for"):
                 raise ValueError(f"task {self.task.name!r} cannot derive references; pass options['references']")

@@ -174,7 +174,9 @@ def sweep(
     Args:
         policies: family name → policies (e.g. ``{"fast_dllm_threshold": [make_policy(...), ...]}``).
         env_kwargs: ``UnmaskVectorEnv`` arguments (task, block_length, ...).
-        episodes, seed, num_envs: as in ``make_eval_env`` / ``evaluate``.
+        episodes: held-out prompts per policy (the same prompts for every policy).
+        seed: the reset seed of every evaluation.
+        num_envs: parallel episodes.
         on_result: called after each evaluation (the CLI prints progress with it).
 
     Returns:
@@ -188,8 +190,14 @@ def sweep(
             if on_result is not None:
                 on_result(result)
             points.append({"family": family, **result.to_dict()})
-    settings = {key: (value if isinstance(value, int | float | str | None) else str(value)) for key, value in env_kwargs.items()}
-    return {"settings": {**settings, "episodes": episodes, "seed": seed}, "points": points, "front": pareto_front(points)}
+    settings = {
+        key: (value if isinstance(value, int | float | str | None) else str(value)) for key, value in env_kwargs.items()
+    }
+    return {
+        "settings": {**settings, "episodes": episodes, "seed": seed},
+        "points": points,
+        "front": pareto_front(points),
+    }
 
 
 def save_json(data: dict[str, Any], path: str | Path) -> None:
@@ -216,7 +224,12 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
             axis.plot([p["mean_nfe"] for p in points], [p["accuracy"] for p in points], "o-", ms=3, label=family)
         front = data["front"]
         axis.plot([p["mean_nfe"] for p in front], [p["accuracy"] for p in front], "k--", lw=1.5, label="Pareto front")
-        axis.set(xlabel="mean NFE (forward passes)", ylabel="accuracy", title=f"{title} {setting}".strip(), ylim=(-0.02, 1.02))
+        axis.set(
+            xlabel="mean NFE (forward passes)",
+            ylabel="accuracy",
+            title=f"{title} {setting}".strip(),
+            ylim=(-0.02, 1.02),
+        )
         axis.grid(alpha=0.3)
     axes[0][-1].legend(fontsize=7, loc="lower right")
     figure.tight_layout()

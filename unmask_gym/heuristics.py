@@ -28,7 +28,9 @@ def select_top(scores: torch.Tensor, action_mask: torch.Tensor, count: torch.Ten
     """
     masked_scores = scores.float().masked_fill(~action_mask, -math.inf)  # (N, L)
     order = masked_scores.argsort(dim=1, descending=True, stable=True)  # stable: ties go to the leftmost
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(scores.shape[1], device=scores.device).expand_as(order))
+    rank = torch.empty_like(order).scatter_(
+        1, order, torch.arange(scores.shape[1], device=scores.device).expand_as(order)
+    )
     return (rank < count[:, None]) & action_mask
 
 
@@ -123,8 +125,10 @@ class LeftToRight:
 
 @dataclass
 class FastDLLMThreshold:
-    """Fast-dLLM's threshold rule (Wu et al. 2025): every selectable position with confidence ≥ threshold, and
-    always the most confident one."""
+    """Fast-dLLM's threshold rule (Wu et al. 2025).
+
+    Every selectable position with confidence ≥ threshold, and always the most confident one.
+    """
 
     threshold: float = 0.9
 
@@ -141,8 +145,10 @@ class FastDLLMThreshold:
 
 @dataclass
 class FastDLLMFactor:
-    """Fast-dLLM's factor rule: with confidences sorted high to low, commit the longest prefix of n positions whose
-    members all satisfy (n + 1)(1 − c_(n)) ≤ factor; at least one.
+    """Fast-dLLM's factor rule.
+
+    With confidences sorted high to low, commit the longest prefix of n positions whose members all satisfy
+    (n + 1)(1 − c_(n)) ≤ factor; at least one.
 
     As in Fast-dLLM's reference code (``get_transfer_index_dynamic``): the comparison is inclusive, equal
     confidences keep their left-to-right order, and when the first failing candidate is the *last* masked one it
@@ -168,9 +174,11 @@ class FastDLLMFactor:
 
 @dataclass
 class EBSampler:
-    """The entropy-bounded sampler (Ben-Hamu et al. 2025): in confidence order, the longest prefix U whose summed
-    entropy minus its largest entropy is at most gamma (gamma = 0: one uncertain position per step, plus any
-    zero-entropy ones)."""
+    """The entropy-bounded sampler (Ben-Hamu et al. 2025).
+
+    In confidence order, the longest prefix U whose summed entropy minus its largest entropy is at most gamma
+    (gamma = 0: one uncertain position per step, plus any zero-entropy ones).
+    """
 
     gamma: float = 0.1
 

@@ -29,9 +29,7 @@ class Episode:
 class PromptStreams:
     """Per-group prompt streams over a task's split; ``get(group, k)`` is the group's k-th prompt or None."""
 
-    def __init__(
-        self, task: Task, num_groups: int, split: str, num_prompts: int | None
-    ) -> None:
+    def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None) -> None:
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
         self.seed(0)
 

@@ -25,7 +25,7 @@ def render_answer(tokens: list[int], model: Any) -> str:
 
 def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | None = None,
            **env_kwargs: Any) -> list[str]:  # fmt: skip
-    """Runs ``policy`` on one held-out prompt (or ``prompt``) and returns the replay as lines of text.
+    r"""Runs ``policy`` on one held-out prompt (or ``prompt``) and returns the replay as lines of text.
 
     Example:
         >>> from unmask_gym.testing import CountingTask, FakeDiffusionLM
@@ -41,7 +41,7 @@ def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | 
     terminated = torch.zeros(1, dtype=torch.bool)
     while not terminated[0]:
         before = obs["masked"][0].clone()
-        obs, reward, terminated, _, info = env.step(policy(obs))
+        obs, _reward, terminated, _, info = env.step(policy(obs))
         committed = torch.nonzero(before & ~obs["masked"][0]).flatten().tolist()
         text = render_answer(obs["tokens"][0].tolist(), env.model)
         lines.append(f"step {int(info['nfe'][0])}  {text}  committed {committed}")

@@ -14,9 +14,7 @@ RewardFunction = Callable[..., Sequence[float]]
 REWARD_NAMES = ("multiplicative", "additive")
 
 
-def multiplicative_reward(
-    score: torch.Tensor, nfe: torch.Tensor, answer_length: int, alpha: float
-) -> torch.Tensor:
+def multiplicative_reward(score: torch.Tensor, nfe: torch.Tensor, answer_length: int, alpha: float) -> torch.Tensor:
     """``score × ((L − min(n, L) + 1) / L) ** alpha``: correctness gated by compute (the paper's Eq. for R).
 
     Example:
@@ -55,9 +53,7 @@ def call_reward_function(
             f"the reward callable must return a sequence of numbers, got {type(values).__name__}: {error}"
         ) from None
     if len(values) != len(completions):
-        raise ValueError(
-            f"the reward callable returned {len(values)} rewards for {len(completions)} completions"
-        )
+        raise ValueError(f"the reward callable returned {len(values)} rewards for {len(completions)} completions")
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"the reward callable returned a non-finite reward: {values}")
     return torch.tensor(values, dtype=torch.float32)

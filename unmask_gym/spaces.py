@@ -40,9 +40,7 @@ def observation_space(
     }
     if top_k > 0:
         members["top_k_probs"] = spaces.Box(0.0, 1.0, (answer_length, top_k), dtype=np.float32)
-        members["top_k_tokens"] = spaces.MultiDiscrete(
-            np.full((answer_length, top_k), vocab_size), dtype=np.int64
-        )
+        members["top_k_tokens"] = spaces.MultiDiscrete(np.full((answer_length, top_k), vocab_size), dtype=np.int64)
     if prompt_length is not None:
         members["prompt_tokens"] = spaces.MultiDiscrete(np.full((prompt_length,), vocab_size), dtype=np.int64)
     return spaces.Dict(members)

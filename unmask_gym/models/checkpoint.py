@@ -37,9 +37,7 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> Tin
         raise ValueError(f"cannot read model checkpoint {path}: {error}") from error
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(
-            f"{path} is not a tiny-MDLM checkpoint of format_version {FORMAT_VERSION} (found {found!r})"
-        )
+        raise ValueError(f"{path} is not a tiny-MDLM checkpoint of format_version {FORMAT_VERSION} (found {found!r})")
     config = TinyMDLMConfig(**json.loads(payload["config"]))
     model = TinyMDLM(config)
     try:

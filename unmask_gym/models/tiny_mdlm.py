@@ -51,6 +51,7 @@ class Block(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """(N, T, D) → (N, T, D); ``key_mask`` (N, 1, 1, T) is False on padding."""
         n, t, d = x.shape
         q, k, v = self.qkv(self.norm_attention(x)).split(d, dim=2)  # 3 × (N, T, D)
         q, k, v = (z.view(n, t, self.n_heads, d // self.n_heads).transpose(1, 2) for z in (q, k, v))
@@ -114,7 +115,7 @@ class TinyMDLM(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Last hidden states (N, T, D) after the final LayerNorm."""
-        n, t = tokens.shape
+        _n, t = tokens.shape
         if t > self.config.max_length:
             raise ValueError(f"canvas length {t} exceeds the model's max_length={self.config.max_length}")
         # Right-aligned positions: with left padding the answer always sits at the same positions.

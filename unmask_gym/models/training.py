@@ -116,9 +116,7 @@ def train_dllm(
     start = time.perf_counter()
     for step in range(config.steps):
         tokens, attention = make_batch(task, config.batch_size, data_generator)
-        loss = masked_diffusion_loss(
-            model, tokens.to(device), attention.to(device), task.answer_length, mask_generator
-        )
+        loss = masked_diffusion_loss(model, tokens.to(device), attention.to(device), task.answer_length, mask_generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -1,4 +1,4 @@
-"""Multi-digit addition: the control task, which a good model solves in one forward pass."""
+"""Fixed-width addition: the control task, which a good model solves in one forward pass."""
 
 from __future__ import annotations
 
@@ -6,13 +6,23 @@ import numpy as np
 
 from unmask_gym.tasks.base import SyntheticTask
 
+WIDTH = 6  # operand digits; the sum has WIDTH + 1
+
 
 class Addition(SyntheticTask):
-    """``a+b=`` with 2 to 6 digit operands; the answer is the decimal sum, then end-of-sequence padding.
+    """``a+b=`` with 2 to 6 digit operands, zero-padded to 6 digits; the answer is the 7-digit zero-padded sum.
+
+    End-of-sequence padding fills the rest of the 12-position answer buffer.
+
+    Fixed widths put every digit at a fixed position, so the whole sum is computable in one pass: this is the
+    control task, where unmasking order should not matter. (With natural widths the 0.8M-parameter model was still
+    at loss 0.65 after 2,300 steps on CPU: aligning digits of variable-width numbers is what it failed to learn.)
 
     Example:
         >>> import numpy as np
         >>> task = Addition()
+        >>> task.reference_for("000123+000045=")
+        '0000168'
         >>> prompts, references = task.sample(2, np.random.default_rng(0))
         >>> task.score([references[0], "x"], references).tolist()
         [1.0, 0.0]
@@ -20,13 +30,13 @@ class Addition(SyntheticTask):
 
     name = "Addition"
     answer_length = 12
-    max_prompt_length = 14  # "999999+999999="
+    max_prompt_length = 2 * WIDTH + 2  # "000123+004567="
 
-    def __init__(self, min_digits: int = 2, max_digits: int = 6) -> None:
+    def __init__(self, min_digits: int = 2, max_digits: int = WIDTH) -> None:
         super().__init__()
-        if not 1 <= min_digits <= max_digits <= 6:
+        if not 1 <= min_digits <= max_digits <= WIDTH:
             raise ValueError(
-                f"need 1 <= min_digits <= max_digits <= 6, got min_digits={min_digits}, max_digits={max_digits}"
+                f"need 1 <= min_digits <= max_digits <= {WIDTH}, got min_digits={min_digits}, max_digits={max_digits}"
             )
         self.min_digits, self.max_digits = min_digits, max_digits
 
@@ -35,16 +45,16 @@ class Addition(SyntheticTask):
         return int(generator.integers(10 ** (digits - 1), 10**digits))
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
-        a, b = self._operand(generator), self._operand(generator)
-        return f"{a}+{b}=", str(a + b)
+        prompt = f"{self._operand(generator):0{WIDTH}d}+{self._operand(generator):0{WIDTH}d}="
+        return prompt, self.reference_for(prompt)
 
     def reference_for(self, prompt: str) -> str:
-        """The reference of any ``a+b=`` prompt."""
+        """The zero-padded sum of any ``a+b=`` prompt."""
         left, right = prompt.rstrip("=").split("+")
-        return str(int(left) + int(right))
+        return f"{int(left) + int(right):0{WIDTH + 1}d}"
 
     def is_correct(self, completion: str, reference: str) -> bool:
-        """Exact match of the decimal sum."""
+        """Exact match of the zero-padded sum."""
         return completion == reference
 
     def solution(self, reference: str, generator: np.random.Generator) -> str:

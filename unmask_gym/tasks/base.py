@@ -52,9 +52,7 @@ class Task(Protocol):
     max_prompt_length: int
     tokenizer: CharTokenizer | None
 
-    def sample(
-        self, n: int, generator: np.random.Generator, split: str = "train"
-    ) -> tuple[list[str], list[Any]]:
+    def sample(self, n: int, generator: np.random.Generator, split: str = "train") -> tuple[list[str], list[Any]]:
         """Draws ``n`` prompts of ``split`` and their references."""
         ...
 
@@ -78,9 +76,7 @@ class SyntheticTask:
     def __init__(self) -> None:
         self.tokenizer = CharTokenizer()
 
-    def sample(
-        self, n: int, generator: np.random.Generator, split: str = "train"
-    ) -> tuple[list[str], list[Any]]:
+    def sample(self, n: int, generator: np.random.Generator, split: str = "train") -> tuple[list[str], list[Any]]:
         """Draws ``n`` prompts of ``split`` and their references from ``generator``."""
         check_split(split)
         prompts: list[str] = []
@@ -96,8 +92,7 @@ class SyntheticTask:
         """1.0 for each correct completion, else 0.0 (a float32 tensor of shape (n,))."""
         if len(completions) != len(references):
             raise ValueError(
-                f"completions and references must have the same length, got {len(completions)} and "
-                f"{len(references)}"
+                f"completions and references must have the same length, got {len(completions)} and {len(references)}"
             )
         scores = [float(self.is_correct(c, r)) for c, r in zip(completions, references, strict=True)]
         return torch.tensor(scores, dtype=torch.float32)

@@ -53,7 +53,11 @@ class Sudoku(SyntheticTask):
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
         grid = GRIDS[int(generator.integers(len(GRIDS)))]
-        blanks = set(generator.choice(16, size=int(generator.integers(self.min_blanks, self.max_blanks + 1)), replace=False).tolist())
+        blanks = set(
+            generator.choice(
+                16, size=int(generator.integers(self.min_blanks, self.max_blanks + 1)), replace=False
+            ).tolist()
+        )
         prompt = "".join("." if i in blanks else cell for i, cell in enumerate(grid)) + "="
         return prompt, prompt.rstrip("=")
 

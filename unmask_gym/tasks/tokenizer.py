@@ -50,7 +50,7 @@ class CharTokenizer:
         except KeyError as error:
             raise ValueError(
                 f"text {text!r} holds character {error.args[0]!r}, which is not in the vocabulary "
-                f"{''.join(self.vocab[len(SPECIAL_TOKENS):])!r}"
+                f"{''.join(self.vocab[len(SPECIAL_TOKENS) :])!r}"
             ) from None
 
     def decode(self, ids: Iterable[int], end_token_ids: Sequence[int] | None = None) -> str:
