@@ -41,8 +41,9 @@ class UnmaskVectorEnv(VectorEnv):
     ends. At episode end also ``completion``, ``prompt`` and ``reference`` (numpy object arrays) and
     ``unmask_step`` (N, L) (-1 where never committed), each with a ``_key`` mask. With
     ``AutoresetMode.SAME_STEP`` (default) a finished row is reset within the step: the returned observation and
-    top-level info belong to the new episode, the finished one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``)
-    and ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
+    top-level info belong to the new episode, the finished one is in ``info["final_obs"]`` (a dict of (N, ...)
+    tensors, valid where ``info["_final_obs"]``) and ``info["final_info"]`` (the step's info dict, valid where
+    ``info["_final_info"]``), as in Gymnasium 1.x.
 
     Version History:
         v0: initial release.
