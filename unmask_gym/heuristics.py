@@ -197,29 +197,54 @@ class EBSampler:
 
 
 def top_k_confidence(k: int = 1, steps: int | None = None) -> TopK:
-    """The k most confident positions per step (or LLaDA's linear schedule over ``steps``)."""
+    """The k most confident positions per step (or LLaDA's linear schedule with ``steps`` passes per block)."""
     return TopK("confidence", k, steps)
 
 
 def top_k_margin(k: int = 1, steps: int | None = None) -> TopK:
-    """The k positions with the largest top-1/top-2 margin per step."""
+    """The k positions with the largest top-1/top-2 margin per step (Dream's topk_margin order)."""
     return TopK("margin", k, steps)
 
 
 def top_k_entropy(k: int = 1, steps: int | None = None) -> TopK:
-    """The k lowest-entropy positions per step."""
+    """The k lowest-entropy positions per step (Dream's entropy order)."""
     return TopK("entropy", k, steps)
 
 
+def random_k(k: int = 1, seed: int = 0) -> RandomK:
+    """Commit k uniformly random selectable positions per step."""
+    return RandomK(k, seed)
+
+
+def left_to_right(k: int = 1) -> LeftToRight:
+    """The k leftmost selectable positions per step."""
+    return LeftToRight(k)
+
+
+def fast_dllm_threshold(threshold: float = 0.9) -> FastDLLMThreshold:
+    """Fast-dLLM's confidence-threshold rule."""
+    return FastDLLMThreshold(threshold)
+
+
+def fast_dllm_factor(factor: float = 1.0) -> FastDLLMFactor:
+    """Fast-dLLM's factor rule."""
+    return FastDLLMFactor(factor)
+
+
+def eb_sampler(gamma: float = 0.1) -> EBSampler:
+    """The entropy-bounded sampler."""
+    return EBSampler(gamma)
+
+
 HEURISTICS: dict[str, Any] = {
-    "random_k": RandomK,
+    "random_k": random_k,
     "top_k_confidence": top_k_confidence,
     "top_k_margin": top_k_margin,
     "top_k_entropy": top_k_entropy,
-    "left_to_right": LeftToRight,
-    "fast_dllm_threshold": FastDLLMThreshold,
-    "fast_dllm_factor": FastDLLMFactor,
-    "eb_sampler": EBSampler,
+    "left_to_right": left_to_right,
+    "fast_dllm_threshold": fast_dllm_threshold,
+    "fast_dllm_factor": fast_dllm_factor,
+    "eb_sampler": eb_sampler,
 }
 _PARAMETERS = {
     "random_k": {"k": int, "seed": int},
@@ -262,22 +287,22 @@ def make_policy(spec: str) -> Any:
 
 
 def policy_spec(policy: Any) -> str:
-    """The ``make_policy`` spec of a heuristic (its class name for other callables).
+    """The ``make_policy`` spec of a heuristic (the class or function name for other callables).
 
     Example:
         >>> policy_spec(make_policy("eb_sampler:gamma=0.5"))
         'eb_sampler:gamma=0.5'
     """
-    for name, factory in HEURISTICS.items():
-        if isinstance(factory, type) and isinstance(policy, factory):
-            break
-        if isinstance(policy, TopK) and factory in (top_k_confidence, top_k_margin, top_k_entropy):
-            if name == f"top_k_{policy.score}":
-                break
+    if isinstance(policy, TopK):
+        name = f"top_k_{policy.score}"
     else:
-        return getattr(policy, "__name__", type(policy).__name__)
-    values = {f.name: getattr(policy, f.name) for f in fields(policy) if f.init and f.name != "score"}
-    shown = ",".join(f"{key}={value}" for key, value in values.items() if value is not None and key != "seed")
+        names = {RandomK: "random_k", LeftToRight: "left_to_right", FastDLLMThreshold: "fast_dllm_threshold",
+                 FastDLLMFactor: "fast_dllm_factor", EBSampler: "eb_sampler"}  # fmt: skip
+        if type(policy) not in names:
+            return getattr(policy, "__name__", type(policy).__name__)
+        name = names[type(policy)]
+    values = {f.name: getattr(policy, f.name) for f in fields(policy) if f.init and f.name not in ("score", "seed")}
+    shown = ",".join(f"{key}={value}" for key, value in values.items() if value is not None)
     return f"{name}:{shown}" if shown else name
 
 

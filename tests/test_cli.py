@@ -1,0 +1,53 @@
+"""The ``unmask-gym`` command: each subcommand on tiny settings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from unmask_gym.cli import main
+from unmask_gym.evaluation import evaluate, make_eval_env
+from unmask_gym.heuristics import make_policy
+
+
+def test_eval_writes_json_that_matches_a_direct_evaluate_call(tmp_path, capsys):
+    out = tmp_path / "result.json"
+    spec = "fast_dllm_threshold:threshold=0.9"
+    assert main(["eval", "--task", "addition", "--policy", spec, "--episodes", "48", "--seed", "3", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    direct = evaluate(make_eval_env("addition", 48), make_policy(spec), seed=3)
+    assert written["accuracy"] == direct.accuracy and written["mean_nfe"] == direct.mean_nfe
+    assert written["episodes"] == 48 and "accuracy" in capsys.readouterr().out
+
+
+def test_bench_prints_a_table_and_writes_json_and_png(tmp_path, capsys):
+    assert main(["bench", "--task", "addition", "--quick", "--episodes", "16", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "bench_addition.json").read_text())
+    assert set(data["results"]) == {"semi-AR B=4", "full diffusion"}
+    assert len(data["results"]["full diffusion"]["points"]) == 4
+    assert (tmp_path / "bench_addition.png").stat().st_size > 1000
+    assert "Pareto front" in capsys.readouterr().out
+
+
+def test_replay_prints_every_step_and_the_verdict(capsys):
+    assert main(["replay", "--task", "addition", "--policy", "top_k_confidence:k=4", "--prompt", "000012+000034="]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("prompt '000012+000034='")
+    assert lines[-1].startswith("completion '0000046'  correct")
+    assert len(lines) == 2 + 3  # ceil(12 / 4) steps
+
+
+def test_an_unknown_policy_is_a_usage_error_listing_the_valid_ones(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--task", "addition", "--policy", "greedy", "--episodes", "4"])
+    assert exit_info.value.code == 2
+    assert "unknown policy 'greedy'; valid policies are" in capsys.readouterr().err
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("bench", "eval", "replay", "demo", "train-dllm"):
+        assert command in out
