@@ -87,3 +87,21 @@ def test_single_env_accepts_torch_actions_and_returns_python_scalars():
     _, reward, terminated, truncated, info = env.step(torch.ones(4))
     assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
     assert isinstance(info["completion"], str)
+
+
+def test_stable_baselines3_check_env_passes_without_warnings():
+    sb3_checker = pytest.importorskip("stable_baselines3.common.env_checker")
+    env = UnmaskEnv(task=CountingTask(6), model=FakeDiffusionLM(), block_length=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_checker.check_env(env)
+
+
+def test_torchrl_check_env_specs_passes_through_its_gym_wrapper():
+    torchrl_envs = pytest.importorskip("torchrl.envs")
+    from torchrl.envs.utils import check_env_specs
+
+    env = torchrl_envs.GymWrapper(UnmaskEnv(task=CountingTask(6), model=FakeDiffusionLM()))
+    check_env_specs(env)
+    rollout = env.rollout(4)
+    assert rollout["next", "reward"].shape == (4, 1)

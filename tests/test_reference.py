@@ -18,23 +18,28 @@ NUM_ENVS, ANSWER_LENGTH = 4, 6
 
 
 class CanvasAwareFakeLM(FakeDiffusionLM):
-    """``FakeDiffusionLM`` plus a distractor token whose logit grows with the committed answer tokens.
+    """A fake dLLM whose predictions depend on the committed answer tokens, as a real dLLM's do.
 
-    Its predictions change as the canvas fills (sometimes to a wrong token), so a stale cached prediction, a
-    forward over the wrong canvas or a wrong row would show in the observations.
+    It predicts ``FakeDiffusionLM``'s target tokens with a strength that varies by position and canvas (so the
+    most confident position is not always the leftmost one), plus a distractor token whose logit grows with the
+    number of committed tokens (so later commits are sometimes wrong). A stale cached prediction, a forward over
+    the wrong canvas or a wrong row would show in the observations.
     """
 
     def logits(
         self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None, positions: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """The fake's logits, plus ``0.55 c`` on token ``3 + (j + c + sum of committed ids) % (V - 3)``."""
-        logits = super().logits(tokens, attention_mask, positions)  # (R, L, V)
+        """Target logit ``1.3 + 0.35 ((5 j + c + s) % 11)``, distractor ``0.57 c`` (c committed ids of sum s)."""
+        targets = super().logits(tokens, attention_mask, positions).argmax(-1)  # (R, L)
+        logits = torch.zeros(tokens.shape[0], len(positions), self.vocab_size)  # (R, L, V)
         answer = tokens[:, positions]  # (R, L)
         for row in range(tokens.shape[0]):
             committed = [int(t) for t in answer[row] if int(t) != self.mask_token_id]
+            count, total = len(committed), sum(committed)
             for j in range(len(positions)):
-                distractor = 3 + (j + len(committed) + sum(committed)) % (self.vocab_size - 3)
-                logits[row, j, distractor] += 0.55 * len(committed)  # 0.55 c never ties with 4 - 0.5 j
+                # Strengths differ across positions (5 is prime to 11 and L <= 11), and 0.57 c never equals one.
+                logits[row, j, targets[row, j]] = 1.3 + 0.35 * ((5 * j + count + total) % 11)
+                logits[row, j, 3 + (j + count + total) % (self.vocab_size - 3)] += 0.57 * count
         return logits
 
 
@@ -144,11 +149,12 @@ def test_the_vector_env_follows_the_reference_mdp_on_given_prompts(config_name: 
     run_differential("canvas-aware", CONFIGS[config_name], seed=5, prompts=prompts)
 
 
-def test_the_differential_runs_cover_rewards_budgets_and_empty_actions() -> None:
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_the_differential_runs_cover_rewards_budgets_and_empty_actions(model_name: str) -> None:
     rewards, budget_ends, empty_steps = [], 0, 0
     for config_name in ("full", "budget-3", "top-confidence"):
         for seed in range(3):
-            for actions, _, reward, terminated, info in run_differential("fake", CONFIGS[config_name], seed)[1:]:
+            for actions, _, reward, terminated, info in run_differential(model_name, CONFIGS[config_name], seed)[1:]:
                 rewards += reward[terminated].tolist()
                 budget_ends += int(info["nfe_budget_exhausted"].sum())
                 empty_steps += int((actions == 0).all(1).sum())
@@ -156,6 +162,16 @@ def test_the_differential_runs_cover_rewards_budgets_and_empty_actions() -> None
     assert min(rewards) == 0.0  # some are wrong
     assert budget_ends > 0
     assert empty_steps > 0
+
+
+def test_the_canvas_aware_model_is_not_always_most_confident_on_the_left() -> None:
+    model = CanvasAwareFakeLM()
+    env = make_vector_env(model, {})
+    observation, _ = env.reset(seed=0)
+    assert (observation["confidence"].argmax(1) != 0).any()
+    before = observation["confidence"].clone()
+    observation, *_ = env.step(np.eye(NUM_ENVS, ANSWER_LENGTH, dtype=np.int8))  # one commit per row
+    assert (observation["confidence"][:, 4:] != before[:, 4:]).all()  # predictions moved with the canvas
 
 
 def test_the_reference_solves_a_prompt_in_one_step_with_full_reward() -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-REGISTERED_TASKS = {"Addition": {"task": "addition"}}
+# Each id pairs a built-in task with its shipped model, in the task's semi-AR setting (4-token blocks);
+# pass block_length=None to gym.make / gym.make_vec for full diffusion.
+REGISTERED_TASKS = {
+    "Addition": {"task": "addition", "block_length": 4},
+    "Permutation": {"task": "permutation", "block_length": 4},
+    "StateTracking": {"task": "statetracking", "block_length": 4},
+    "Sudoku": {"task": "sudoku", "block_length": 4},
+}
 
 
 def register_envs() -> None:

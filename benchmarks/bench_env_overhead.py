@@ -1,0 +1,79 @@
+"""Env overhead: one env step (with a heuristic and autoreset) against one bare dLLM forward of the same batch.
+
+Prints the ratio measured in one run and writes benchmarks/results/env_overhead.json. A ratio near 1 means the env
+costs nothing next to the dLLM; the bare forward is the lower bound of any decoder that runs the model each pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from unmask_gym import UnmaskVectorEnv
+from unmask_gym.heuristics import top_k_confidence
+
+
+def seconds_per_call(function, repeats: int) -> float:
+    function()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    """Runs the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task", default="permutation")
+    parser.add_argument("--num-envs", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "env_overhead.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    results = {}
+    for validate in (True, False):
+        env = UnmaskVectorEnv(args.num_envs, task=args.task, block_length=None, validate_actions=validate)
+        obs, _ = env.reset(seed=0)
+        policy = top_k_confidence(1)  # one commit per step: every running row is forwarded every step
+        state = {"obs": obs}
+
+        def env_step(env=env, state=state, policy=policy) -> None:
+            state["obs"], *_ = env.step(policy(state["obs"]))
+
+        results[f"env_step_validate_{validate}"] = seconds_per_call(env_step, args.steps)
+    model = env.model
+    canvas, attention = env._state.canvas.clone(), env._state.attention.clone()
+    columns = env._answer_columns
+
+    def bare_forward() -> None:
+        with torch.no_grad():
+            model.logits(canvas, attention, positions=columns)
+
+    results["bare_forward"] = seconds_per_call(bare_forward, args.steps)
+    ratio = results["env_step_validate_True"] / results["bare_forward"]
+    validation_cost = results["env_step_validate_True"] / results["env_step_validate_False"]
+    report = {
+        "task": args.task,
+        "num_envs": args.num_envs,
+        "threads": args.threads,
+        "seconds": results,
+        "env_step_over_bare_forward": round(ratio, 3),
+        "validate_on_over_off": round(validation_cost, 3),
+        "machine": f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}",
+        "device": str(env.device),
+    }
+    print(json.dumps(report, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

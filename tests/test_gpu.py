@@ -1,0 +1,36 @@
+"""On a CUDA device: every tensor stays on the device and seeded runs repeat (skipped without a GPU)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unmask_gym import UnmaskVectorEnv
+from unmask_gym.heuristics import fast_dllm_threshold
+
+pytestmark = pytest.mark.gpu
+
+
+def run(seed: int) -> list[torch.Tensor]:
+    env = UnmaskVectorEnv(16, task="permutation", block_length=None, device="cuda")
+    obs, _ = env.reset(seed=seed)
+    trace = []
+    for _ in range(10):
+        for value in obs.values():
+            assert value.device.type == "cuda"
+        obs, reward, terminated, truncated, info = env.step(fast_dllm_threshold(0.5)(obs))
+        assert reward.device.type == terminated.device.type == info["nfe"].device.type == "cuda"
+        trace.append(obs["tokens"].clone())
+    return trace
+
+
+def test_observations_rewards_and_info_stay_on_the_gpu_and_seeded_runs_repeat():
+    first, second = run(0), run(0)
+    assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+
+
+def test_host_actions_are_accepted_by_a_gpu_env():
+    env = UnmaskVectorEnv(2, task="permutation", device="cuda")
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(obs["action_mask"].cpu().numpy())
+    assert obs["masked"].device.type == "cuda"
