@@ -20,6 +20,7 @@ from unmask_gym.heuristics import top_k_confidence
 
 
 def seconds_per_call(function, repeats: int) -> float:
+    """Mean wall time of ``function()`` over ``repeats`` calls after one warm-up call."""
     function()  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):

@@ -46,7 +46,7 @@ def main() -> None:
     start = time.perf_counter()
     try:
         while finished < args.episodes:
-            obs, reward, terminated, truncated, info = env.step(policy(obs))
+            obs, _reward, terminated, _truncated, _info = env.step(policy(obs))
             finished += int(terminated.sum())
             steps += 1
             if "after_warmup" not in samples and finished >= args.episodes // 20:

@@ -72,7 +72,7 @@ def test_disabled_freezes_finished_envs_until_reset_with_a_mask():
         assert torch.equal(obs["tokens"][0], frozen) and reward[0] == 0 and not terminated[0]
         assert info["nfe"][0] == 1
     prompt_before = env._book.prompts[1]
-    _, info = env.reset(options={"reset_mask": np.array([True, False])})
+    obs, info = env.reset(options={"reset_mask": np.array([True, False])})
     assert obs["masked"][0].all() and info["nfe"].tolist() == [0, 3]
     assert env._book.prompts[1] == prompt_before  # the other slot kept its episode
 

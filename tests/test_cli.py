@@ -14,7 +14,10 @@ from unmask_gym.heuristics import make_policy
 def test_eval_writes_json_that_matches_a_direct_evaluate_call(tmp_path, capsys):
     out = tmp_path / "result.json"
     spec = "fast_dllm_threshold:threshold=0.9"
-    assert main(["eval", "--task", "addition", "--policy", spec, "--episodes", "48", "--seed", "3", "--out", str(out)]) == 0
+    assert (
+        main(["eval", "--task", "addition", "--policy", spec, "--episodes", "48", "--seed", "3", "--out", str(out)])
+        == 0
+    )
     written = json.loads(out.read_text())
     direct = evaluate(make_eval_env("addition", 48), make_policy(spec), seed=3)
     assert written["accuracy"] == direct.accuracy and written["mean_nfe"] == direct.mean_nfe

@@ -18,7 +18,7 @@ def run(seed: int) -> list[torch.Tensor]:
     for _ in range(10):
         for value in obs.values():
             assert value.device.type == "cuda"
-        obs, reward, terminated, truncated, info = env.step(fast_dllm_threshold(0.5)(obs))
+        obs, reward, terminated, _truncated, info = env.step(fast_dllm_threshold(0.5)(obs))
         assert reward.device.type == terminated.device.type == info["nfe"].device.type == "cuda"
         trace.append(obs["tokens"].clone())
     return trace

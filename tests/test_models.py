@@ -10,7 +10,15 @@ import torch
 
 from unmask_gym.evaluation import evaluate, make_eval_env
 from unmask_gym.heuristics import top_k_confidence
-from unmask_gym.models import DiffusionLM, TinyMDLM, TinyMDLMConfig, list_models, load_model, load_model_file, save_model
+from unmask_gym.models import (
+    DiffusionLM,
+    TinyMDLM,
+    TinyMDLMConfig,
+    list_models,
+    load_model,
+    load_model_file,
+    save_model,
+)
 from unmask_gym.models.training import DLLMTrainConfig, make_batch, masked_diffusion_loss, train_dllm
 from unmask_gym.tasks import TASKS, CharTokenizer, make_task
 from unmask_gym.testing import FakeDiffusionLM
@@ -77,7 +85,7 @@ def test_left_padding_does_not_change_the_answer_logits():
     prompt = [5, 6, 7]
     answer = [model.mask_token_id] * 4
     short = torch.tensor([prompt + answer])
-    padded = torch.tensor([[0, 0, 0] + prompt + answer])
+    padded = torch.tensor([[0, 0, 0, *prompt, *answer]])
     attention = torch.tensor([[False] * 3 + [True] * 7])
     # Right-aligned positions: the answer sits at the same positions with or without padding.
     torch.testing.assert_close(

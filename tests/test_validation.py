@@ -164,6 +164,7 @@ SHAPE_CASES = {
     "list-one-row": (lambda: [[1, 0, 0, 0]], "(1, 4)"),
     "list-rows-too-short": (lambda: [[1, 0, 0], [1, 0, 0]], "(2, 3)"),
     "list-three-rows": (lambda: [[1, 0, 0, 0]] * 3, "(3, 4)"),
+    "ragged-list": (lambda: [[1, 0, 0, 0], [1]], "a ragged list"),
 }
 
 
@@ -184,7 +185,6 @@ DTYPE_CASES = {
     "numpy-object": (lambda: np.full((2, 4), None, dtype=object), "got dtype object (ndarray)"),
     "list-of-strings": (lambda: [["1"] * 4] * 2, "got dtype <U1 (list)"),
     "torch-complex": (lambda: torch.ones(2, 4, dtype=torch.complex64), "tensor, got dtype torch.complex64"),
-    "ragged-list": (lambda: [[1, 0, 0, 0], [1]], "actions must be an array of 0/1 values, got list"),
     "string": (lambda: "1010", "got dtype <U4 (str)"),
 }
 
@@ -208,9 +208,10 @@ def test_an_action_of_a_non_numeric_type_is_refused_with_a_type_error_and_the_en
         lambda: np.ones((2, 4), bool),
         lambda: torch.ones(2, 4, dtype=torch.float64),
         lambda: torch.ones(2, 4, dtype=torch.int32),
+        lambda: torch.ones(2, 4, dtype=torch.uint16),
         lambda: [[1.0] * 4, [1] * 4],
     ],
-    ids=["numpy-float16", "numpy-uint8", "numpy-bool", "torch-float64", "torch-int32", "list"],
+    ids=["numpy-float16", "numpy-uint8", "numpy-bool", "torch-float64", "torch-int32", "torch-uint16", "list"],
 )
 def test_every_accepted_action_container_commits_the_same_positions(factory: Any) -> None:
     env, twin = make_env(), make_env()
@@ -372,6 +373,8 @@ OPTION_CASES = {
         "unknown reset options ['seeds']; valid options are reset_mask, prompts",
     ),
     "two-unknown-keys": ({"prompt": "1:123", "b": 1}, ValueError, "unknown reset options ['b', 'prompt']"),
+    "options-list": ([("seed", 1)], TypeError, "options must be a dict or None, got [('seed', 1)] of type list"),
+    "options-string": ("prompts", TypeError, "options must be a dict or None, got 'prompts' of type str"),
     "mask-int-dtype": (
         {"reset_mask": np.array([1, 1])},
         TypeError,
@@ -596,3 +599,28 @@ def test_prompts_given_as_a_tuple_or_a_numpy_array_of_strings_are_accepted(promp
     result = env.reset(seed=0, options={"prompts": prompts})
     assert_tree_equal(result, twin.reset(seed=0, options={"prompts": ["1:123", "2:345"]}))
     assert env._book.prompts == ["1:123", "2:345"]
+
+
+@pytest.mark.parametrize("autoreset_mode", [AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED])
+def test_a_bad_step_or_reset_while_episodes_await_their_reset_leaves_the_env_unchanged(
+    autoreset_mode: AutoresetMode,
+) -> None:
+    env, twin, observation = started_pair(autoreset_mode=autoreset_mode, steps=0)
+    everything = observation["action_mask"].clone()
+    everything[1] = False  # row 0 ends now; row 1 keeps running
+    observation, *_ = env.step(everything)
+    twin.step(everything)
+    assert env._state.running.tolist() == [False, True]
+    before = snapshot(env)
+    assert before["autoreset_pending"] == [autoreset_mode == AutoresetMode.NEXT_STEP, False]
+    with pytest.raises(ValueError, match=re.escape(BINARY_MESSAGE)):
+        env.step(_with_value(2, np.int64))
+    with pytest.raises(ValueError, match=re.escape("options['reset_mask'] must have shape (2,), got (1,)")):
+        env.reset(options={"reset_mask": np.array([True])})
+    assert_snapshots_equal(before, snapshot(env))
+    if autoreset_mode == AutoresetMode.DISABLED:
+        mask = np.array([True, False])
+        result = env.reset(options={"reset_mask": mask})
+        assert_tree_equal(result, twin.reset(options={"reset_mask": mask}))
+        observation = result[0]
+    assert_twins_step_alike(env, twin, observation)

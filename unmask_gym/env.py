@@ -198,6 +198,8 @@ class UnmaskVectorEnv(VectorEnv):
         """
         self._check_open()
         seed = validation.check_seed(seed)
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict or None, got {options!r} of type {type(options).__name__}")
         options = dict(options or {})
         unknown = sorted(set(options) - {"reset_mask", "prompts", "references"})
         if unknown:

@@ -25,14 +25,17 @@ def render_answer(tokens: list[int], model: Any) -> str:
 
 def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | None = None,
            **env_kwargs: Any) -> list[str]:  # fmt: skip
-    r"""Runs ``policy`` on one held-out prompt (or ``prompt``) and returns the replay as lines of text.
+    """Runs ``policy`` on one held-out prompt (or ``prompt``) and returns the replay as lines of text.
 
     Example:
         >>> from unmask_gym.testing import CountingTask, FakeDiffusionLM
         >>> from unmask_gym.heuristics import top_k_confidence
         >>> lines = replay(top_k_confidence(k=2), task=CountingTask(4), model=FakeDiffusionLM(), prompt="3:789")
-        >>> lines[1:4]
-        ['step 1  78__  committed [0, 1]', 'step 2  789$  committed [2, 3]', 'completion \\'789\\'  correct  NFE 2']
+        >>> for line in lines[1:]:
+        ...     print(line)
+        step 1  78__  committed [0, 1]
+        step 2  789$  committed [2, 3]
+        completion '789'  correct  NFE 2
     """
     env = UnmaskVectorEnv(1, task=task, split="eval", autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
     options = {"prompts": [prompt]} if prompt is not None else None

@@ -81,8 +81,11 @@ def action_to_tensor(
         return actions != 0, ((actions != 0) & (actions != 1)).any()
     try:
         array = np.asarray(actions)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"actions must be an array of 0/1 values, got {type(actions).__name__}: {error}") from None
+    except ValueError:  # numpy refuses ragged nested lists
+        raise ValueError(
+            f"actions must have shape (num_envs, answer_length) = {(num_envs, answer_length)}, got a ragged "
+            f"{type(actions).__name__}"
+        ) from None
     if array.dtype.kind not in _NUMERIC_KINDS:
         raise TypeError(
             f"actions must have a bool, integer or float dtype, got dtype {array.dtype} ({type(actions).__name__})"
@@ -93,7 +96,8 @@ def action_to_tensor(
 
 
 _TORCH_NUMERIC = {
-    torch.bool, torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+    torch.bool, torch.uint8, torch.uint16, torch.uint32, torch.uint64,
+    torch.int8, torch.int16, torch.int32, torch.int64,
     torch.float16, torch.bfloat16, torch.float32, torch.float64,
 }  # fmt: skip
 
