@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from unmask_gym.tasks import Addition, CharTokenizer, make_task, split_of
+from unmask_gym.tasks import TASKS, Addition, CharTokenizer, Permutation, StateTracking, Sudoku, make_task, split_of
+from unmask_gym.tasks.sudoku import GRIDS
 
 
 def test_sampling_is_reproducible_from_a_seed():
@@ -46,3 +47,44 @@ def test_tokenizer_round_trips_and_refuses_unknown_characters():
     assert tokenizer.decode(tokenizer.encode("12+34=")) == "12+34="
     with pytest.raises(ValueError, match="holds character '€'"):
         tokenizer.encode("1€")
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_samples_reproducibly_within_its_lengths_and_its_solutions_verify(name):
+    task = make_task(name)
+    prompts, references = task.sample(200, np.random.default_rng(3))
+    assert (prompts, references) == task.sample(200, np.random.default_rng(3))
+    generator = np.random.default_rng(0)
+    for prompt, reference in zip(prompts, references, strict=True):
+        assert len(prompt) <= task.max_prompt_length
+        solution = task.solution(reference, generator)
+        assert len(solution) <= task.answer_length
+        assert task.score([solution], [reference]).item() == 1.0
+        assert task.reference_for(prompt) == reference
+
+
+def test_permutation_accepts_any_order_and_rejects_duplicates_missing_and_extra_digits():
+    task = Permutation()
+    assert task.score(["3120", "0123", "0312"], ["0123"] * 3).tolist() == [1.0, 1.0, 1.0]
+    assert task.score(["0113", "012", "01234", "012_", "01a3"], ["0123"] * 5).tolist() == [0.0] * 5
+
+
+def test_state_tracking_follows_the_ball_and_stops_at_cup_four():
+    task = StateTracking()
+    assert task.reference_for("34" * 10 + "=") == "0" * 10  # the ball never moves: no cup 4, all ten swaps
+    assert task.reference_for("04" + "01" * 9 + "=") == "4"  # reaches cup 4 at once
+    assert task.reference_for("01" + "13" + "34" + "01" * 7 + "=") == "134"
+    assert task.score(["134", "13", "1344", "13_"], ["134"] * 4).tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_sudoku_accepts_every_valid_completion_and_rejects_broken_grids():
+    task = Sudoku()
+    puzzle = "12..34..21..43.."
+    solutions = [g for g in GRIDS if all(p in (".", c) for p, c in zip(puzzle, g, strict=True))]
+    assert len(solutions) >= 1
+    assert task.score(solutions, [puzzle] * len(solutions)).tolist() == [1.0] * len(solutions)
+    wrong_given = "2" + solutions[0][1:]
+    duplicate_row = solutions[0][:2] + solutions[0][1] + solutions[0][3:]
+    truncated = solutions[0][:15]
+    assert task.score([wrong_given, duplicate_row, truncated, "x" * 16], [puzzle] * 4).tolist() == [0.0] * 4
+    assert len(GRIDS) == 288
