@@ -265,7 +265,7 @@ class UnmaskVectorEnv(VectorEnv):
             final_obs = self._observation(new)
         else:
             reset_rows = np.flatnonzero(self._autoreset_pending)  # always empty with DISABLED
-        snapshot = self._streams.snapshot()
+        snapshot = self._streams.snapshot(row // self.group_size for row in reset_rows)
         try:
             book = book.copy()
             book.advance(reset_rows, restart=False)

@@ -8,8 +8,8 @@ group claims the next prompt when its first member needs one, and every prompt i
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -38,20 +38,21 @@ class PromptStreams:
         self._generators = [np.random.default_rng(seed + group) for group in range(self.num_groups)]
         self._pending: list[dict[int, Episode]] = [{} for _ in range(self.num_groups)]
         self._next_prompt_id = 0
-        self._queue: list[Episode] = []
+        self._queue: list[Episode] = []  # the finite list, served in order from _served on
+        self._served = 0
         if self.num_prompts is not None:
             prompts, references = self.task.sample(self.num_prompts, np.random.default_rng(seed), self.split)
             self._queue = [Episode(i, p, r) for i, (p, r) in enumerate(zip(prompts, references, strict=True))]
-            self._queue.reverse()  # pop() from the end serves prompt 0 first
 
     def get(self, group: int, episode_index: int) -> Episode | None:
         """The group's ``episode_index``-th prompt; None once a finite list is used up."""
         pending = self._pending[group]
         if episode_index not in pending:
             if self.num_prompts is not None:
-                if not self._queue:
+                if self._served == len(self._queue):
                     return None
-                pending[episode_index] = self._queue.pop()
+                pending[episode_index] = self._queue[self._served]
+                self._served += 1
             else:
                 prompts, references = self.task.sample(1, self._generators[group], self.split)
                 pending[episode_index] = Episode(self._next_prompt_id, prompts[0], references[0])
@@ -72,21 +73,28 @@ class PromptStreams:
     @property
     def remaining(self) -> int | None:
         """Prompts left in a finite list (None for endless streams)."""
-        return None if self.num_prompts is None else len(self._queue)
+        return None if self.num_prompts is None else len(self._queue) - self._served
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything ``restore`` needs to undo later draws (used to keep a failed step side-effect free)."""
+    def snapshot(self, groups: Iterable[int] | None = None) -> dict[str, Any]:
+        """What ``restore`` needs to undo later draws by ``groups`` (all groups by default).
+
+        Steps snapshot only the groups whose members restart, so a failed step stays side-effect free cheaply.
+        """
+        groups = range(self.num_groups) if groups is None else sorted(set(groups))
         return {
-            "generators": [g.bit_generator.state for g in self._generators],
-            "pending": [dict(p) for p in self._pending],
+            "generators": {g: self._generators[g].bit_generator.state for g in groups},
+            "pending": {g: dict(self._pending[g]) for g in groups},
             "next_prompt_id": self._next_prompt_id,
-            "queue": list(self._queue),
+            "served": self._served,
+            "queue": self._queue,  # never mutated in place: seed() builds a new list
         }
 
     def restore(self, snapshot: dict[str, Any]) -> None:
-        """Puts the streams back as they were at ``snapshot``."""
-        for generator, state in zip(self._generators, snapshot["generators"], strict=True):
-            generator.bit_generator.state = copy.deepcopy(state)
-        self._pending = [dict(p) for p in snapshot["pending"]]
+        """Puts the snapshotted groups and the shared counters back as they were."""
+        for group, state in snapshot["generators"].items():
+            self._generators[group].bit_generator.state = state
+        for group, pending in snapshot["pending"].items():
+            self._pending[group] = pending
         self._next_prompt_id = snapshot["next_prompt_id"]
-        self._queue = list(snapshot["queue"])
+        self._served = snapshot["served"]
+        self._queue = snapshot["queue"]
