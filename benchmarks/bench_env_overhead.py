@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -19,13 +20,21 @@ from unmask_gym import UnmaskVectorEnv
 from unmask_gym.heuristics import top_k_confidence
 
 
-def seconds_per_call(function, repeats: int) -> float:
-    """Mean wall time of ``function()`` over ``repeats`` calls after one warm-up call."""
-    function()  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return (time.perf_counter() - start) / repeats
+def interleaved_seconds(functions: dict[str, Callable[[], None]], calls: int, rounds: int = 5) -> dict[str, float]:
+    """Mean wall time per call of each function, measured in alternating rounds.
+
+    Load changes on the machine then hit every function alike: the ratio is the point, not the absolute times.
+    """
+    for function in functions.values():
+        function()  # warm-up
+    totals = dict.fromkeys(functions, 0.0)
+    for _ in range(rounds):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            for _ in range(calls // rounds):
+                function()
+            totals[name] += time.perf_counter() - start
+    return {name: total / (calls // rounds * rounds) for name, total in totals.items()}
 
 
 def main() -> None:
@@ -39,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    results = {}
+    functions: dict[str, Callable[[], None]] = {}
     for validate in (True, False):
         env = UnmaskVectorEnv(args.num_envs, task=args.task, block_length=None, validate_actions=validate)
         obs, _ = env.reset(seed=0)
@@ -49,7 +58,7 @@ def main() -> None:
         def env_step(env=env, state=state, policy=policy) -> None:
             state["obs"], *_ = env.step(policy(state["obs"]))
 
-        results[f"env_step_validate_{validate}"] = seconds_per_call(env_step, args.steps)
+        functions[f"env_step_validate_{validate}"] = env_step
     model = env.model
     canvas, attention = env._state.canvas.clone(), env._state.attention.clone()
     columns = env._answer_columns
@@ -58,7 +67,8 @@ def main() -> None:
         with torch.no_grad():
             model.logits(canvas, attention, positions=columns)
 
-    results["bare_forward"] = seconds_per_call(bare_forward, args.steps)
+    functions["bare_forward"] = bare_forward
+    results = interleaved_seconds(functions, args.steps)
     ratio = results["env_step_validate_True"] / results["bare_forward"]
     validation_cost = results["env_step_validate_True"] / results["env_step_validate_False"]
     report = {
