@@ -8,8 +8,8 @@ group claims the next prompt when its first member needs one, and every prompt i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
