@@ -170,7 +170,7 @@ def test_make_policy_parses_specs_and_policy_spec_round_trips():
         ("random_k:k=-1", "k must be >= 1, got -1"),
         ("fast_dllm_threshold:threshold=1.5", "threshold must be in [0.0, 1.0], got 1.5"),
         ("fast_dllm_factor:factor=0", "factor must be in (0.0, inf], got 0.0"),
-        ("eb_sampler:gamma=-1", "gamma must be in [0.0, inf], got -1.0"),
+        ("eb_sampler:gamma=-1", "gamma must be a finite number >= 0.0, got -1.0"),
     ],
 )
 def test_bad_policy_specs_get_clear_errors_listing_the_valid_choices(spec, message):
@@ -179,5 +179,7 @@ def test_bad_policy_specs_get_clear_errors_listing_the_valid_choices(spec, messa
 
 
 def test_nan_parameters_are_refused():
-    with pytest.raises(TypeError, match="threshold must be a number"):
+    with pytest.raises(ValueError, match="threshold must be in"):
         FastDLLMThreshold(math.nan)
+    with pytest.raises(TypeError, match="k must be an int"):
+        LeftToRight(1.5)

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from unmask_gym.validation import check_choice, check_float, check_int
+
 Observation = dict[str, torch.Tensor]
 
 
@@ -62,12 +64,12 @@ class TopK:
     steps: int | None = None
 
     def __post_init__(self) -> None:
-        _check_choice("score", self.score, ("confidence", "margin", "entropy"))
+        check_choice("score", self.score, ("confidence", "margin", "entropy"))
         if self.steps is not None:
             self.k = None
-            _check_int("steps", self.steps, 1)
+            check_int("steps", self.steps, 1)
         else:
-            _check_int("k", self.k, 1)
+            check_int("k", self.k, 1)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -97,7 +99,7 @@ class RandomK:
     _generator: torch.Generator | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_int("k", self.k, 1)
+        check_int("k", self.k, 1)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -115,7 +117,7 @@ class LeftToRight:
     k: int = 1
 
     def __post_init__(self) -> None:
-        _check_int("k", self.k, 1)
+        check_int("k", self.k, 1)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -133,7 +135,7 @@ class FastDLLMThreshold:
     threshold: float = 0.9
 
     def __post_init__(self) -> None:
-        _check_float("threshold", self.threshold, 0.0, 1.0)
+        check_float("threshold", self.threshold, 0.0, 1.0)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -158,7 +160,7 @@ class FastDLLMFactor:
     factor: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_float("factor", self.factor, 0.0, math.inf, minimum_open=True)
+        check_float("factor", self.factor, 0.0, math.inf, minimum_open=True)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -183,7 +185,7 @@ class EBSampler:
     gamma: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_float("gamma", self.gamma, 0.0, math.inf)
+        check_float("gamma", self.gamma, 0.0, math.inf)
 
     def __call__(self, obs: Observation) -> torch.Tensor:
         """The action for ``obs``."""
@@ -304,23 +306,3 @@ def policy_spec(policy: Any) -> str:
     values = {f.name: getattr(policy, f.name) for f in fields(policy) if f.init and f.name not in ("score", "seed")}
     shown = ",".join(f"{key}={value}" for key, value in values.items() if value is not None)
     return f"{name}:{shown}" if shown else name
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, minimum_open: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value < low or value > high or (minimum_open and value == low):
-        bracket = "(" if minimum_open else "["
-        raise ValueError(f"{name} must be in {bracket}{low}, {high}], got {value}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")

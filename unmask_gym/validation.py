@@ -6,6 +6,7 @@ expected and the received value, before any state changes.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -27,12 +28,17 @@ def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> 
     return int(value)
 
 
-def check_float(name: str, value: Any, minimum: float) -> float:
-    """``value`` as a finite float ≥ ``minimum``."""
+def check_float(
+    name: str, value: Any, minimum: float, maximum: float = math.inf, minimum_open: bool = False
+) -> float:
+    """``value`` as a finite float in [minimum, maximum] (or (minimum, maximum] with ``minimum_open``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
-    if not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+    below = value <= minimum if minimum_open else value < minimum
+    if math.isnan(value) or below or value > maximum or (math.isinf(value) and math.isinf(maximum)):
+        if maximum == math.inf and not minimum_open:
+            raise ValueError(f"{name} must be a finite number >= {minimum}, got {value}")
+        raise ValueError(f"{name} must be in {'(' if minimum_open else '['}{minimum}, {maximum}], got {value}")
     return float(value)
 
 
