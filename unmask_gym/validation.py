@@ -28,9 +28,7 @@ def check_int(name: str, value: Any, minimum: int, allow_none: bool = False) -> 
     return int(value)
 
 
-def check_float(
-    name: str, value: Any, minimum: float, maximum: float = math.inf, minimum_open: bool = False
-) -> float:
+def check_float(name: str, value: Any, minimum: float, maximum: float = math.inf, minimum_open: bool = False) -> float:
     """``value`` as a finite float in [minimum, maximum] (or (minimum, maximum] with ``minimum_open``)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}")
