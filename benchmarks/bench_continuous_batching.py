@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from unmask_gym import UnmaskVectorEnv
+from unmask_gym.bench import machine_description
 from unmask_gym.heuristics import make_policy
 
 
@@ -76,7 +75,7 @@ def main() -> None:
         "continuous": {"seconds": round(continuous_seconds, 2), "batched_steps": continuous_passes},
         "static": {"seconds": round(static_seconds, 2), "batched_steps": static_passes},
         "episodes_per_second_ratio": round(static_seconds / continuous_seconds, 3),
-        "machine": f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}",
+        "machine": machine_description(),
         "threads": args.threads,
     }
     print(json.dumps(report, indent=2))

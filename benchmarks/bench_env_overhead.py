@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym import UnmaskVectorEnv
+from unmask_gym.bench import machine_description
 from unmask_gym.heuristics import top_k_confidence
 
 
@@ -78,7 +77,7 @@ def main() -> None:
         "seconds": results,
         "env_step_over_bare_forward": round(ratio, 3),
         "validate_on_over_off": round(validation_cost, 3),
-        "machine": f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}",
+        "machine": machine_description(),
         "device": str(env.device),
     }
     print(json.dumps(report, indent=2))

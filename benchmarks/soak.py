@@ -10,7 +10,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import time
 import traceback
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym import UnmaskVectorEnv
+from unmask_gym.bench import machine_description
 from unmask_gym.heuristics import make_policy
 
 
@@ -70,7 +70,7 @@ def main() -> None:
         "rss_growth_after_warmup": round(growth, 4),
         "flat_within_5_percent": abs(growth) < 0.05,
         "error": error,
-        "machine": f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}",
+        "machine": machine_description(),
     }
     print(json.dumps(report, indent=2))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,23 @@
-"""The standard parameter grids of ``unmask-gym bench``: each heuristic from one commit per pass to one pass."""
+"""Benchmark helpers: the standard grids of ``unmask-gym bench`` and the machine line every result records."""
 
 from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+
+def machine_description() -> str:
+    """What produced a number: architecture, processor, CPU count, torch version and GPU if any.
+
+    Example:
+        >>> "torch=" in machine_description()
+        True
+    """
+    gpu = f" gpu={torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    cpu = " ".join(part for part in (platform.machine(), platform.processor()) if part)
+    return f"{cpu} cpus={os.cpu_count()} torch={torch.__version__}{gpu}"
 
 
 def standard_grid(answer_length: int, quick: bool = False) -> dict[str, list[str]]:

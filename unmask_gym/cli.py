@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+
+from unmask_gym.bench import machine_description
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +162,7 @@ def _bench(args: argparse.Namespace) -> int:
                   f"{point['premature_eos_rate']:9.3f}")  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"bench_{task.name.lower()}"
-    save_json({"task": task.name, "machine": _machine(), "results": results}, f"{stem}.json")
+    save_json({"task": task.name, "machine": machine_description(), "results": results}, f"{stem}.json")
     plot_sweep(results, f"{stem}.png", title=task.name)
     print(f"\nwrote {stem}.json and {stem}.png  (* = on the Pareto front)")
     return 0
@@ -176,10 +176,6 @@ def _replay(args: argparse.Namespace) -> int:
     for line in replay(policy, args.task, args.seed, args.prompt, block_length=args.block_length):
         print(line)
     return 0
-
-
-def _machine() -> str:
-    return f"{platform.machine()} {platform.processor()} cpus={os.cpu_count()} torch={torch.__version__}".strip()
 
 
 def _train_dllm(args: argparse.Namespace) -> int:
@@ -207,7 +203,7 @@ def _train_dllm(args: argparse.Namespace) -> int:
         "task": task.name,
         "train_config": vars(config),
         "train_seconds": round(time.perf_counter() - start),
-        "machine": f"{platform.machine()} {platform.processor() or ''} threads={args.threads} device={device}".strip(),
+        "machine": f"{machine_description()} threads={args.threads} device={device}",
         "torch": torch.__version__,
     }
     save_model(model, out, metadata)
