@@ -54,3 +54,20 @@ def test_help_lists_the_subcommands(capsys):
     out = capsys.readouterr().out
     for command in ("bench", "eval", "replay", "demo", "train-dllm"):
         assert command in out
+
+
+def test_demo_prints_both_rules_with_their_accuracy(capsys):
+    assert main(["demo", "--task", "addition", "--episodes", "16", "--num-envs", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "one per step (most confident)" in out and "everything in one pass" in out
+
+
+def test_train_dllm_writes_a_checkpoint_that_loads_with_its_recipe(tmp_path, capsys):
+    from unmask_gym.models import load_model_file
+
+    out = tmp_path / "tiny.pt"
+    assert main(["train-dllm", "--task", "sudoku", "--steps", "2", "--batch-size", "8", "--out", str(out)]) == 0
+    model = load_model_file(out)
+    assert model.metadata["task"] == "Sudoku"
+    assert model.metadata["train_config"]["steps"] == 2
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["checkpoint"] == str(out)
