@@ -261,8 +261,9 @@ class UnmaskVectorEnv(VectorEnv):
         new = new.replace(running=new.running & ~done)
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             reset_rows = done_rows
-            final_info = {**self._info(new, book, end_info), **end_info["extras"]}
-            final_obs = self._observation(new)
+            if len(done_rows):  # the finished episodes' last view, before their rows restart
+                final_info = {**self._info(new, book, end_info), **end_info["extras"]}
+                final_obs = self._observation(new)
         else:
             reset_rows = np.flatnonzero(self._autoreset_pending)  # always empty with DISABLED
         snapshot = self._streams.snapshot(row // self.group_size for row in reset_rows)
