@@ -184,3 +184,22 @@ def test_the_env_exposes_its_model_and_task(fake_model, counting_task):
     env = UnmaskVectorEnv(1, task=counting_task, model=fake_model)
     assert env.model is fake_model and env.task is counting_task
     assert env.metadata["autoreset_mode"] == env.autoreset_mode == AutoresetMode.SAME_STEP
+
+
+def test_observe_hidden_returns_the_models_last_hidden_states_of_the_answer_region():
+    env = UnmaskVectorEnv(2, task="addition", observe_hidden=True)
+    obs, _ = env.reset(seed=0)
+    assert obs["hidden"].shape == (2, env.answer_length, env.model.hidden_size)
+    assert obs["hidden"].dtype == torch.float32
+    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env._answer_columns]
+    torch.testing.assert_close(obs["hidden"], expected)
+    for row in range(2):
+        assert env.single_observation_space["hidden"].contains(obs["hidden"][row].numpy())
+    obs, *_ = env.step(first_masked(obs))
+    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env._answer_columns]
+    torch.testing.assert_close(obs["hidden"], expected)
+
+
+def test_observe_hidden_needs_a_model_that_provides_hidden_states(fake_model, counting_task):
+    with pytest.raises(TypeError, match="observe_hidden=True needs a model with hidden_size and logits_and_hidden"):
+        UnmaskVectorEnv(1, task=counting_task, model=fake_model, observe_hidden=True)

@@ -33,8 +33,8 @@ class UnmaskVectorEnv(VectorEnv):
     canvas changed (rows that committed nothing reuse their cached prediction; finished rows are never sent to the
     dLLM). Observation keys: ``confidence``, ``pred_token``, ``masked``, ``action_mask``, ``margin``, ``entropy``,
     ``tokens`` (N, L); ``step_frac`` (N, 1); ``block`` (N,); optionally ``top_k_probs``/``top_k_tokens``
-    (N, L, K) and ``prompt_tokens`` (N, P). A committed position reports its token with confidence 1, margin 1
-    and entropy 0.
+    (N, L, K), ``hidden`` (N, L, D) and ``prompt_tokens`` (N, P). A committed position reports its token with
+    confidence 1, margin 1 and entropy 0.
 
     Info keys (tensors of shape (N,)): ``nfe``, ``correct``, ``score``, ``prompt_id``, ``episode_index``,
     ``nfe_budget_exhausted``; ``episode`` = ``{"r", "l", "nfe"}`` with mask ``_episode`` on the step an episode
@@ -83,6 +83,7 @@ class UnmaskVectorEnv(VectorEnv):
         num_prompts: int | None = None,
         top_k: int = 0,
         observe_prompt: bool = False,
+        observe_hidden: bool = False,
         validate_actions: bool = True,
         device: str | torch.device | None = None,
     ) -> None:
@@ -132,11 +133,17 @@ class UnmaskVectorEnv(VectorEnv):
         self.num_prompts = validation.check_int("num_prompts", num_prompts, 1, allow_none=True)
         self.top_k = validation.check_int("top_k", top_k, 0)
         self.observe_prompt = bool(observe_prompt)
+        self.observe_hidden = bool(observe_hidden)
         self.validate_actions = bool(validate_actions)
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
 
         self.model = load_model(model if model is not None else resolve_model_name(self.task), device=self.device)
         self._check_model()
+        if self.observe_hidden and not hasattr(self.model, "logits_and_hidden"):
+            raise TypeError(
+                f"observe_hidden=True needs a model with hidden_size and logits_and_hidden() (the built-in TinyMDLM "
+                f"has them); {type(self.model).__name__} does not"
+            )
         self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
         self.single_observation_space = observation_space(
             self.answer_length,
@@ -145,6 +152,7 @@ class UnmaskVectorEnv(VectorEnv):
             self.num_blocks,
             self.top_k,
             self.prompt_length if self.observe_prompt else None,
+            self.hidden_size,
         )
         self.single_action_space = action_space(self.answer_length)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
@@ -165,6 +173,11 @@ class UnmaskVectorEnv(VectorEnv):
     def num_groups(self) -> int:
         """N / G prompt groups."""
         return self.num_envs // self.group_size
+
+    @property
+    def hidden_size(self) -> int:
+        """D of the ``hidden`` observation (0 without ``observe_hidden``)."""
+        return int(self.model.hidden_size) if self.observe_hidden else 0
 
     @property
     def num_blocks(self) -> int:
@@ -221,7 +234,7 @@ class UnmaskVectorEnv(VectorEnv):
                 self._streams.set(group, book.group_episode(group), prompt, reference)
             state = self._state or EnvState.empty(
                 self.num_envs, self.prompt_length, self.answer_length, self.model.mask_token_id,
-                self.model.pad_token_id, self.top_k, self.device,
+                self.model.pad_token_id, self.top_k, self.device, self.hidden_size,
             )  # fmt: skip
             state = self._forward(*self._start_episodes(state, book, rows))
         except BaseException:
@@ -319,11 +332,15 @@ class UnmaskVectorEnv(VectorEnv):
         if len(rows) == 0:
             return state
         index = torch.as_tensor(rows, device=self.device)
+        canvas, attention = state.canvas[index], state.attention[index]
         with torch.no_grad():
-            logits = self.model.logits(
-                state.canvas[index], state.attention[index], positions=self._answer_columns
-            )  # (R, L, V)
-            fresh = predict(logits, self.temperature, self._generator, self.top_k)
+            if self.observe_hidden:
+                logits, hidden = self.model.logits_and_hidden(canvas, attention, positions=self._answer_columns)
+            else:
+                logits, hidden = self.model.logits(canvas, attention, positions=self._answer_columns), None
+            fresh = dataclasses.replace(
+                predict(logits, self.temperature, self._generator, self.top_k), hidden=hidden
+            )  # (R, L, ...) each
         merged = {}
         for field in dataclasses.fields(Prediction):
             old = getattr(state.prediction, field.name)
@@ -450,6 +467,8 @@ class UnmaskVectorEnv(VectorEnv):
         if self.top_k:
             observation["top_k_probs"] = torch.where(masked[..., None], prediction.top_k_probs, 0.0)
             observation["top_k_tokens"] = prediction.top_k_tokens.clone()
+        if self.observe_hidden:
+            observation["hidden"] = prediction.hidden.clone()
         if self.observe_prompt:
             observation["prompt_tokens"] = state.canvas[:, : self.prompt_length].clone()
         return observation

@@ -26,6 +26,8 @@ class Prediction:
     """(N, L, K) float32, highest first, or None when not requested."""
     top_k_tokens: torch.Tensor | None = None
     """(N, L, K) int64, or None."""
+    hidden: torch.Tensor | None = None
+    """(N, L, D) float32 last hidden states, or None when not requested."""
 
 
 def predict(

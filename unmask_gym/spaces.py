@@ -15,6 +15,7 @@ def observation_space(
     num_blocks: int,
     top_k: int = 0,
     prompt_length: int | None = None,
+    hidden_size: int = 0,
 ) -> spaces.Dict:
     """The observation of one sub-env (answer region only; shapes without the batch dimension).
 
@@ -41,6 +42,8 @@ def observation_space(
     if top_k > 0:
         members["top_k_probs"] = spaces.Box(0.0, 1.0, (answer_length, top_k), dtype=np.float32)
         members["top_k_tokens"] = spaces.MultiDiscrete(np.full((answer_length, top_k), vocab_size), dtype=np.int64)
+    if hidden_size > 0:
+        members["hidden"] = spaces.Box(-np.inf, np.inf, (answer_length, hidden_size), dtype=np.float32)
     if prompt_length is not None:
         members["prompt_tokens"] = spaces.MultiDiscrete(np.full((prompt_length,), vocab_size), dtype=np.int64)
     return spaces.Dict(members)

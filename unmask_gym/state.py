@@ -29,7 +29,7 @@ class EnvState:
 
     @staticmethod
     def empty(num_envs: int, prompt_length: int, answer_length: int, mask_token_id: int, pad_token_id: int,
-              top_k: int, device: torch.device) -> EnvState:  # fmt: skip
+              top_k: int, device: torch.device, hidden_size: int = 0) -> EnvState:  # fmt: skip
         """A state with no episode in any slot."""
         shape = (num_envs, answer_length)
         zeros = torch.zeros(shape, device=device)
@@ -40,6 +40,7 @@ class EnvState:
             entropy=zeros,
             top_k_probs=torch.zeros((*shape, top_k), device=device) if top_k else None,
             top_k_tokens=torch.zeros((*shape, top_k), dtype=torch.int64, device=device) if top_k else None,
+            hidden=torch.zeros((*shape, hidden_size), device=device) if hidden_size else None,
         )
         canvas = torch.full((num_envs, prompt_length + answer_length), pad_token_id, device=device)
         canvas[:, prompt_length:] = mask_token_id

@@ -19,6 +19,9 @@ class DiffusionLM(Protocol):
         tokenizer: turns prompts into ids (``encode``) and ids into text (``decode``).
         max_length: the longest canvas the model accepts, or None.
         device: where the model's parameters live.
+
+    A backend may also offer ``hidden_size`` and ``logits_and_hidden(tokens, attention_mask, positions)`` returning
+    ``(logits, hidden)`` from the same pass; the env needs them only with ``observe_hidden=True``.
     """
 
     mask_token_id: int

@@ -126,6 +126,23 @@ class TinyMDLM(nn.Module):
             x = block(x, key_mask)
         return self.norm(x)
 
+    @property
+    def hidden_size(self) -> int:
+        """D, the width of ``logits_and_hidden``'s hidden states."""
+        return self.config.d_model
+
+    def logits_and_hidden(
+        self,
+        tokens: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like ``logits``, plus the last hidden states (N, S, D) of the same columns (one forward pass)."""
+        hidden = self.hidden_states(tokens, attention_mask)  # (N, T, D)
+        if positions is not None:
+            hidden = hidden[:, positions]  # (N, S, D)
+        return self.head(hidden).float(), hidden.float()
+
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (N, T, V) for every position."""
         return self.head(self.hidden_states(tokens, attention_mask))
