@@ -16,7 +16,7 @@ from hypothesis.extra.numpy import arrays
 from unmask_gym.env import UnmaskVectorEnv
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
-# derandomize: the same 25 examples every run, so CI never fails by luck (run with --hypothesis-seed to explore)
+# derandomize: the same 25 examples every run, so CI never fails by luck (set it False locally to explore)
 PROPERTY_SETTINGS = settings(max_examples=25, deadline=None, derandomize=True)
 
 
