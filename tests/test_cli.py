@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -71,3 +72,11 @@ def test_train_dllm_writes_a_checkpoint_that_loads_with_its_recipe(tmp_path, cap
     assert model.metadata["task"] == "Sudoku"
     assert model.metadata["train_config"]["steps"] == 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["checkpoint"] == str(out)
+
+
+def test_bench_without_matplotlib_still_writes_json_and_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` raise ImportError
+    assert main(["bench", "--task", "addition", "--quick", "--episodes", "8", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "bench_addition.json").exists()
+    assert not (tmp_path / "bench_addition.png").exists()
+    assert 'no plot: plotting needs matplotlib: pip install "unmask-gym[plot]"' in capsys.readouterr().out

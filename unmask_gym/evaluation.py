@@ -208,8 +208,15 @@ def save_json(data: dict[str, Any], path: str | Path) -> None:
 
 
 def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> None:
-    """Accuracy vs mean NFE, one panel per setting, one line per policy family, the Pareto front in black."""
-    import matplotlib
+    """Accuracy vs mean NFE, one panel per setting, one line per policy family, the Pareto front in black.
+
+    Raises:
+        ImportError: naming the extra to install when matplotlib is missing.
+    """
+    try:
+        import matplotlib
+    except ImportError as error:
+        raise ImportError('plotting needs matplotlib: pip install "unmask-gym[plot]"') from error
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
