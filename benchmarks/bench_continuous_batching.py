@@ -20,12 +20,18 @@ from gymnasium.vector import AutoresetMode
 
 from unmask_gym import UnmaskVectorEnv
 from unmask_gym.bench import machine_description
+from unmask_gym.evaluation import save_json
 from unmask_gym.heuristics import make_policy
 
 
-def continuous(args: argparse.Namespace) -> tuple[float, int]:
-    """Seconds and forward passes to finish ``args.episodes`` episodes with autoreset refills."""
-    env = UnmaskVectorEnv(args.num_envs, task=args.task, block_length=None)
+def run(args: argparse.Namespace, static: bool) -> tuple[float, int]:
+    """Seconds and batched steps to finish ``args.episodes`` episodes.
+
+    ``static=False`` refills each finished slot at once (SAME_STEP autoreset); ``static=True`` waits for the whole
+    batch to finish, then resets every slot.
+    """
+    mode = AutoresetMode.DISABLED if static else AutoresetMode.SAME_STEP
+    env = UnmaskVectorEnv(args.num_envs, task=args.task, block_length=None, autoreset_mode=mode)
     policy = make_policy(args.policy)
     obs, _ = env.reset(seed=0)
     finished, passes = 0, 0
@@ -34,21 +40,7 @@ def continuous(args: argparse.Namespace) -> tuple[float, int]:
         obs, _, terminated, _, _ = env.step(policy(obs))
         finished += int(terminated.sum())
         passes += 1
-    return time.perf_counter() - start, passes
-
-
-def static(args: argparse.Namespace) -> tuple[float, int]:
-    """Seconds and forward passes to finish ``args.episodes`` episodes in whole batches."""
-    env = UnmaskVectorEnv(args.num_envs, task=args.task, block_length=None, autoreset_mode=AutoresetMode.DISABLED)
-    policy = make_policy(args.policy)
-    obs, _ = env.reset(seed=0)
-    finished, passes = 0, 0
-    start = time.perf_counter()
-    while finished < args.episodes:
-        obs, _, terminated, _, _ = env.step(policy(obs))
-        finished += int(terminated.sum())
-        passes += 1
-        if not env.running.any():
+        if static and not env.running.any():
             obs, _ = env.reset(options={"reset_mask": np.ones(args.num_envs, dtype=bool)})
     return time.perf_counter() - start, passes
 
@@ -64,9 +56,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "continuous_batching.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    static(args)  # warm-up (allocations, model load)
-    continuous_seconds, continuous_passes = continuous(args)
-    static_seconds, static_passes = static(args)
+    run(args, static=True)  # warm-up (allocations, model load)
+    continuous_seconds, continuous_passes = run(args, static=False)
+    static_seconds, static_passes = run(args, static=True)
     report = {
         "task": args.task,
         "policy": args.policy,
@@ -79,8 +71,7 @@ def main() -> None:
         "threads": args.threads,
     }
     print(json.dumps(report, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(report, args.out)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import torch
 
 from unmask_gym import UnmaskVectorEnv
 from unmask_gym.bench import machine_description
+from unmask_gym.evaluation import save_json
 from unmask_gym.heuristics import top_k_confidence
 
 
@@ -81,8 +82,7 @@ def main() -> None:
         "device": str(env.device),
     }
     print(json.dumps(report, indent=2))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(report, args.out)
 
 
 if __name__ == "__main__":
