@@ -13,10 +13,10 @@ from gymnasium.wrappers.vector import RecordEpisodeStatistics
 
 import unmask_gym
 from unmask_gym import NumpyVectorEnv, UnmaskEnv, UnmaskVectorEnv
-from unmask_gym.registration import REGISTERED_TASKS
+from unmask_gym.registration import registered_ids
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
-REGISTERED_IDS = [f"UnmaskGym/{name}-v0" for name in REGISTERED_TASKS]
+REGISTERED_IDS = registered_ids()
 
 
 @pytest.mark.parametrize("block_length", [None, 3])

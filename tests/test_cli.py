@@ -10,6 +10,7 @@ import pytest
 from unmask_gym.cli import main
 from unmask_gym.evaluation import evaluate, make_eval_env
 from unmask_gym.heuristics import make_policy
+from unmask_gym.tasks import make_task
 
 
 def test_eval_writes_json_that_matches_a_direct_evaluate_call(tmp_path, capsys):
@@ -72,6 +73,20 @@ def test_train_dllm_writes_a_checkpoint_that_loads_with_its_recipe(tmp_path, cap
     assert model.metadata["task"] == "Sudoku"
     assert model.metadata["train_config"]["steps"] == 2
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["checkpoint"] == str(out)
+
+
+def test_train_dllm_defaults_to_the_shipped_recipe_of_the_task(tmp_path, monkeypatch):
+    import unmask_gym.models.training as training
+
+    seen = {}
+
+    def fake_train(task, config, device, on_step):
+        seen["steps"] = config.steps
+        return training.TinyMDLM(training.TinyMDLMConfig(vocab_size=83, max_length=8, d_model=8, n_layers=1, d_ff=8))
+
+    monkeypatch.setattr(training, "train_dllm", fake_train)
+    assert main(["train-dllm", "--task", "statetracking", "--out", str(tmp_path / "m.pt")]) == 0
+    assert seen["steps"] == make_task("statetracking").train_steps == 4000
 
 
 def test_bench_without_matplotlib_still_writes_json_and_names_the_extra(tmp_path, capsys, monkeypatch):

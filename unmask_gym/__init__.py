@@ -1,6 +1,7 @@
 """unmask-gym: learning how masked diffusion language models should unmask, as a Gymnasium environment.
 
-Importing the package registers ``UnmaskGym/<Task>-v0`` ids for ``gymnasium.make`` and ``gymnasium.make_vec``.
+Importing the package registers the ``UnmaskGym/<Task>-v<N>`` ids (``registration.registered_ids()``) for
+``gymnasium.make`` and ``gymnasium.make_vec``.
 """
 
 from unmask_gym.env import UnmaskVectorEnv

@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     train = commands.add_parser("train-dllm", help="train a built-in tiny dLLM (the recipe of the shipped models)")
     train.add_argument("--task", required=True, help="built-in task to train on")
-    train.add_argument("--steps", type=int, default=3500, help="optimiser steps (default: 3500)")
+    train.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the shipped model's)")
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1, as for the shipped models)")
@@ -190,7 +190,8 @@ def _train_dllm(args: argparse.Namespace) -> int:
 
     task = make_task(args.task)
     torch.set_num_threads(args.threads)
-    config = DLLMTrainConfig(steps=args.steps, batch_size=args.batch_size, seed=args.seed)
+    steps = task.train_steps if args.steps is None else args.steps
+    config = DLLMTrainConfig(steps=steps, batch_size=args.batch_size, seed=args.seed)
     device = _device(args.device)
     progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stdout)
 

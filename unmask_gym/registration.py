@@ -1,28 +1,38 @@
-"""The registered ids: one ``UnmaskGym/<Task>-v0`` per built-in task with its shipped model."""
+"""The registered ids: one ``UnmaskGym/<Task>-v<N>`` per built-in task with its shipped model."""
 
 from __future__ import annotations
 
 import gymnasium as gym
 
 # Each id pairs a built-in task with its shipped model, in the task's semi-AR setting (4-token blocks);
-# pass block_length=None to gym.make / gym.make_vec for full diffusion.
+# pass block_length=None to gym.make / gym.make_vec for full diffusion. The version goes up whenever a change
+# alters returns (a new task layout or model).
 REGISTERED_TASKS = {
-    "Addition": {"task": "addition", "block_length": 4},
-    "Permutation": {"task": "permutation", "block_length": 4},
-    "StateTracking": {"task": "statetracking", "block_length": 4},
-    "Sudoku": {"task": "sudoku", "block_length": 4},
+    "Addition": {"version": 0, "task": "addition", "block_length": 4},
+    "Permutation": {"version": 0, "task": "permutation", "block_length": 4},
+    "StateTracking": {"version": 0, "task": "statetracking", "block_length": 4},
+    "Sudoku": {"version": 0, "task": "sudoku", "block_length": 4},
 }
+
+
+def registered_ids() -> list[str]:
+    """Every id this package registers.
+
+    Example:
+        >>> "UnmaskGym/Addition-v0" in registered_ids()
+        True
+    """
+    return [f"UnmaskGym/{name}-v{entry['version']}" for name, entry in REGISTERED_TASKS.items()]
 
 
 def register_envs() -> None:
     """Registers every id (idempotent: importing twice does not warn)."""
-    for name, kwargs in REGISTERED_TASKS.items():
-        env_id = f"UnmaskGym/{name}-v0"
+    for env_id, entry in zip(registered_ids(), REGISTERED_TASKS.values(), strict=True):
         if env_id in gym.registry:
             continue
         gym.register(
             id=env_id,
             entry_point="unmask_gym.single_env:UnmaskEnv",
             vector_entry_point="unmask_gym.env:UnmaskVectorEnv",
-            kwargs=dict(kwargs),
+            kwargs={key: value for key, value in entry.items() if key != "version"},
         )

@@ -31,6 +31,7 @@ class Addition(SyntheticTask):
     name = "Addition"
     answer_length = 12
     max_prompt_length = 2 * WIDTH + 2  # "000123+004567="
+    train_steps = 1500
 
     def __init__(self, min_digits: int = 2, max_digits: int = WIDTH) -> None:
         super().__init__()

@@ -41,7 +41,7 @@ class Task(Protocol):
     """What the env needs from a task.
 
     Attributes:
-        name: short name, used in registered ids (``UnmaskGym/<name>-v0``).
+        name: short name, used in registered ids (``UnmaskGym/<name>-v<N>``).
         answer_length: default number of answer positions L.
         max_prompt_length: longest prompt in characters (tokens for the built-in tokenizer).
         tokenizer: the tokenizer the task's prompts are written for, or None for plain text tasks.
@@ -64,14 +64,15 @@ class Task(Protocol):
 class SyntheticTask:
     """Base class of the built-in tasks: rejection-samples ``_draw`` into the requested split.
 
-    Subclasses set ``name``, ``answer_length``, ``max_prompt_length`` and implement ``_draw``, ``is_correct`` and
-    ``solution`` (one correct answer text, used to train the built-in dLLMs).
+    Subclasses set ``name``, ``answer_length``, ``max_prompt_length``, ``train_steps`` and implement ``_draw``,
+    ``is_correct`` and ``solution`` (one correct answer text, used to train the built-in dLLMs).
     """
 
     name: str = ""
     answer_length: int = 0
     max_prompt_length: int = 0
     default_block_length: int = 4  # the semi-AR setting of the registered ids and of `unmask-gym bench`
+    train_steps: int = 3500  # optimiser steps of the shipped model's recipe (`unmask-gym train-dllm`'s default)
 
     def __init__(self) -> None:
         self.tokenizer = CharTokenizer()

@@ -22,6 +22,7 @@ class Permutation(SyntheticTask):
     name = "Permutation"
     answer_length = 16
     max_prompt_length = 11  # ten digits and "="
+    train_steps = 2500
 
     def __init__(self, min_digits: int = 4, max_digits: int = 10) -> None:
         super().__init__()

@@ -32,6 +32,7 @@ class StateTracking(SyntheticTask):
     answer_length = 16
     max_prompt_length = 21
     num_swaps = 10
+    train_steps = 4000
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
         swaps = []

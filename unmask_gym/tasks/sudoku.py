@@ -44,6 +44,7 @@ class Sudoku(SyntheticTask):
     name = "Sudoku"
     answer_length = 16
     max_prompt_length = 17
+    train_steps = 3000
 
     def __init__(self, min_blanks: int = 6, max_blanks: int = 11) -> None:
         super().__init__()
