@@ -86,7 +86,7 @@ def test_train_dllm_defaults_to_the_shipped_recipe_of_the_task(tmp_path, monkeyp
 
     monkeypatch.setattr(training, "train_dllm", fake_train)
     assert main(["train-dllm", "--task", "statetracking", "--out", str(tmp_path / "m.pt")]) == 0
-    assert seen["steps"] == make_task("statetracking").train_steps == 4000
+    assert seen["steps"] == make_task("statetracking").train_steps == 5000
 
 
 def test_bench_without_matplotlib_still_writes_json_and_names_the_extra(tmp_path, capsys, monkeypatch):

@@ -71,10 +71,45 @@ def test_permutation_accepts_any_order_and_rejects_duplicates_missing_and_extra_
 
 def test_state_tracking_follows_the_ball_and_stops_at_cup_four():
     task = StateTracking()
-    assert task.reference_for("34" * 10 + "=") == "0" * 10  # the ball never moves: no cup 4, all ten swaps
-    assert task.reference_for("04" + "01" * 9 + "=") == "4"  # reaches cup 4 at once
-    assert task.reference_for("01" + "13" + "34" + "01" * 7 + "=") == "134"
+    assert (task.num_swaps, task.answer_length, task.max_prompt_length) == (16, 32, 33)
+    assert task.reference_for("34" * 16 + "=") == "0" * 16  # the ball never moves: no cup 4, all sixteen swaps
+    assert task.reference_for("04" + "01" * 15 + "=") == "4"  # reaches cup 4 at once
+    assert task.reference_for("01" + "13" + "34" + "01" * 13 + "=") == "134"
+    assert task.reference_for("10" + "12" + "23" + "30" + "=") == "1230"  # prompts of any length
     assert task.score(["134", "13", "1344", "13_"], ["134"] * 4).tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_state_tracking_answers_are_short_in_a_long_eos_padded_buffer():
+    task = StateTracking()
+    prompts, references = task.sample(2000, np.random.default_rng(0))
+    lengths = np.array([len(r) for r in references])
+    assert all(len(p) == task.max_prompt_length for p in prompts)
+    assert lengths.min() == 1 and lengths.max() == task.num_swaps
+    assert 6 < lengths.mean() < 10  # each swap ends the answer with probability 1/10: ~75% of targets are EOS
+    assert all(reference == task.reference_for(prompt) for prompt, reference in zip(prompts, references, strict=True))
+
+
+def test_state_tracking_accepts_every_spelling_of_the_cups_and_nothing_else():
+    task = StateTracking()
+    assert task.score(["134", "bde", "1d4", "bd4"], ["134"] * 4).tolist() == [1.0] * 4
+    assert task.score(["13", "1de4", "134a", "13f", "13_", "b3x", ""], ["134"] * 7).tolist() == [0.0] * 7
+    generator = np.random.default_rng(0)
+    spelled = {task.solution("0123401234", generator) for _ in range(50)}
+    assert len(spelled) > 10 and all(task.is_correct(s, "0123401234") for s in spelled)
+    single = StateTracking(names=("01234",))
+    assert single.solution("0123", generator) == "0123" and single.score(["abcd"], ["0123"]).item() == 0.0
+
+
+@pytest.mark.parametrize("names", [(), ("0123",), ("01234", "abcd0"), ("01234", "abcd\n")])
+def test_state_tracking_refuses_bad_spellings(names):
+    with pytest.raises(ValueError, match="names must be spellings|not in the vocabulary"):
+        StateTracking(names=names)
+
+
+@pytest.mark.parametrize(("num_swaps", "answer_length"), [(0, 32), (33, 32)])
+def test_state_tracking_refuses_answers_that_do_not_fit(num_swaps, answer_length):
+    with pytest.raises(ValueError, match="need 1 <= num_swaps <= answer_length"):
+        StateTracking(num_swaps=num_swaps, answer_length=answer_length)
 
 
 def test_sudoku_accepts_every_valid_completion_and_rejects_broken_grids():

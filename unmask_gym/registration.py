@@ -6,11 +6,11 @@ import gymnasium as gym
 
 # Each id pairs a built-in task with its shipped model, in the task's semi-AR setting (4-token blocks);
 # pass block_length=None to gym.make / gym.make_vec for full diffusion. The version goes up whenever a change
-# alters returns (a new task layout or model).
+# alters returns (a new task layout or model): StateTracking-v1 has 16 swaps in a 32-position, EOS-heavy buffer.
 REGISTERED_TASKS = {
     "Addition": {"version": 0, "task": "addition", "block_length": 4},
     "Permutation": {"version": 0, "task": "permutation", "block_length": 4},
-    "StateTracking": {"version": 0, "task": "statetracking", "block_length": 4},
+    "StateTracking": {"version": 1, "task": "statetracking", "block_length": 4},
     "Sudoku": {"version": 0, "task": "sudoku", "block_length": 4},
 }
 
@@ -19,7 +19,7 @@ def registered_ids() -> list[str]:
     """Every id this package registers.
 
     Example:
-        >>> "UnmaskGym/Addition-v0" in registered_ids()
+        >>> "UnmaskGym/StateTracking-v1" in registered_ids()
         True
     """
     return [f"UnmaskGym/{name}-v{entry['version']}" for name, entry in REGISTERED_TASKS.items()]

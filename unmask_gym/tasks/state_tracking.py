@@ -13,33 +13,55 @@ from unmask_gym.tasks.base import SyntheticTask
 
 CUPS = 5
 TARGET_CUP = 4
+CUP_NAMES = ("01234", "abcde")  # two ways to write each cup: cup 3 is "3" or "d"
 
 
 class StateTracking(SyntheticTask):
-    """Prompt: 10 swaps as digit pairs (``"0132..."`` swaps cups 0,1 then 3,2 ...), then ``=``.
+    """Prompt: ``num_swaps`` swaps as digit pairs (``"0132..."`` swaps cups 0,1 then 3,2 ...), then ``=``.
 
     The ball starts under cup 0. After each swap the answer writes the ball's cup, and it stops right after the
-    ball first reaches cup 4 (or after the last swap). The answer's length is decided by the computation, so the
-    end-of-sequence position is uncertain until the content before it is known: committing EOS early truncates.
+    ball first reaches cup 4 (or after the last swap). Each swap moves the ball to cup 4 with probability 1/10, so
+    answers are 1 to ``num_swaps`` tokens long (about 8 on average) in a 32-position buffer: most targets are the
+    end-of-sequence padding, as in LLaDA's instruction tuning. Each cup may be written in either of two spellings
+    (``names``: cup 3 is ``3`` or ``d``), the way a sentence can be phrased in several ways, so even a perfectly
+    known answer token has confidence about 1/2, while the padding far from the answer is certain.
+
+    Why it is hard: the answer's length is decided by the computation, which the model cannot finish in one pass,
+    and EOS is the most confident prediction everywhere past the answers the model thinks likely. A confidence rule
+    in full diffusion therefore commits EOS right to left, into positions where content belonged, and the answer
+    is truncated: the EOS trap of LLaDA in full diffusion. Semi-AR blocks, or committing left to right, avoid it.
 
     Example:
         >>> task = StateTracking()
-        >>> task.reference_for("011224" + "01" * 7 + "=")  # 0→1, 1→2, 2→4: stop
+        >>> task.reference_for("011224" + "01" * 13 + "=")  # 0→1, 1→2, 2→4: stop
         '124'
+        >>> task.score(["124", "bce", "1c4", "12", "1244"], ["124"] * 5).tolist()
+        [1.0, 1.0, 1.0, 0.0, 0.0]
     """
 
     name = "StateTracking"
-    answer_length = 16
-    max_prompt_length = 21
-    num_swaps = 10
-    train_steps = 4000
+    train_steps = 5000
+
+    def __init__(self, num_swaps: int = 16, answer_length: int = 32, names: tuple[str, ...] = CUP_NAMES) -> None:
+        super().__init__()
+        characters = "".join(names)
+        if not names or any(len(spelling) != CUPS for spelling in names) or len(set(characters)) != len(characters):
+            raise ValueError(f"names must be spellings of the {CUPS} cups with no character used twice, got {names!r}")
+        self.tokenizer.encode(characters)  # raises if a spelling is not in the vocabulary
+        self.names = tuple(names)
+        self._cup_of = {character: str(cup) for spelling in names for cup, character in enumerate(spelling)}
+        if not 1 <= num_swaps <= answer_length:
+            raise ValueError(
+                f"need 1 <= num_swaps <= answer_length (the longest answer must fit), got num_swaps={num_swaps}, "
+                f"answer_length={answer_length}"
+            )
+        self.num_swaps = num_swaps
+        self.answer_length = answer_length
+        self.max_prompt_length = 2 * num_swaps + 1
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
-        swaps = []
-        for _ in range(self.num_swaps):
-            a, b = generator.choice(CUPS, size=2, replace=False)
-            swaps.append(f"{a}{b}")
-        prompt = "".join(swaps) + "="
+        pairs = [generator.choice(CUPS, size=2, replace=False) for _ in range(self.num_swaps)]
+        prompt = "".join(f"{a}{b}" for a, b in pairs) + "="
         return prompt, self.reference_for(prompt)
 
     def reference_for(self, prompt: str) -> str:
@@ -55,9 +77,12 @@ class StateTracking(SyntheticTask):
         return "".join(cups)
 
     def is_correct(self, completion: str, reference: str) -> bool:
-        """Exact match."""
-        return completion == reference
+        """The right cups, each in any of its spellings, and nothing after them."""
+        return len(completion) == len(reference) and all(
+            self._cup_of.get(character) == cup for character, cup in zip(completion, reference, strict=True)
+        )
 
     def solution(self, reference: str, generator: np.random.Generator) -> str:
-        """The unique answer."""
-        return reference
+        """The cups, each written in a spelling drawn uniformly."""
+        spellings = generator.integers(len(self.names), size=len(reference))
+        return "".join(self.names[s][int(cup)] for s, cup in zip(spellings, reference, strict=True))
