@@ -21,10 +21,11 @@ class StateTracking(SyntheticTask):
 
     The ball starts under cup 0. After each swap the answer writes the ball's cup, and it stops right after the
     ball first reaches cup 4 (or after the last swap). Each swap moves the ball to cup 4 with probability 1/10, so
-    answers are 1 to ``num_swaps`` tokens long (about 8 on average) in a 32-position buffer: most targets are the
-    end-of-sequence padding, as in LLaDA's instruction tuning. Each cup may be written in either of two spellings
-    (``names``: cup 3 is ``3`` or ``d``), the way a sentence can be phrased in several ways, so even a perfectly
-    known answer token has confidence about 1/2, while the padding far from the answer is certain.
+    answers are 1 to ``num_swaps`` tokens long (with the defaults, 16 swaps: about 8 on average, in a 32-position
+    buffer): most targets are the end-of-sequence padding, as in LLaDA's instruction tuning. Each cup may be written
+    in either of two spellings (``names``: cup 3 is ``3`` or ``d``), the way a sentence can be phrased in several
+    ways, so even a perfectly known answer token has confidence about 1/2, while the padding far from the answer is
+    certain.
 
     Why it is hard: the answer's length is decided by the computation, which the model cannot finish in one pass,
     and EOS is the most confident prediction everywhere past the answers the model thinks likely. A confidence rule
@@ -44,17 +45,17 @@ class StateTracking(SyntheticTask):
 
     def __init__(self, num_swaps: int = 16, answer_length: int = 32, names: tuple[str, ...] = CUP_NAMES) -> None:
         super().__init__()
+        if not 1 <= num_swaps <= answer_length:
+            raise ValueError(
+                f"need 1 <= num_swaps <= answer_length (the longest answer must fit), got num_swaps={num_swaps}, "
+                f"answer_length={answer_length}"
+            )
         characters = "".join(names)
         if not names or any(len(spelling) != CUPS for spelling in names) or len(set(characters)) != len(characters):
             raise ValueError(f"names must be spellings of the {CUPS} cups with no character used twice, got {names!r}")
         self.tokenizer.encode(characters)  # raises if a spelling is not in the vocabulary
         self.names = tuple(names)
         self._cup_of = {character: str(cup) for spelling in names for cup, character in enumerate(spelling)}
-        if not 1 <= num_swaps <= answer_length:
-            raise ValueError(
-                f"need 1 <= num_swaps <= answer_length (the longest answer must fit), got num_swaps={num_swaps}, "
-                f"answer_length={answer_length}"
-            )
         self.num_swaps = num_swaps
         self.answer_length = answer_length
         self.max_prompt_length = 2 * num_swaps + 1
