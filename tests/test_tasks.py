@@ -122,6 +122,15 @@ def test_state_tracking_refuses_answers_that_do_not_fit(num_swaps, answer_length
         StateTracking(num_swaps=num_swaps, answer_length=answer_length)
 
 
+def test_sudoku_prompts_have_eight_to_fourteen_blanks_and_keep_a_valid_grid():
+    task = Sudoku()
+    prompts, references = task.sample(500, np.random.default_rng(0))
+    blanks = [p.count(".") for p in prompts]
+    assert min(blanks) == 8 and max(blanks) == 14
+    generator = np.random.default_rng(1)
+    assert all(task.is_correct(task.solution(r, generator), r) for r in references)
+
+
 def test_sudoku_accepts_every_valid_completion_and_rejects_broken_grids():
     task = Sudoku()
     puzzle = "12..34..21..43.."

@@ -30,7 +30,7 @@ GRIDS = _all_grids()
 
 
 class Sudoku(SyntheticTask):
-    """Prompt: 16 cells in reading order, ``.`` for blanks (6 to 11 blanks), then ``=``; answer: the full grid.
+    """Prompt: 16 cells in reading order, ``.`` for blanks (8 to 14 blanks), then ``=``; answer: the full grid.
 
     Every valid grid that keeps the givens is accepted: with many blanks several grids fit, and cells committed in
     the same pass can contradict each other.
@@ -46,7 +46,7 @@ class Sudoku(SyntheticTask):
     max_prompt_length = 17
     train_steps = 3000
 
-    def __init__(self, min_blanks: int = 6, max_blanks: int = 11) -> None:
+    def __init__(self, min_blanks: int = 8, max_blanks: int = 14) -> None:
         super().__init__()
         if not 1 <= min_blanks <= max_blanks <= 16:
             raise ValueError(f"need 1 <= min_blanks <= max_blanks <= 16, got {min_blanks}, {max_blanks}")
