@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from unmask_gym.models import list_models, load_model
+from unmask_gym.models.checkpoint import training_steps
 
 RESULTS = Path(__file__).parent / "results"
 BUDGETS = (1, 2, 4, 8)
@@ -63,8 +64,7 @@ def main() -> None:
         model = load_model(name)
         parameters = sum(p.numel() for p in model.parameters())
         meta = model.metadata
-        steps = meta.get("steps") or meta["train_config"]["steps"]
-        training = f"{steps} steps, {meta.get('train_seconds', 0) / 60:.0f} min"
+        training = f"{training_steps(meta)} steps, {meta.get('train_seconds', 0) / 60:.0f} min"
         settings = list(results)
         points = [p for s in settings for p in results[s]["points"]]
         one_per_step = max(p["accuracy"] for p in points if p["policy"].endswith(":k=1"))

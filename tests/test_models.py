@@ -19,6 +19,7 @@ from unmask_gym.models import (
     load_model_file,
     save_model,
 )
+from unmask_gym.models.checkpoint import training_steps
 from unmask_gym.models.training import DLLMTrainConfig, make_batch, masked_diffusion_loss, train_dllm
 from unmask_gym.tasks import TASKS, CharTokenizer, make_task
 from unmask_gym.testing import FakeDiffusionLM
@@ -83,9 +84,8 @@ def test_confidence_order_in_full_diffusion_falls_into_the_eos_trap_on_state_tra
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_a_shipped_model_was_trained_with_its_tasks_recipe(name):
-    meta = load_model(name).metadata
-    steps = meta["steps"] if "steps" in meta else meta["train_config"]["steps"]
-    assert steps == make_task(name).train_steps  # `unmask-gym train-dllm --task NAME` reproduces it
+    # so that `unmask-gym train-dllm --task NAME` reproduces it
+    assert training_steps(load_model(name).metadata) == make_task(name).train_steps
 
 
 def test_unknown_model_names_are_refused_listing_the_shipped_ones():

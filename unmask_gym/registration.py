@@ -9,10 +9,10 @@ import gymnasium as gym
 # alters returns (a new task layout or model): StateTracking-v1 has 16 swaps, two spellings per cup and a
 # 32-position, EOS-heavy buffer; Sudoku-v1 has 8–14 blanks (v0: 6–11), so more grids fit and parallel commits clash.
 REGISTERED_TASKS = {
-    "Addition": {"version": 0, "task": "addition", "block_length": 4},
-    "Permutation": {"version": 0, "task": "permutation", "block_length": 4},
-    "StateTracking": {"version": 1, "task": "statetracking", "block_length": 4},
-    "Sudoku": {"version": 1, "task": "sudoku", "block_length": 4},
+    "Addition-v0": {"task": "addition", "block_length": 4},
+    "Permutation-v0": {"task": "permutation", "block_length": 4},
+    "StateTracking-v1": {"task": "statetracking", "block_length": 4},
+    "Sudoku-v1": {"task": "sudoku", "block_length": 4},
 }
 
 
@@ -23,17 +23,17 @@ def registered_ids() -> list[str]:
         >>> "UnmaskGym/StateTracking-v1" in registered_ids()
         True
     """
-    return [f"UnmaskGym/{name}-v{entry['version']}" for name, entry in REGISTERED_TASKS.items()]
+    return [f"UnmaskGym/{name}" for name in REGISTERED_TASKS]
 
 
 def register_envs() -> None:
     """Registers every id (idempotent: importing twice does not warn)."""
-    for env_id, entry in zip(registered_ids(), REGISTERED_TASKS.values(), strict=True):
+    for env_id, kwargs in zip(registered_ids(), REGISTERED_TASKS.values(), strict=True):
         if env_id in gym.registry:
             continue
         gym.register(
             id=env_id,
             entry_point="unmask_gym.single_env:UnmaskEnv",
             vector_entry_point="unmask_gym.env:UnmaskVectorEnv",
-            kwargs={key: value for key, value in entry.items() if key != "version"},
+            kwargs=dict(kwargs),
         )

@@ -24,6 +24,18 @@ def save_model(model: TinyMDLM, path: str | Path, metadata: dict[str, Any] | Non
     torch.save(payload, Path(path))
 
 
+def training_steps(metadata: dict[str, Any]) -> int | None:
+    """The optimiser steps a checkpoint's metadata records, or None.
+
+    ``unmask-gym train-dllm`` writes the whole ``train_config``; the first shipped checkpoints wrote ``steps`` alone.
+
+    Example:
+        >>> training_steps({"train_config": {"steps": 5000}}), training_steps({"steps": 1500}), training_steps({})
+        (5000, 1500, None)
+    """
+    return metadata.get("train_config", {}).get("steps", metadata.get("steps"))
+
+
 def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> TinyMDLM:
     """Reads a checkpoint written by ``save_model``; the model comes back in eval mode on ``device``.
 
