@@ -24,6 +24,45 @@ def test_eval_writes_json_that_matches_a_direct_evaluate_call(tmp_path, capsys):
     direct = evaluate(make_eval_env("addition", 48), make_policy(spec), seed=3)
     assert written["accuracy"] == direct.accuracy and written["mean_nfe"] == direct.mean_nfe
     assert written["episodes"] == 48 and "accuracy" in capsys.readouterr().out
+    assert written["block_length"] == 4  # the task's default, as in UnmaskGym/Addition-v0
+
+
+def test_eval_and_replay_take_the_same_block_length_defaults_as_the_env_ids(tmp_path):
+    import gymnasium as gym
+
+    registered = gym.spec("UnmaskGym/Permutation-v0").kwargs["block_length"]
+    assert make_eval_env("permutation", 4).block_length == registered
+    out = tmp_path / "full.json"
+    assert main(["eval", "--task", "permutation", "--policy", "top_k_confidence:k=4", "--episodes", "4",
+                 "--block-length", "none", "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["block_length"] is None
+
+
+@pytest.mark.parametrize(
+    ("task", "prompt", "message"),
+    [
+        ("permutation", "hello world", "'hello world' is not a Permutation prompt: expected 1 to 10 distinct digits"),
+        ("addition", "12+34=", "'12+34=' is not an Addition prompt: expected two 6-digit zero-padded numbers"),
+    ],
+)
+def test_replay_refuses_a_prompt_that_is_not_in_the_tasks_format(capsys, task, prompt, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["replay", "--task", task, "--prompt", prompt])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_block_length_flag_refuses_what_is_neither_an_int_nor_none(capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--task", "addition", "--policy", "top_k_confidence:k=4", "--block-length", "0"])
+    assert "expected a positive int, 'none' or 'task', got '0'" in capsys.readouterr().err
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+
+    code = "import sys, unmask_gym.cli; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 def test_bench_prints_a_table_and_writes_json_and_png(tmp_path, capsys):

@@ -43,7 +43,7 @@ def test_observation_features_match_a_direct_softmax_of_the_model_logits(fake_mo
     env = UnmaskVectorEnv(2, task=counting_task, model=fake_model)
     obs, _ = env.reset(seed=1)
     canvas = env._state.canvas
-    logits = fake_model.logits(canvas, env._state.attention, positions=env._answer_columns)
+    logits = fake_model.logits(canvas, env._state.attention, positions=torch.arange(env.prompt_length, canvas.shape[1]))
     probs = logits.softmax(-1)
     top2 = probs.topk(2, -1).values
     torch.testing.assert_close(obs["confidence"], top2[..., 0])
@@ -191,12 +191,12 @@ def test_observe_hidden_returns_the_models_last_hidden_states_of_the_answer_regi
     obs, _ = env.reset(seed=0)
     assert obs["hidden"].shape == (2, env.answer_length, env.model.hidden_size)
     assert obs["hidden"].dtype == torch.float32
-    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env._answer_columns]
+    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env.prompt_length :]
     torch.testing.assert_close(obs["hidden"], expected)
     for row in range(2):
         assert env.single_observation_space["hidden"].contains(obs["hidden"][row].numpy())
     obs, *_ = env.step(first_masked(obs))
-    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env._answer_columns]
+    expected = env.model.hidden_states(env._state.canvas, env._state.attention)[:, env.prompt_length :]
     torch.testing.assert_close(obs["hidden"], expected)
 
 

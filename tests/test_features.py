@@ -29,11 +29,12 @@ def test_entropy_stays_within_zero_and_log_vocab():
     assert entropy[1].item() <= math.log(3) + 1e-6
 
 
-def test_temperature_samples_tokens_from_the_generator_and_reports_their_model_probability():
+def test_temperature_samples_tokens_at_the_given_uniforms_and_reports_their_model_probability():
     logits = torch.zeros(1, 200, 4)
     logits[..., 0] = 1.0
-    first = predict(logits, temperature=1.0, generator=torch.Generator().manual_seed(0))
-    again = predict(logits, temperature=1.0, generator=torch.Generator().manual_seed(0))
+    uniforms = torch.rand(1, 200, generator=torch.Generator().manual_seed(0))
+    first = predict(logits, temperature=1.0, uniforms=uniforms)
+    again = predict(logits, temperature=1.0, uniforms=uniforms.clone())
     assert torch.equal(first.pred_token, again.pred_token)
     assert len(first.pred_token.unique()) > 1  # sampling, not greedy
     probs = logits.softmax(-1)

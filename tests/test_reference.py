@@ -11,6 +11,7 @@ from gymnasium.vector import AutoresetMode
 from reference import ReferenceEpisode
 
 from unmask_gym.env import UnmaskVectorEnv
+from unmask_gym.prompts import prompt_hash
 from unmask_gym.single_env import UnmaskEnv
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
@@ -57,22 +58,28 @@ CONFIGS = {
     "budget-4-block-2-top-confidence": {"max_nfe": 4, "block_length": 2, "empty_action": "top_confidence"},
     "budget-9-alpha-2": {"max_nfe": 9, "alpha": 2.0},
     "alpha-0": {"alpha": 0.0},
+    "temperature-1": {"temperature": 1.0},
+    "temperature-0.6-block-2-top-confidence": {"temperature": 0.6, "block_length": 2, "empty_action": "top_confidence"},
+    "temperature-2-budget-4": {"temperature": 2.0, "max_nfe": 4},
+    "top-k-3": {"top_k": 3},
+    "top-k-3-temperature-1": {"top_k": 3, "temperature": 1.0},
 }
 
 
-def make_vector_env(model: Any, config: dict[str, Any]) -> UnmaskVectorEnv:
-    """The env under test: 4 slots, L = 6, no autoreset, on the CPU."""
+def make_vector_env(model: Any, config: dict[str, Any], **kwargs: Any) -> UnmaskVectorEnv:
+    """The env under test: 4 slots, L = 6, no autoreset unless ``kwargs`` say otherwise, on the CPU."""
+    kwargs = {"autoreset_mode": AutoresetMode.DISABLED, **kwargs}
     return UnmaskVectorEnv(
-        NUM_ENVS, task=CountingTask(ANSWER_LENGTH), model=model, autoreset_mode=AutoresetMode.DISABLED,
-        device="cpu", **config,
+        NUM_ENVS, task=CountingTask(ANSWER_LENGTH), model=model, device="cpu", **config, **kwargs
     )  # fmt: skip
 
 
-def make_reference(env: UnmaskVectorEnv, row: int, config: dict[str, Any]) -> ReferenceEpisode:
-    """The reference episode of the env's ``row``, with its own model of the same kind."""
+def make_reference(env: UnmaskVectorEnv, row: int, config: dict[str, Any], seed: int) -> ReferenceEpisode:
+    """The reference episode of the env's ``row`` (its current prompt), with its own model of the same kind."""
+    prompt = env._book.prompts[row]
     return ReferenceEpisode(
-        type(env.model)(), env.task, env._book.prompts[row], env.task.reference_for(env._book.prompts[row]),
-        answer_length=env.answer_length, prompt_length=env.prompt_length, **config,
+        type(env.model)(), env.task, prompt, env.task.reference_for(prompt), answer_length=env.answer_length,
+        prompt_length=env.prompt_length, seed=seed, member=row % env.group_size, **config,
     )  # fmt: skip
 
 
@@ -91,8 +98,16 @@ def assert_row_matches(observation: dict[str, torch.Tensor], row: int, reference
     for key in ("tokens", "masked", "action_mask", "pred_token"):
         assert observation[key][row].tolist() == expected[key], key
     assert observation["block"][row].item() == expected["block"]
-    np.testing.assert_allclose(observation["confidence"][row].numpy(), expected["confidence"], rtol=1e-5, atol=1e-7)
+    for key in ("confidence", "margin", "entropy"):
+        np.testing.assert_allclose(observation[key][row].numpy(), expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
     np.testing.assert_allclose(observation["step_frac"][row].numpy(), expected["step_frac"], rtol=1e-6)
+    if reference.top_k:
+        np.testing.assert_allclose(observation["top_k_probs"][row].numpy(), expected["top_k_probs"], atol=1e-6)
+        # Tied probabilities may list their tokens in either order: check each listed token's probability instead.
+        for j, (probs, _) in enumerate(reference.top_k_list):
+            listed = [reference.distribution[j][int(v)] for v in observation["top_k_tokens"][row, j]]
+            np.testing.assert_allclose(listed, probs, atol=1e-6)
+            assert len(set(observation["top_k_tokens"][row, j].tolist())) == reference.top_k
 
 
 def run_differential(model_name: str, config: dict[str, Any], seed: int, prompts: list[str] | None = None) -> list:
@@ -104,7 +119,7 @@ def run_differential(model_name: str, config: dict[str, Any], seed: int, prompts
     observation, info = env.reset(seed=seed, options=None if prompts is None else {"prompts": prompts})
     if prompts is not None:
         assert env._book.prompts == prompts
-    references = [make_reference(env, row, config) for row in range(NUM_ENVS)]
+    references = [make_reference(env, row, config, seed) for row in range(NUM_ENVS)]
     for row, reference in enumerate(references):
         assert_row_matches(observation, row, reference)
     assert info["nfe"].tolist() == [0] * NUM_ENVS
@@ -212,7 +227,7 @@ def test_single_envs_given_the_same_prompts_replay_the_vector_envs_trajectories(
         env = UnmaskEnv(task=CountingTask(ANSWER_LENGTH), model=CanvasAwareFakeLM(), device="cpu", **config)
         observation, info = env.reset(seed=seed, options={"prompt": prompts[row]})
         _assert_single_row(observation, first_observation, row)
-        assert info["prompt_id"] == 0
+        assert info["prompt_id"] == prompt_hash(prompts[row])  # a given prompt's id is its text's hash
         for actions, vector_observation, reward, terminated, vector_info in trajectory[1:]:
             observation, single_reward, single_terminated, truncated, info = env.step(actions[row])
             _assert_single_row(observation, vector_observation, row)
@@ -246,3 +261,64 @@ def _assert_single_row(single: dict[str, np.ndarray], vector: dict[str, torch.Te
         assert isinstance(value, np.ndarray | np.generic), key
         assert value.dtype == expected.dtype, key
         np.testing.assert_array_equal(value, expected, err_msg=key)
+
+
+def run_autoreset_differential(mode: AutoresetMode, group_size: int, config: dict[str, Any], seed: int,
+                               steps: int = 30) -> int:  # fmt: skip
+    """Drives an autoresetting env for ``steps`` steps against a fresh reference per episode; returns episodes ended.
+
+    SAME_STEP: a finished row's last view is in ``final_obs``/``final_info`` and the returned row is the next
+    episode's first observation. NEXT_STEP: the finished row's last view is returned, and the following step
+    resets it (reward 0, action ignored). Members of a group must start their k-th episodes on the same prompt.
+    """
+    env = make_vector_env(CanvasAwareFakeLM(), config, autoreset_mode=mode, group_size=group_size)
+    observation, info = env.reset(seed=seed)
+    references = [make_reference(env, row, config, seed) for row in range(NUM_ENVS)]
+    prompts_by_episode: dict[tuple[int, int], str] = {}
+    pending_reset = [False] * NUM_ENVS
+    rng, ended = np.random.default_rng(seed), 0
+    for _ in range(steps):
+        for row in range(NUM_ENVS):
+            key = (row // group_size, int(info["episode_index"][row]))
+            assert prompts_by_episode.setdefault(key, env._book.prompts[row]) == env._book.prompts[row]
+            assert info["prompt_id"][row].item() == references[row].prompt_id
+        actions = random_actions(rng)
+        observation, reward, terminated, _, info = env.step(actions)
+        for row in range(NUM_ENVS):
+            if pending_reset[row]:  # NEXT_STEP: this step restarted the row
+                assert (reward[row].item(), terminated[row].item()) == (0.0, False)
+                references[row] = make_reference(env, row, config, seed)
+                pending_reset[row] = False
+                assert_row_matches(observation, row, references[row])
+                continue
+            expected_reward, expected_terminated = references[row].step(actions[row].tolist())
+            assert reward[row].item() == pytest.approx(expected_reward, rel=1e-6, abs=1e-7)
+            assert terminated[row].item() == expected_terminated
+            if not expected_terminated:
+                assert_row_matches(observation, row, references[row])
+                continue
+            ended += 1
+            if mode == AutoresetMode.SAME_STEP:
+                assert info["_final_obs"][row]
+                assert_row_matches(info["final_obs"], row, references[row])
+                assert info["final_info"]["completion"][row] == references[row].completion
+                references[row] = make_reference(env, row, config, seed)
+                assert_row_matches(observation, row, references[row])
+            else:
+                assert_row_matches(observation, row, references[row])
+                assert info["completion"][row] == references[row].completion
+                pending_reset[row] = True
+    return ended
+
+
+@pytest.mark.parametrize("group_size", [1, 2])
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP])
+@pytest.mark.parametrize("config_name", ["full", "block-3-top-confidence", "temperature-1", "top-k-3-temperature-1"])
+def test_autoresetting_grouped_envs_follow_a_fresh_reference_per_episode(config_name, mode, group_size) -> None:
+    assert run_autoreset_differential(mode, group_size, CONFIGS[config_name], seed=11) >= 8
+
+
+def test_sampled_differential_runs_really_sample() -> None:
+    greedy = run_differential("canvas-aware", CONFIGS["full"], seed=0)
+    sampled = run_differential("canvas-aware", CONFIGS["temperature-1"], seed=0)
+    assert not torch.equal(greedy[0][1]["pred_token"], sampled[0][1]["pred_token"])

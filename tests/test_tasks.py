@@ -9,6 +9,7 @@ import pytest
 
 from unmask_gym.tasks import TASKS, Addition, CharTokenizer, Permutation, StateTracking, Sudoku, make_task, split_of
 from unmask_gym.tasks.sudoku import GRIDS
+from unmask_gym.testing import CountingTask
 
 
 def test_sampling_is_reproducible_from_a_seed():
@@ -142,3 +143,22 @@ def test_sudoku_accepts_every_valid_completion_and_rejects_broken_grids():
     truncated = solutions[0][:15]
     assert task.score([wrong_given, duplicate_row, truncated, "x" * 16], [puzzle] * 4).tolist() == [0.0] * 4
     assert len(GRIDS) == 288
+
+
+@pytest.mark.parametrize("name", ["addition", "permutation", "statetracking", "sudoku"])
+def test_every_task_checks_a_user_prompt_against_its_documented_format(name):
+    task = make_task(name)
+    example = re.search(r"e\.g\. '([^']*)'", task.prompt_format).group(1)
+    assert task.check_prompt(example) == example  # the documented example is a valid prompt
+    prompts, _ = task.sample(50, np.random.default_rng(0), "eval")
+    assert all(task.check_prompt(prompt) == prompt for prompt in prompts)
+    for bad in ["hello world", example[:-1], example + "0", ""]:
+        with pytest.raises(ValueError, match=f"is not an? {task.name} prompt.*expected"):
+            task.check_prompt(bad)
+
+
+def test_prompt_checks_catch_what_the_pattern_alone_cannot():
+    with pytest.raises(ValueError, match="no valid grid keeps these givens"):
+        make_task("sudoku").check_prompt("11" + "." * 14 + "=")
+    with pytest.raises(ValueError, match="n must be at most L = 4"):
+        CountingTask(4).check_prompt("5:123")

@@ -1,16 +1,42 @@
 """unmask-gym: learning how masked diffusion language models should unmask, as a Gymnasium environment.
 
 Importing the package registers the ``UnmaskGym/<Task>-v<N>`` ids (``registration.registered_ids()``) for
-``gymnasium.make`` and ``gymnasium.make_vec``.
+``gymnasium.make`` and ``gymnasium.make_vec``. The env classes load on first use, so that importing the
+package (and ``unmask-gym --help``) does not pay for torch.
 """
 
-from unmask_gym.env import UnmaskVectorEnv
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from unmask_gym.registration import register_envs
-from unmask_gym.single_env import UnmaskEnv
-from unmask_gym.wrappers.numpy import NumpyVectorEnv
+
+if TYPE_CHECKING:
+    from unmask_gym.env import UnmaskVectorEnv
+    from unmask_gym.single_env import UnmaskEnv
+    from unmask_gym.wrappers.numpy import NumpyVectorEnv
 
 __version__ = "0.1.0"
 
 register_envs()
 
+_LAZY = {
+    "UnmaskVectorEnv": "unmask_gym.env",
+    "UnmaskEnv": "unmask_gym.single_env",
+    "NumpyVectorEnv": "unmask_gym.wrappers.numpy",
+}
+
 __all__ = ["NumpyVectorEnv", "UnmaskEnv", "UnmaskVectorEnv", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'unmask_gym' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

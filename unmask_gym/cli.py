@@ -1,6 +1,7 @@
-"""The ``unmask-gym`` command: ``bench``, ``eval``, ``replay``, ``demo`` and ``train-dllm``.
+"""The unmask-gym command: demo, eval, bench, replay, train (a policy) and train-dllm.
 
-``unmask-gym <command> --help`` explains each one.
+Run "unmask-gym <command> --help" for each one. Heavy modules (torch, the models) are imported inside the
+commands, so --help answers at once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,27 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import torch
+TASK_DEFAULT = "task"  # the same sentinel as unmask_gym.config.TASK_DEFAULT, without importing torch for --help
 
-from unmask_gym.bench import machine_description
+
+def block_length_argument(text: str) -> int | str | None:
+    """``--block-length``: a positive int, ``none`` (full diffusion) or ``task`` (the task's default)."""
+    if text.lower() == "none":
+        return None
+    if text.lower() == TASK_DEFAULT:
+        return TASK_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive int, 'none' or 'task', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int, 'none' or 'task', got {text!r}")
+    return value
+
+
+BLOCK_HELP = "semi-AR block length: an int, 'none' (full diffusion) or 'task' (default: the task's, as its env id)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,25 +57,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     evaluate = commands.add_parser("eval", help="accuracy and NFE of one policy on one task")
     add_env_arguments(evaluate)
-    evaluate.add_argument("--policy", required=True, help="a heuristic spec, e.g. fast_dllm_threshold:threshold=0.9")
     evaluate.add_argument(
-        "--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)"
-    )
+        "--policy", required=True,
+        help="a heuristic spec (fast_dllm_threshold:threshold=0.9) or a learned policy: a shipped name, a run folder "
+        "or a checkpoint file (it runs in the MDP it was trained for; --task is then ignored)",
+    )  # fmt: skip
+    evaluate.add_argument("--block-length", type=block_length_argument, default=TASK_DEFAULT, help=BLOCK_HELP)
     evaluate.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     evaluate.set_defaults(run=_eval)
 
     bench = commands.add_parser("bench", help="every heuristic over its standard grid, semi-AR and full diffusion")
     add_env_arguments(bench)
-    bench.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: the task's)")
+    bench.add_argument(
+        "--block-length", type=block_length_argument, default=TASK_DEFAULT,
+        help="the semi-AR setting's block length (default: the task's); full diffusion always runs too",
+    )  # fmt: skip
     bench.add_argument("--out", type=Path, default=Path("bench"), help="folder for JSON and PNG (default: ./bench)")
     bench.add_argument("--quick", action="store_true", help="a smaller grid (for smoke tests)")
     bench.set_defaults(run=_bench)
 
     show = commands.add_parser("replay", help="print one episode step by step")
     show.add_argument("--task", default="permutation")
-    show.add_argument("--policy", default="top_k_confidence:k=4", help="heuristic spec (default: top_k_confidence:k=4)")
-    show.add_argument("--block-length", type=int, default=None, help="semi-AR block length (default: full diffusion)")
-    show.add_argument("--prompt", default=None, help="a prompt of your own (default: a held-out one)")
+    show.add_argument(
+        "--policy", default="top_k_confidence:k=4",
+        help="a heuristic spec or a learned policy's name, run folder or checkpoint (default: top_k_confidence:k=4)",
+    )  # fmt: skip
+    show.add_argument("--block-length", type=block_length_argument, default=TASK_DEFAULT, help=BLOCK_HELP)
+    show.add_argument(
+        "--prompt", default=None, help="a prompt of your own in the task's format (default: a held-out one)"
+    )
     show.add_argument("--seed", type=int, default=0)
     show.set_defaults(run=_replay)
 
@@ -71,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     train.add_argument("--out", type=Path, default=None, help="checkpoint path (default: ./<task>.pt)")
     train.set_defaults(run=_train_dllm)
 
+    from unmask_gym.agents.train import add_train_arguments  # lazy: the agents import unmask_gym, not the reverse
+
+    train_policy = commands.add_parser("train", help="train the paper's unmasking policy with GRPO")
+    add_train_arguments(train_policy)
+    train_policy.set_defaults(run=_train)
+
     args = parser.parse_args(argv)
     try:
         return args.run(args)
@@ -79,11 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _device(name: str | None) -> torch.device:
+def _device(name: str | None) -> Any:
+    import torch
+
     return torch.device(name or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import torch
+
     from unmask_gym.env import UnmaskVectorEnv
 
     rules = {
@@ -112,13 +150,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from unmask_gym.agents.loading import policy_and_env_kwargs
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
-    from unmask_gym.heuristics import make_policy
 
-    policy = make_policy(args.policy)
-    env = make_eval_env(
-        args.task, args.episodes, args.num_envs, block_length=args.block_length, device=_device(args.device)
-    )
+    policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
+    args.task = env_kwargs["task"]
+    env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=_device(args.device), **env_kwargs)
+    args.block_length = env.block_length  # the resolved value, for the printout and the JSON
     result = evaluate(env, policy, seed=args.seed)
     low, high = result.accuracy_ci95
     print(f"{result.policy}  task={args.task}  block_length={args.block_length}  episodes={result.episodes}")
@@ -134,13 +172,15 @@ def _eval(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from unmask_gym.bench import standard_grid
+    from unmask_gym.bench import machine_description, standard_grid
     from unmask_gym.evaluation import plot_sweep, save_json, sweep
     from unmask_gym.heuristics import make_policy
     from unmask_gym.tasks import make_task
 
     task = make_task(args.task)
-    block_length = args.block_length or task.default_block_length
+    block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
+    if block_length is None:
+        raise ValueError("bench always runs full diffusion; --block-length picks the semi-AR setting's B, not none")
     grid = standard_grid(task.answer_length, quick=args.quick)
     settings = {f"semi-AR B={block_length}": block_length, "full diffusion": None}
     results = {}
@@ -172,18 +212,26 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from unmask_gym.heuristics import make_policy
+    from unmask_gym.agents.loading import policy_and_env_kwargs
     from unmask_gym.replay import replay
 
-    policy = make_policy(args.policy)
-    for line in replay(policy, args.task, args.seed, args.prompt, block_length=args.block_length):
+    policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
+    for line in replay(policy, seed=args.seed, prompt=args.prompt, **env_kwargs):
         print(line)
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from unmask_gym.agents.train import run
+
+    return run(args)
+
+
 def _train_dllm(args: argparse.Namespace) -> int:
+    import torch
     from tqdm import tqdm
 
+    from unmask_gym.bench import machine_description
     from unmask_gym.models import save_model
     from unmask_gym.models.training import DLLMTrainConfig, train_dllm
     from unmask_gym.tasks import make_task

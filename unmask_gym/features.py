@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from unmask_gym.noise import sample_tokens
+
 
 @dataclass(frozen=True)
 class Prediction:
@@ -33,13 +35,13 @@ class Prediction:
 def predict(
     logits: torch.Tensor,
     temperature: float = 0.0,
-    generator: torch.Generator | None = None,
+    uniforms: torch.Tensor | None = None,
     top_k: int = 0,
 ) -> Prediction:
     """Turns logits (N, L, V) into a ``Prediction``.
 
-    With ``temperature > 0`` the token is drawn from softmax(logits / temperature) by the Gumbel-max trick with
-    ``generator``; as in LLaDA's sampler its confidence is still read from the untempered distribution.
+    With ``temperature > 0`` the token is drawn from softmax(logits / temperature) at ``uniforms`` (N, L) (see
+    ``unmask_gym.noise``); as in LLaDA's sampler its confidence is still read from the untempered distribution.
 
     Example:
         >>> prediction = predict(torch.tensor([[[2.0, 0.0, 0.0]]]))
@@ -50,9 +52,9 @@ def predict(
     probs = log_probs.exp()
     top2 = probs.topk(2, dim=-1).values  # (N, L, 2)
     if temperature > 0:
-        uniform = torch.rand(logits.shape, generator=generator, device=logits.device).clamp_(1e-20, 1.0)
-        gumbel = -torch.log(-torch.log(uniform))
-        pred_token = (log_probs / temperature + gumbel).argmax(dim=-1)  # (N, L)
+        if uniforms is None:
+            raise ValueError("temperature > 0 needs uniforms of shape (N, L)")
+        pred_token = sample_tokens(log_probs, temperature, uniforms)  # (N, L)
     else:
         pred_token = log_probs.argmax(dim=-1)
     confidence = probs.gather(-1, pred_token.unsqueeze(-1)).squeeze(-1)

@@ -4,11 +4,15 @@ With ``group_size = G`` the N slots form N/G groups. Each group draws from its o
 every member of a group has the same prompt whatever order the members finish in (what GRPO needs while slots
 autoreset independently). A finite prompt list (``num_prompts``) is a single queue shared by the groups: each
 group claims the next prompt when its first member needs one, and every prompt is served exactly once per group.
+
+An episode's ``prompt_id`` is a function of its prompt alone, so two runs join by prompt: the prompt's index in a
+finite list, else a 63-bit BLAKE2 hash of its text (generated and user-given prompts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +30,35 @@ class Episode:
     reference: Any
 
 
-class PromptStreams:
-    """Per-group prompt streams over a task's split; ``get(group, k)`` is the group's k-th prompt or None."""
+def prompt_hash(prompt: str) -> int:
+    """A stable non-negative 63-bit id of a prompt's text (the same in every process and on every machine).
 
-    def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None) -> None:
+    Example:
+        >>> prompt_hash("12+34=") == prompt_hash("12+34="), prompt_hash("12+34=") != prompt_hash("12+35=")
+        (True, True)
+    """
+    return int.from_bytes(hashlib.blake2b(prompt.encode(), digest_size=8).digest(), "little") >> 1
+
+
+class PromptStreams:
+    """Per-group prompt streams over a task's split; ``get(group, k)`` is the group's k-th prompt or None.
+
+    ``check(prompt)`` raises a ValueError for a prompt the env cannot take (longer than ``max_prompt_length``).
+    Such a prompt raises once; it is remembered and skipped from then on (even after ``restore`` rewinds the
+    stream to it), so one bad prompt from a task cannot wedge the env.
+    """
+
+    def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
+                 check: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
+        self.check = check
+        self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
         self.seed(0)
 
     def seed(self, seed: int) -> None:
         """Restarts every stream: group g draws from ``default_rng(seed + g)``; a finite list from ``seed``."""
         self._generators = [np.random.default_rng(seed + group) for group in range(self.num_groups)]
         self._pending: list[dict[int, Episode]] = [{} for _ in range(self.num_groups)]
-        self._next_prompt_id = 0
         self._queue: list[Episode] = []  # the finite list, served in order from _served on
         self._served = 0
         if self.num_prompts is not None:
@@ -47,22 +68,29 @@ class PromptStreams:
     def get(self, group: int, episode_index: int) -> Episode | None:
         """The group's ``episode_index``-th prompt; None once a finite list is used up."""
         pending = self._pending[group]
-        if episode_index not in pending:
+        while episode_index not in pending:
             if self.num_prompts is not None:
                 if self._served == len(self._queue):
                     return None
-                pending[episode_index] = self._queue[self._served]
+                episode = self._queue[self._served]
                 self._served += 1
             else:
                 prompts, references = self.task.sample(1, self._generators[group], self.split)
-                pending[episode_index] = Episode(self._next_prompt_id, prompts[0], references[0])
-                self._next_prompt_id += 1
+                episode = Episode(prompt_hash(prompts[0]), prompts[0], references[0])
+            if episode.prompt in self.rejected:
+                continue
+            if self.check is not None:
+                try:
+                    self.check(episode.prompt)
+                except ValueError:
+                    self.rejected.add(episode.prompt)
+                    raise
+            pending[episode_index] = episode
         return pending[episode_index]
 
     def set(self, group: int, episode_index: int, prompt: str, reference: Any) -> None:
         """Makes ``prompt`` the group's ``episode_index``-th episode (``reset(options={"prompts": ...})``)."""
-        self._pending[group][episode_index] = Episode(self._next_prompt_id, prompt, reference)
-        self._next_prompt_id += 1
+        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference)
 
     def release(self, group: int, below: int) -> None:
         """Forgets the group's episodes before ``below``: every member has started a later one."""
@@ -84,7 +112,6 @@ class PromptStreams:
         return {
             "generators": {g: self._generators[g].bit_generator.state for g in groups},
             "pending": {g: dict(self._pending[g]) for g in groups},
-            "next_prompt_id": self._next_prompt_id,
             "served": self._served,
             "queue": self._queue,  # never mutated in place: seed() builds a new list
         }
@@ -95,6 +122,5 @@ class PromptStreams:
             self._generators[group].bit_generator.state = state
         for group, pending in snapshot["pending"].items():
             self._pending[group] = pending
-        self._next_prompt_id = snapshot["next_prompt_id"]
         self._served = snapshot["served"]
         self._queue = snapshot["queue"]

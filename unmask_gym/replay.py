@@ -27,6 +27,9 @@ def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | 
            **env_kwargs: Any) -> list[str]:  # fmt: skip
     """Runs ``policy`` on one held-out prompt (or ``prompt``) and returns the replay as lines of text.
 
+    A given ``prompt`` is checked by the task's ``check_prompt`` (a ValueError says the format it expects).
+    ``env_kwargs`` go to ``UnmaskVectorEnv``; the block length defaults to the task's, as in its env id.
+
     Example:
         >>> from unmask_gym.testing import CountingTask, FakeDiffusionLM
         >>> from unmask_gym.heuristics import top_k_confidence
@@ -43,9 +46,8 @@ def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | 
     lines = [f"prompt {env._book.prompts[0]!r}  answer positions {env.answer_length}"]
     terminated = torch.zeros(1, dtype=torch.bool)
     while not terminated[0]:
-        before = obs["masked"][0].clone()
         obs, _reward, terminated, _, info = env.step(policy(obs))
-        committed = torch.nonzero(before & ~obs["masked"][0]).flatten().tolist()
+        committed = torch.nonzero(info["committed"][0]).flatten().tolist()
         text = render_answer(obs["tokens"][0].tolist(), env.model)
         lines.append(f"step {int(info['nfe'][0])}  {text}  committed {committed}")
     verdict = "correct" if bool(info["correct"][0]) else f"wrong (reference {info['reference'][0]!r})"

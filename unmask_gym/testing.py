@@ -24,10 +24,18 @@ class CountingTask(SyntheticTask):
 
     name = "Counting"
     max_prompt_length = 6
+    default_block_length = None  # full diffusion unless a test asks for blocks
+    prompt_format = "'n:x' with n in 1..L and x a 3-digit number, e.g. '3:472'"
+    prompt_pattern = r"[1-9]\d?:[1-9]\d\d"
 
     def __init__(self, answer_length: int = 4) -> None:
         super().__init__()
         self.answer_length = answer_length
+
+    def _prompt_problem(self, prompt: str) -> str | None:
+        if int(prompt.split(":")[0]) > self.answer_length:
+            return f"n must be at most L = {self.answer_length}"
+        return None
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
         prompt = f"{int(generator.integers(1, self.answer_length + 1))}:{int(generator.integers(100, 1000))}"

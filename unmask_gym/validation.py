@@ -130,3 +130,90 @@ def binary_error(actions: torch.Tensor) -> ValueError:
         f"actions must hold only 0 and 1, got {host[bad].flat[0]!r} at index "
         f"{tuple(int(i) for i in np.argwhere(bad)[0])}"
     )
+
+
+def check_selection(
+    selected: torch.Tensor,
+    action_mask: torch.Tensor,
+    device_check: torch.Tensor | None,
+    actions: Any,
+    *,
+    strict: bool,
+    empty_action: str,
+) -> None:
+    """All value checks of a step's action, folded into one host sync.
+
+    Args:
+        selected: (N, L) bool, the action as a tensor.
+        action_mask: (N, L) bool, the selectable positions.
+        device_check: the deferred 0/1 check of ``action_to_tensor`` (None when done on the host or disabled).
+        actions: the action as the caller gave it, to quote in the error message.
+        strict: refuse selections outside ``action_mask``.
+        empty_action: ``"error"`` refuses rows that select nothing.
+    """
+    checks = [] if device_check is None else [device_check]
+    if strict:
+        checks.append((selected & ~action_mask).any())
+    if empty_action == "error":
+        checks.append((~(selected & action_mask).any(1) & action_mask.any(1)).any())
+    if not checks:
+        return
+    flags = torch.stack(checks).tolist()
+    if not any(flags):
+        return
+    flags = iter(flags)
+    if device_check is not None and next(flags):
+        raise binary_error(actions)
+    if strict and next(flags):
+        rows = torch.nonzero((selected & ~action_mask).any(1)).flatten().tolist()
+        raise ValueError(
+            f"strict=True: actions select positions outside action_mask (committed, outside the current block, "
+            f"or in a finished episode) in envs {rows}"
+        )
+    rows = torch.nonzero(~(selected & action_mask).any(1) & action_mask.any(1)).flatten().tolist()
+    raise ValueError(f"empty_action='error': envs {rows} selected no position inside action_mask")
+
+
+def reset_rows(reset_mask: Any, num_envs: int) -> np.ndarray:
+    """The slot indices ``options["reset_mask"]`` selects (every slot when it is None)."""
+    if reset_mask is None:
+        return np.arange(num_envs)
+    if isinstance(reset_mask, torch.Tensor):
+        reset_mask = reset_mask.numpy(force=True)
+    mask = np.asarray(reset_mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"options['reset_mask'] must be a bool array or tensor, got dtype {mask.dtype}")
+    if mask.shape != (num_envs,):
+        raise ValueError(f"options['reset_mask'] must have shape ({num_envs},), got {mask.shape}")
+    return np.flatnonzero(mask)
+
+
+def reset_prompts(
+    prompts: Any, references: Any, num_groups: int, task: Any, check_length: Any
+) -> list[tuple[str, Any]] | None:
+    """``options["prompts"]`` and ``options["references"]`` as ``(prompt, reference)`` pairs, one per group.
+
+    Each prompt must pass the task's ``check_prompt`` (when it has one) and ``check_length``; references are derived
+    with the task's ``reference_for`` when omitted.
+    """
+    if prompts is None:
+        if references is not None:
+            raise ValueError("options['references'] needs options['prompts']")
+        return None
+    if not isinstance(prompts, list | tuple | np.ndarray) or not all(isinstance(p, str) for p in prompts):
+        raise TypeError("options['prompts'] must be a list of strings, one per group")
+    if len(prompts) != num_groups:
+        raise ValueError(
+            f"options['prompts'] must hold num_envs / group_size = {num_groups} prompts, got {len(prompts)}"
+        )
+    for prompt in prompts:
+        if hasattr(task, "check_prompt"):
+            task.check_prompt(prompt)
+        check_length(prompt)
+    if references is None:
+        if not hasattr(task, "reference_for"):
+            raise ValueError(f"task {task.name!r} cannot derive references; pass options['references']")
+        references = [task.reference_for(prompt) for prompt in prompts]
+    if len(references) != len(prompts):
+        raise ValueError(f"options['references'] must hold {len(prompts)} references, got {len(references)}")
+    return list(zip(prompts, references, strict=True))

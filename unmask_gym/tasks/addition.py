@@ -32,6 +32,8 @@ class Addition(SyntheticTask):
     answer_length = 12
     max_prompt_length = 2 * WIDTH + 2  # "000123+004567="
     train_steps = 1500
+    prompt_format = f"two {WIDTH}-digit zero-padded numbers, e.g. '000123+004567='"
+    prompt_pattern = rf"\d{{{WIDTH}}}\+\d{{{WIDTH}}}="
 
     def __init__(self, min_digits: int = 2, max_digits: int = WIDTH) -> None:
         super().__init__()

@@ -6,6 +6,7 @@ A task produces prompts with references and scores completions against them. Pro
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -72,6 +73,8 @@ class SyntheticTask:
     answer_length: int = 0
     max_prompt_length: int = 0
     default_block_length: int = 4  # the semi-AR setting of the registered ids and of `unmask-gym bench`
+    prompt_format: str = ""  # what a prompt looks like, in words and an example (errors and the README say it)
+    prompt_pattern: str = ""  # a regular expression every prompt the task can draw matches in full
     train_steps: int = 3500  # optimiser steps of the shipped model's recipe (`unmask-gym train-dllm`'s default)
 
     def __init__(self) -> None:
@@ -97,6 +100,31 @@ class SyntheticTask:
             )
         scores = [float(self.is_correct(c, r)) for c, r in zip(completions, references, strict=True)]
         return torch.tensor(scores, dtype=torch.float32)
+
+    def check_prompt(self, prompt: str) -> str:
+        """Returns ``prompt`` if this task could have drawn it, else raises a ValueError saying what is expected.
+
+        Example:
+            >>> from unmask_gym.tasks import make_task
+            >>> make_task("addition").check_prompt("12+34=")  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            ValueError: '12+34=' is not an Addition prompt: expected two 6-digit zero-padded numbers, ...
+        """
+        if not isinstance(prompt, str):
+            raise TypeError(f"a prompt must be a str, got {prompt!r} of type {type(prompt).__name__}")
+        problem = None if re.fullmatch(self.prompt_pattern, prompt) else "" if self.prompt_pattern else None
+        if problem is None:
+            problem = self._prompt_problem(prompt)
+        if problem is not None:
+            article = "an" if self.name[:1].lower() in "aeiou" else "a"
+            detail = f" ({problem})" if problem else ""
+            raise ValueError(f"{prompt!r} is not {article} {self.name} prompt{detail}: expected {self.prompt_format}")
+        return prompt
+
+    def _prompt_problem(self, prompt: str) -> str | None:
+        """What is wrong with a prompt that matches ``prompt_pattern`` (None: nothing); for rules a regex misses."""
+        return None
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, Any]:
         raise NotImplementedError

@@ -23,6 +23,8 @@ class Permutation(SyntheticTask):
     answer_length = 16
     max_prompt_length = 11  # ten digits and "="
     train_steps = 2500
+    prompt_format = "1 to 10 distinct digits in increasing order, then '=', e.g. '013789='"
+    prompt_pattern = r"(?=\d)0?1?2?3?4?5?6?7?8?9?="  # each digit at most once, in order
 
     def __init__(self, min_digits: int = 4, max_digits: int = 10) -> None:
         super().__init__()

@@ -59,6 +59,12 @@ class StateTracking(SyntheticTask):
         self.num_swaps = num_swaps
         self.answer_length = answer_length
         self.max_prompt_length = 2 * num_swaps + 1
+        self.prompt_format = (
+            f"{num_swaps} swaps as digit pairs of two different cups 0-4, then '=' ('0132...=' swaps cups 0 and 1, "
+            f"then 3 and 2), e.g. {'0132' * (num_swaps // 2) + '01' * (num_swaps % 2) + '='!r}"
+        )
+        swaps = "|".join(f"{a}{b}" for a in range(CUPS) for b in range(CUPS) if a != b)
+        self.prompt_pattern = f"(?:{swaps}){{{num_swaps}}}="
 
     def _draw(self, generator: np.random.Generator) -> tuple[str, str]:
         pairs = [generator.choice(CUPS, size=2, replace=False) for _ in range(self.num_swaps)]

@@ -45,6 +45,10 @@ class Sudoku(SyntheticTask):
     answer_length = 16
     max_prompt_length = 17
     train_steps = 3000
+    prompt_format = (
+        "16 cells of 1-4 or '.' (blank) in reading order, then '=', e.g. '1..4..1.2..3.4..=', with a solution"
+    )
+    prompt_pattern = r"[1-4.]{16}="
 
     def __init__(self, min_blanks: int = 8, max_blanks: int = 14) -> None:
         super().__init__()
@@ -65,6 +69,11 @@ class Sudoku(SyntheticTask):
     def reference_for(self, prompt: str) -> str:
         """The puzzle itself (givens and blanks): any valid completion is right."""
         return prompt.rstrip("=")
+
+    def _prompt_problem(self, prompt: str) -> str | None:
+        if not any(all(p == "." or p == c for p, c in zip(prompt, grid, strict=False)) for grid in GRIDS):
+            return "no valid grid keeps these givens"
+        return None
 
     def is_correct(self, completion: str, reference: str) -> bool:
         """A valid grid that keeps every given cell."""

@@ -1,0 +1,424 @@
+"""GRPO for the unmasking policy (arXiv 2512.09106, Sec. 3.2), read top to bottom like CleanRL.
+
+Each iteration: (1) reset the env with this iteration's seed, so each of its ``num_groups`` prompt groups plays
+``group_size`` rollouts of one prompt (the env's ``group_size``), plus optionally one expert rollout per group
+from a heuristic (expert steering, G + 1 rollouts); (2) advantage = reward - group mean (optionally / group std),
+groups keyed by (group, ``episode_index``); (3) several epochs of PPO-style clipped updates (no KL term) on the
+stored policy inputs, never the dLLM. Before the first iteration an optional imitation warm start fits the policy
+to the heuristic's decisions. Every random draw comes from the trainer's own seeded generators and every
+iteration's prompts from its seed, so ``GRPOTrainer.resume`` continues a run exactly as if never interrupted.
+
+Shapes: S stored steps, E episodes, L answer positions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+
+from unmask_gym.env import UnmaskVectorEnv
+from unmask_gym.heuristics import make_policy
+from unmask_gym.models import resolve_model_name
+
+from .distribution import entropy, highest_logit, log_prob, most_likely_action, sample_action
+from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
+from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
+from .rollout import Rollouts, collect
+
+MDP_KEYS = ("task", "block_length", "answer_length", "max_nfe", "reward", "alpha", "empty_action", "temperature",
+            "model")  # fmt: skip
+"""The settings that define the MDP a policy is trained for: its ``env_kwargs``."""
+
+
+@dataclass
+class GRPOConfig:
+    """Everything a GRPO run needs (the ``unmask-gym train`` flags are these fields)."""
+
+    task: str = "addition"
+    """Built-in task name."""
+    block_length: int | str | None = "task"
+    """Semi-AR block length; None: full diffusion; "task": the task's default (4 for the built-in tasks)."""
+    alpha: float = 1.0
+    """Compute exponent of the multiplicative reward (weight of the additive one)."""
+    reward: str = "multiplicative"
+    """"multiplicative" (the paper's Eq.) or "additive"."""
+    answer_length: int | None = None
+    """L (default: the task's)."""
+    max_nfe: int | None = None
+    """NFE budget per episode (default: L)."""
+    empty_action: str = "noop"
+    """The env's ``empty_action`` ("noop" or "top_confidence"); it acts only without ``policy_fallback``."""
+    policy_fallback: bool = True
+    """In training too, an empty sample commits the highest-logit position, as at evaluation (so NFE <= L)."""
+    temperature: float = 0.0
+    """The dLLM's token sampling temperature (0: greedy)."""
+    model: str | None = None
+    """dLLM: a shipped name or a checkpoint path (default: the task's shipped model)."""
+    iterations: int = 500
+    """GRPO iterations (one batch of rollouts and its updates each)."""
+    num_groups: int = 16
+    """Prompts per iteration."""
+    group_size: int = 8
+    """Rollouts per prompt, G (the paper: 8)."""
+    learning_rate: float = 3e-4
+    """AdamW peak learning rate."""
+    min_learning_rate_ratio: float = 0.1
+    """The cosine schedule ends at this fraction of the peak."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip of every update."""
+    update_epochs: int = 2
+    """Passes over each batch of rollouts."""
+    num_minibatches: int = 2
+    """Minibatches per pass (of stored steps)."""
+    clip_coef: float = 0.5
+    """PPO ratio clip epsilon (the paper: 0.5)."""
+    normalize_std: bool = False
+    """Divide advantages by the group's reward std."""
+    expert: str = "fast_dllm_threshold:threshold=0.9"
+    """The heuristic of expert steering and the warm start (a ``make_policy`` spec)."""
+    expert_steering: bool = False
+    """Add one expert rollout per group (G + 1), scored under the policy."""
+    expert_block_length: int | str | None = "same"
+    """The expert's block length: "same" as the policy's, None (full diffusion) or an int (the paper: 32)."""
+    warm_start: bool = False
+    """Imitate the expert before RL until held-out agreement reaches ``warm_start_agreement``."""
+    warm_start_agreement: float = 0.9
+    """Target fraction of held-out steps whose whole action (the policy's most likely one) equals the expert's."""
+    warm_start_batches: int = 4
+    """Env batches of expert episodes to imitate (one more is held out)."""
+    warm_start_max_epochs: int = 100
+    """Give up (with a warning) after this many passes over the imitation data."""
+    warm_start_learning_rate: float = 1e-3
+    """AdamW learning rate of the warm start."""
+    seed: int = 0
+    """Seeds the prompts, the policy's sampling, minibatch order and the policy's initialisation."""
+    device: str | None = None
+    """Torch device (default: cuda if available, else cpu)."""
+    out: str | None = None
+    """Run folder: checkpoints/, policy.pt, metrics.csv (None: nothing written)."""
+    checkpoint_every: int = 50
+    """Checkpoint every this many iterations (and always after the last)."""
+
+    def __post_init__(self) -> None:
+        for name in ("iterations", "num_groups", "group_size", "update_epochs", "num_minibatches", "checkpoint_every",
+                     "warm_start_batches", "warm_start_max_epochs"):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
+                raise ValueError(f"{name} must be an int >= {0 if name == 'iterations' else 1}, got {value!r}")
+        if self.empty_action == "error" and not self.policy_fallback:
+            raise ValueError('empty_action="error" would stop training at the first empty sample; use "noop", '
+                             '"top_confidence" or policy_fallback=True')  # fmt: skip
+        if not 0 < self.clip_coef:
+            raise ValueError(f"clip_coef must be > 0, got {self.clip_coef}")
+
+    @property
+    def num_envs(self) -> int:
+        """Policy rollouts per iteration: num_groups * group_size."""
+        return self.num_groups * self.group_size
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly fields."""
+        return dataclasses.asdict(self)
+
+
+def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, normalize_std: bool = False) -> torch.Tensor:
+    """GRPO's advantage: each reward minus its group's mean, optionally divided by the group's std (+ 1e-4).
+
+    Example:
+        >>> group_advantages(torch.tensor([1.0, 0.0, 0.5, 0.5]), torch.tensor([0, 0, 1, 1])).tolist()
+        [0.5, -0.5, 0.0, 0.0]
+    """
+    count = torch.zeros(int(groups.max()) + 1, device=rewards.device).index_add_(0, groups, torch.ones_like(rewards))
+    mean = torch.zeros_like(count).index_add_(0, groups, rewards) / count  # (groups,)
+    advantages = rewards - mean[groups]
+    if normalize_std:
+        squares = torch.zeros_like(count).index_add_(0, groups, advantages**2)
+        std = (squares / (count - 1).clamp(min=1)).sqrt()  # unbiased, as TRL's GRPO
+        advantages = advantages / (std[groups] + 1e-4)
+    return advantages
+
+
+def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
+                           weights: torch.Tensor, clip_coef: float) -> torch.Tensor:  # fmt: skip
+    """-sum_t w_t min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) / sum_t w_t with r_t = exp(new - old) (PPO).
+
+    ``weights`` are 1 / NFE of each step's episode, so every episode counts once whatever its length.
+
+    Example:
+        >>> new, old = torch.log(torch.tensor([2.0, 0.25])), torch.zeros(2)
+        >>> clipped_surrogate_loss(new, old, torch.tensor([1.0, -1.0]), torch.ones(2), 0.5).item()  # -(1.5 - 0.5) / 2
+        -0.5
+    """
+    ratio = (new_log_prob - old_log_prob).exp()
+    surrogate = torch.minimum(ratio * advantages, ratio.clamp(1 - clip_coef, 1 + clip_coef) * advantages)
+    return -(weights * surrogate).sum() / weights.sum()
+
+
+class GRPOTrainer:
+    """Holds the env(s), the policy, the optimiser and the generators of one run; ``run()`` yields metrics.
+
+    Example:
+        >>> from unmask_gym.testing import CountingTask, FakeDiffusionLM
+        >>> config = GRPOConfig(iterations=2, num_groups=2, group_size=2, block_length=None, device="cpu")
+        >>> trainer = GRPOTrainer(config, PolicyConfig(width=16), task=CountingTask(4), model=FakeDiffusionLM())
+        >>> [round(metrics["iteration"]) for metrics in trainer.run()]
+        [1, 2]
+    """
+
+    def __init__(self, config: GRPOConfig, policy_config: PolicyConfig | None = None, *, task: Any = None,
+                 model: Any = None) -> None:  # fmt: skip
+        """Builds everything from ``config``; ``task``/``model`` objects override ``config.task``/``config.model``."""
+        self.config = config
+        self._task, self._model = task, model
+        policy_config = policy_config or PolicyConfig()
+        self.observe_hidden = "hidden" in policy_config.features
+        self.env = self._make_env(config.block_length, config.group_size, config.num_envs, task, model)
+        self.expert = make_policy(config.expert) if config.expert_steering or config.warm_start else None
+        self.expert_env = None
+        if config.expert_steering:
+            block = self.env.block_length if config.expert_block_length == "same" else config.expert_block_length
+            self.expert_env = self._make_env(block, 1, config.num_groups, task, model)
+        tau_eval = policy_config.tau_eval
+        if tau_eval is None:  # the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 in full diffusion
+            tau_eval = 1.0 if self.env.block_length is None else 0.5
+        policy_config = dataclasses.replace(
+            policy_config, seed=config.seed, hidden_size=self.env.hidden_size, tau_eval=tau_eval,
+            end_token_ids=tuple(sorted(self.env.model.end_token_ids)),
+        )  # fmt: skip
+        self.policy = UnmaskingPolicy(policy_config).to(self.env.device)
+        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
+                                           weight_decay=config.weight_decay)  # fmt: skip
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._cosine)
+        self.rollout_generator = torch.Generator(device=self.env.device).manual_seed(config.seed)
+        self.shuffle_generator = torch.Generator().manual_seed(config.seed + 1)
+        self.iteration = 0
+        self.warm_start_result: dict[str, float] | None = None
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """The MDP settings the policy is trained for (``MDP_KEYS``), with the task's defaults resolved."""
+        env, config = self.env, self.config
+        task = config.task if self._task is None else env.task.name
+        if self._model is not None:  # an in-memory model has no name to load it by; its class name says what it was
+            model = getattr(self._model, "name", type(self._model).__name__)
+        else:
+            model = config.model if config.model is not None else resolve_model_name(env.task)
+        return {"task": task, "block_length": env.block_length, "answer_length": env.answer_length,
+                "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha, "empty_action": env.empty_action,
+                "temperature": env.temperature, "model": model}  # fmt: skip
+
+    def learned_policy(self, beta: float = 1.0, seed: int = 0) -> LearnedPolicy:
+        """The current network as an ``obs -> action`` callable (shares the parameters)."""
+        return LearnedPolicy(self.policy, self.env_kwargs, beta=beta, seed=seed, name=f"grpo:{self.config.task}")
+
+    def run(self) -> Iterator[dict[str, float]]:
+        """Runs the remaining iterations (after the warm start, if asked), yielding each one's metrics."""
+        if self.config.warm_start and self.warm_start_result is None:
+            self.warm_start_result = self.imitation_warm_start()
+        while self.iteration < self.config.iterations:
+            metrics = self.train_iteration()
+            if self.config.out and (self.iteration % self.config.checkpoint_every == 0
+                                    or self.iteration == self.config.iterations):  # fmt: skip
+                self.save(checkpoint_path(self.config.out, self.iteration))
+                if self.iteration == self.config.iterations:  # the finished run's policy: what load_policy(out) reads
+                    save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
+            yield metrics
+
+    def train_iteration(self) -> dict[str, float]:
+        """One batch of group rollouts and its clipped updates; returns the iteration's metrics."""
+        start = time.perf_counter()
+        rollouts = self.collect(self.iteration_seed(self.iteration))
+        rollout_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        update = self.update(rollouts)
+        self.iteration += 1
+        policy_rows = ~rollouts.is_expert
+        metrics = {
+            "iteration": self.iteration,
+            "reward": rollouts.reward[policy_rows].mean().item(),
+            "accuracy": rollouts.correct[policy_rows].float().mean().item(),
+            "nfe": rollouts.nfe[policy_rows].float().mean().item(),
+            "commits_per_step": (rollouts.action.sum() / rollouts.num_steps).item(),
+            "stored_steps": rollouts.num_steps,
+            **update,
+            "rollout_seconds": rollout_seconds,
+            "update_seconds": time.perf_counter() - start,
+        }
+        if self.expert_env is not None:
+            metrics["expert_reward"] = rollouts.reward[rollouts.is_expert].mean().item()
+        return metrics
+
+    def collect(self, seed: int) -> Rollouts:
+        """The iteration's rollouts: G per prompt group from the policy, plus the expert's one if steering."""
+        tau = self.policy.config.tau_train
+
+        def sample(obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+            return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
+                                 fallback_to_highest_logit=self.config.policy_fallback)  # fmt: skip
+
+        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback)
+        if self.expert_env is not None:
+            # Same seed, so expert row g gets prompt group g's prompt (group g draws from seed + g in both envs).
+            expert = collect(self.expert_env, self.policy, seed, self._expert_choice, self.config.policy_fallback,
+                             is_expert=True)  # fmt: skip
+            if not torch.equal(expert.prompt_id, rollouts.prompt_id[:: self.config.group_size]):
+                raise RuntimeError("expert and policy rollouts got different prompts; both envs must share the task")
+            rollouts = rollouts.cat(expert)
+        return rollouts
+
+    def update(self, rollouts: Rollouts) -> dict[str, float]:
+        """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
+        config, tau = self.config, self.policy.config.tau_train
+        keys = {key: index for index, key in enumerate(dict.fromkeys(rollouts.group_key))}
+        groups = torch.tensor([keys[key] for key in rollouts.group_key], device=rollouts.reward.device)
+        advantages = group_advantages(rollouts.reward, groups, config.normalize_std)[rollouts.episode]  # (S,)
+        weights = 1.0 / rollouts.nfe[rollouts.episode].float()  # (S,) each episode weighs 1 in total
+        totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
+                                          "grad_norm": []}  # fmt: skip
+        self.policy.train()
+        for _ in range(config.update_epochs):
+            order = torch.randperm(rollouts.num_steps, generator=self.shuffle_generator).to(advantages.device)
+            for batch in order.chunk(config.num_minibatches):
+                logits = self.policy(rollouts.features[batch], rollouts.condition[batch])
+                mask = rollouts.action_mask[batch]
+                # The policy's fallback is its current argmax, so the executed action's probability uses it.
+                fallback = self._fallback(logits, mask, rollouts.fallback[batch])
+                new = log_prob(logits, rollouts.action[batch], mask, tau, fallback)
+                loss = clipped_surrogate_loss(new, rollouts.old_log_prob[batch], advantages[batch], weights[batch],
+                                              config.clip_coef)  # fmt: skip
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), config.max_grad_norm)
+                self.optimizer.step()
+                with torch.no_grad():
+                    log_ratio = new - rollouts.old_log_prob[batch]
+                    totals["loss"].append(loss.item())
+                    clipped = ((log_ratio.exp() - 1).abs() > config.clip_coef).float()
+                    totals["clip_fraction"].append(clipped.mean().item())
+                    totals["approx_kl"].append(((log_ratio.exp() - 1) - log_ratio).mean().item())
+                    totals["entropy"].append(entropy(logits, mask, tau).mean().item())
+                    totals["grad_norm"].append(grad_norm.item())
+        self.policy.eval()
+        self.scheduler.step()
+        return {**{key: float(np.mean(values)) for key, values in totals.items()},
+                "learning_rate": self.scheduler.get_last_lr()[0]}  # fmt: skip
+
+    def imitation_warm_start(self) -> dict[str, float]:
+        """Fits the policy to the expert's decisions: maximum likelihood of its actions on its own episodes.
+
+        The likelihood is the policy's own action distribution, fallback included, so a rule such as Fast-dLLM's
+        "every position above the threshold, else the most confident one" is a threshold per position plus the
+        fallback. Stops once the policy's most likely action (p > 1/2 per position, then the fallback) equals the
+        expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of other prompts).
+        """
+        config, tau = self.config, self.policy.config.tau_train
+        seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
+        data = collect(self.env, self.policy, seeds[0], self._expert_choice)
+        for seed in seeds[1:-1]:
+            data = data.cat(collect(self.env, self.policy, seed, self._expert_choice))
+        held_out = collect(self.env, self.policy, seeds[-1], self._expert_choice)  # other prompts: unseen steps
+        optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.warm_start_learning_rate)
+        agreement, epoch = self._agreement(held_out), 0
+        while agreement < config.warm_start_agreement and epoch < config.warm_start_max_epochs:
+            epoch += 1
+            self.policy.train()
+            order = torch.randperm(data.num_steps, generator=self.shuffle_generator).to(data.action.device)
+            for batch in order.chunk(math.ceil(data.num_steps / 64)):  # minibatches of about 64 steps
+                logits = self.policy(data.features[batch], data.condition[batch])
+                mask = data.action_mask[batch]
+                fallback = self._fallback(logits, mask, data.fallback[batch])
+                loss = -log_prob(logits, data.action[batch], mask, tau, fallback).mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), config.max_grad_norm)
+                optimizer.step()
+            self.policy.eval()
+            agreement = self._agreement(held_out)
+        if agreement < config.warm_start_agreement:
+            warnings.warn(f"imitation warm start stopped at {agreement:.3f} held-out agreement after {epoch} "
+                          f"epochs (target {config.warm_start_agreement})", stacklevel=2)  # fmt: skip
+        return {"agreement": agreement, "epochs": epoch, "steps": data.num_steps, "held_out_steps": held_out.num_steps}
+
+    def iteration_seed(self, iteration: int, stream: int = 0) -> int:
+        """The reset seed of an iteration (stream 0: RL, 1: warm start), a hash of (seed, stream, iteration)."""
+        return int(np.random.SeedSequence([self.config.seed, stream, iteration]).generate_state(1)[0] >> 1)
+
+    def save(self, path: str | Path) -> Path:
+        """Writes a checkpoint that ``load_policy`` reads and ``GRPOTrainer.resume`` continues from."""
+        state = {
+            "config": json.dumps(self.config.to_dict()),
+            "iteration": self.iteration,
+            "warm_start": json.dumps(self.warm_start_result),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rollout_generator": self.rollout_generator.get_state(),
+            "shuffle_generator": self.shuffle_generator.get_state(),
+        }
+        return save_checkpoint(path, self.policy, self.env_kwargs, trainer_state=state)
+
+    @classmethod
+    def resume(cls, path: str | Path, iterations: int | None = None, *, task: Any = None,
+               model: Any = None) -> GRPOTrainer:  # fmt: skip
+        """A trainer in the state a checkpoint (or a run folder's latest one) recorded.
+
+        ``iterations`` extends (or shortens) the run, and the cosine schedule then spans the new length; everything
+        else is the checkpoint's.
+        """
+        payload = read_checkpoint(path, need_trainer_state=True)
+        state = payload["trainer_state"]
+        config = GRPOConfig(**json.loads(state["config"]))
+        if iterations is not None:
+            config = dataclasses.replace(config, iterations=iterations)
+        trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)
+        trainer.policy.load_state_dict(payload["state_dict"])
+        trainer.optimizer.load_state_dict(state["optimizer"])
+        trainer.scheduler.load_state_dict(state["scheduler"])
+        trainer.rollout_generator.set_state(state["rollout_generator"])
+        trainer.shuffle_generator.set_state(state["shuffle_generator"])
+        trainer.iteration = int(state["iteration"])
+        trainer.warm_start_result = json.loads(state["warm_start"])
+        return trainer
+
+    def _cosine(self, step: int) -> float:
+        """LambdaLR factor: cosine from 1 to ``min_learning_rate_ratio`` over the run's iterations."""
+        low = self.config.min_learning_rate_ratio
+        progress = min(step / max(self.config.iterations, 1), 1.0)
+        return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _expert_choice(self, obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+        return self.expert(obs)
+
+    def _fallback(self, logits: torch.Tensor, action_mask: torch.Tensor, recorded: torch.Tensor) -> torch.Tensor:
+        """(B,) what an empty sample becomes: the policy's current highest logit, or the env's recorded fallback."""
+        return highest_logit(logits.detach(), action_mask) if self.config.policy_fallback else recorded
+
+    def _agreement(self, held_out: Rollouts) -> float:
+        """Fraction of held-out steps whose most likely action equals the recorded one exactly."""
+        with torch.no_grad():
+            logits = self.policy(held_out.features, held_out.condition)
+        fallback = self._fallback(logits, held_out.action_mask, held_out.fallback)
+        chosen = most_likely_action(logits, held_out.action_mask, fallback)
+        return (chosen == held_out.action).all(1).float().mean().item()
+
+    def _make_env(self, block_length: Any, group_size: int, num_envs: int, task: Any, model: Any) -> UnmaskVectorEnv:
+        config = self.config
+        return UnmaskVectorEnv(
+            num_envs, task=config.task if task is None else task, model=config.model if model is None else model,
+            block_length=block_length, answer_length=config.answer_length, max_nfe=config.max_nfe,
+            reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
+            temperature=config.temperature, group_size=group_size, autoreset_mode=AutoresetMode.DISABLED,
+            observe_hidden=self.observe_hidden, device=config.device,
+        )  # fmt: skip

@@ -1,0 +1,184 @@
+"""Policy files: writing and reading checkpoints, ``load_policy`` and ``list_policies``.
+
+A checkpoint is one ``torch.save`` file: the network's state dict, its ``PolicyConfig`` and the ``env_kwargs`` it
+was trained for (as JSON text), and for training checkpoints the trainer's state (optimiser, scheduler,
+generators, iteration). Everything in it loads with ``weights_only=True``. A run folder (``--out``) holds
+``checkpoints/iteration_NNNNNN.pt`` and, once finished, ``policy.pt``; shipped policies are ``pretrained/NAME.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
+
+FORMAT_VERSION = 1
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+CHECKPOINT_DIRNAME = "checkpoints"
+FINAL_POLICY_NAME = "policy.pt"
+
+
+def checkpoint_path(out: str | Path, iteration: int) -> Path:
+    """Where a run folder keeps the checkpoint of ``iteration``.
+
+    Example:
+        >>> checkpoint_path("run", 50).as_posix()
+        'run/checkpoints/iteration_000050.pt'
+    """
+    return Path(out) / CHECKPOINT_DIRNAME / f"iteration_{iteration:06d}.pt"
+
+
+def latest_checkpoint(folder: str | Path) -> Path | None:
+    """The highest-iteration checkpoint of a run folder, or None."""
+    found = sorted((Path(folder) / CHECKPOINT_DIRNAME).glob("iteration_*.pt"))
+    return found[-1] if found else None
+
+
+def save_checkpoint(path: str | Path, network: UnmaskingPolicy, env_kwargs: dict[str, Any],
+                    trainer_state: dict[str, Any] | None = None) -> Path:  # fmt: skip
+    """Writes a policy (and optionally a trainer's state) to ``path``, creating its folder; returns the path.
+
+    The file is first written next to its destination and then renamed, so an interrupted save never leaves a
+    truncated checkpoint where ``--resume`` would look.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "policy_config": json.dumps(network.config.to_dict()),
+        "env_kwargs": json.dumps(env_kwargs),
+        "state_dict": {key: value.detach().cpu() for key, value in network.state_dict().items()},
+    }
+    if trainer_state is not None:
+        payload["trainer_state"] = trainer_state
+    partial = path.with_name(path.name + ".partial")
+    torch.save(payload, partial)
+    partial.replace(path)
+    return path
+
+
+def resolve_file(name_or_path: str | Path, need_trainer_state: bool = False) -> Path:
+    """The checkpoint file a shipped name, a run folder or a file names.
+
+    Raises:
+        ValueError: for an unknown name or a folder without checkpoints (listing what exists).
+    """
+    path = Path(name_or_path)
+    if path.is_dir():
+        final = path / FINAL_POLICY_NAME
+        found = final if final.exists() and not need_trainer_state else latest_checkpoint(path)
+        if found is None:
+            raise ValueError(f"run folder {path} has no {FINAL_POLICY_NAME} and no {CHECKPOINT_DIRNAME}/iteration_*.pt")
+        return found
+    if path.is_file():
+        return path
+    shipped = PRETRAINED_DIR / f"{name_or_path}.pt"
+    if isinstance(name_or_path, str) and "/" not in name_or_path and shipped.is_file():
+        return shipped
+    raise ValueError(
+        f"no policy {str(name_or_path)!r}: not a checkpoint file, a run folder or a shipped policy "
+        f"(shipped: {list_policies()})"
+    )
+
+
+def read_checkpoint(name_or_path: str | Path, need_trainer_state: bool = False) -> dict[str, Any]:
+    """The checkpoint's contents, with ``policy_config`` and ``env_kwargs`` decoded from JSON.
+
+    Raises:
+        ValueError: naming the file when it is unreadable, of another format, or (with ``need_trainer_state``)
+            holds no trainer state.
+    """
+    path = resolve_file(name_or_path, need_trainer_state)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged zip or pickle
+        raise ValueError(f"cannot read policy checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a policy checkpoint of format_version {FORMAT_VERSION} (found {found!r})")
+    if need_trainer_state and "trainer_state" not in payload:
+        raise ValueError(f"{path} holds a policy only, no trainer state to resume from")
+    payload["policy_config"] = json.loads(payload["policy_config"])
+    payload["env_kwargs"] = json.loads(payload["env_kwargs"])
+    payload["path"] = path
+    return payload
+
+
+def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0) -> LearnedPolicy:
+    """A trained policy as a callable ``obs -> action``, from a shipped name, a run folder or a checkpoint file.
+
+    The network moves to the observations' device on its first call. ``policy.env_kwargs`` are the MDP settings
+    it was trained for (task, block_length, answer_length, max_nfe, reward, alpha, empty_action, temperature,
+    model), to build a matching env: ``make_eval_env(episodes=..., **policy.env_kwargs)``.
+
+    Raises:
+        ValueError: for an unknown name or path, or a file that is not a policy checkpoint.
+    """
+    payload = read_checkpoint(name_or_path)
+    network = UnmaskingPolicy(PolicyConfig(**payload["policy_config"]))
+    try:
+        network.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {payload['path']} does not match its policy config: {error}") from error
+    return LearnedPolicy(network.requires_grad_(False), payload["env_kwargs"], beta=beta, seed=seed,
+                         name=str(name_or_path))  # fmt: skip
+
+
+def list_policies() -> list[str]:
+    """Names of the shipped policies (``agents/pretrained/*.pt``), for ``load_policy``.
+
+    Example:
+        >>> isinstance(list_policies(), list)
+        True
+    """
+    return sorted(path.stem for path in PRETRAINED_DIR.glob("*.pt"))
+
+
+def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
+    """A heuristic spec (``fast_dllm_threshold:threshold=0.9``) or a learned policy's name or path.
+
+    Returns ``(policy, env_kwargs)``: a learned policy's training settings, ``{}`` for a heuristic. This is what
+    ``unmask-gym eval --policy`` and ``unmask-gym replay --policy`` accept.
+
+    Example:
+        >>> policy_from_spec("top_k_confidence:k=2")
+        (TopK(score='confidence', k=2, steps=None), {})
+    """
+    from unmask_gym.heuristics import HEURISTICS, make_policy
+
+    if spec.partition(":")[0] in HEURISTICS:
+        return make_policy(spec), {}
+    try:
+        policy = load_policy(spec)
+    except ValueError as error:
+        if ":" in spec or "/" in spec or Path(spec).exists():
+            raise  # a path or spec-like text: the loader's own message says what is wrong with it
+        raise ValueError(
+            f"unknown policy {spec!r}; valid policies are the heuristics {sorted(HEURISTICS)}, a run folder, a "
+            f"checkpoint file or a shipped policy {list_policies()}"
+        ) from error
+    return policy, dict(policy.env_kwargs)
+
+
+def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = "task") -> tuple[Any, dict[str, Any]]:
+    """The policy of a CLI ``--policy`` and the env arguments to run it with (``task`` included).
+
+    A heuristic runs on ``task`` with ``block_length``. A learned policy runs in the MDP it was trained for (its
+    ``env_kwargs``, plus the observation keys it reads); a ``block_length`` other than ``"task"`` (the CLI's
+    default) overrides its block length, and ``task`` is ignored.
+
+    Example:
+        >>> policy_and_env_kwargs("top_k_confidence:k=2", "sudoku", None)[1]
+        {'task': 'sudoku', 'block_length': None}
+    """
+    policy, trained_for = policy_from_spec(spec)
+    if not trained_for:
+        return policy, {"task": task, "block_length": block_length}
+    env_kwargs = {**trained_for, **policy.observation_kwargs}
+    if block_length != "task":
+        env_kwargs["block_length"] = block_length
+    return policy, env_kwargs

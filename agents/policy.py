@@ -1,0 +1,292 @@
+"""The paper's unmasking policy (arXiv 2512.09106, Sec. 3): a one-block transformer over the answer positions.
+
+Each answer position's features (by default the paper's three: confidence, masked flag, step fraction) go through
+a linear embedding, one transformer block with rotary position embeddings (RoPE) whose normalisations are
+adaLN-modulated by the position's mask flag and the step fraction (as DiT conditions on its timestep), and a
+linear head to one logit per position. ``LearnedPolicy`` wraps a network into the callable ``obs -> action`` that
+envs, ``evaluate`` and ``load_policy`` use.
+
+Shapes: N rows, L answer positions, F input features, D the dLLM's hidden size, d the policy width, H heads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from .distribution import expected_commits, sample_action
+
+SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token")
+"""Features of one number per position; ``"hidden"`` (the dLLM's last hidden state, D numbers) is the other one."""
+
+
+@dataclass
+class PolicyConfig:
+    """The policy network's settings (saved with every checkpoint).
+
+    Example:
+        >>> config = PolicyConfig(features=("confidence", "masked", "step_frac", "margin"), width=64)
+        >>> config.num_inputs, UnmaskingPolicy(config).num_parameters() > 0
+        (4, True)
+    """
+
+    features: tuple[str, ...] = ("confidence", "masked", "step_frac")
+    """Per-position inputs: any of ``SCALAR_FEATURES`` and ``"hidden"`` (needs the env's ``observe_hidden``)."""
+    width: int = 128
+    """d, the model width (the paper's 128: ~330K parameters)."""
+    num_heads: int = 2
+    """Attention heads (the paper: 2)."""
+    ff_width: int = 512
+    """Hidden width of the feed-forward layer (the paper: 512)."""
+    init_bias: float = -2.0
+    """Output bias at init: sigmoid(-2) = 0.12, so the policy starts by committing little (slow and accurate)."""
+    rope_base: float = 10000.0
+    """RoPE frequency base."""
+    tau_train: float = 1.0
+    """Sampling temperature of the logits in training (the paper: 1)."""
+    tau_eval: float | None = None
+    """Sampling temperature at evaluation; None: the paper's, 0.5 with semi-AR blocks, 1 without (the trainer
+    resolves it from its env and stores the number)."""
+    hidden_size: int = 0
+    """D of the ``hidden`` feature (the trainer reads it from the env); 0 without it."""
+    end_token_ids: tuple[int, ...] = ()
+    """The dLLM's end tokens, for the ``end_token`` feature (1 where the predicted token ends the answer)."""
+    seed: int = 0
+    """Seed of the parameter initialisation (drawn from a private generator: the global RNG is untouched)."""
+
+    def __post_init__(self) -> None:
+        self.features = tuple(self.features)
+        self.end_token_ids = tuple(int(token) for token in self.end_token_ids)
+        unknown = [name for name in self.features if name not in (*SCALAR_FEATURES, "hidden")]
+        if unknown or not self.features or len(set(self.features)) != len(self.features):
+            raise ValueError(
+                f"features must be distinct names from {(*SCALAR_FEATURES, 'hidden')}, got {self.features!r}"
+            )
+        if self.width % (2 * self.num_heads):
+            raise ValueError(f"width={self.width} must be a multiple of 2 * num_heads={2 * self.num_heads} (RoPE)")
+        for name in ("tau_train", "tau_eval"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+
+    @property
+    def evaluation_tau(self) -> float:
+        """``tau_eval``, or 1 while it is unresolved."""
+        return 1.0 if self.tau_eval is None else self.tau_eval
+
+    @property
+    def num_inputs(self) -> int:
+        """F, the numbers per position fed to the input embedding."""
+        scalars = sum(name != "hidden" for name in self.features)
+        return scalars + (self.hidden_size if "hidden" in self.features else 0)
+
+    def check_resolved(self) -> None:
+        """Raises unless the env-dependent fields that the features need are filled (the trainer fills them)."""
+        if "hidden" in self.features and self.hidden_size < 1:
+            raise ValueError("the 'hidden' feature needs hidden_size >= 1 (the dLLM's hidden size D)")
+        if "end_token" in self.features and not self.end_token_ids:
+            raise ValueError("the 'end_token' feature needs end_token_ids (the dLLM's end_token_ids)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly fields (tuples become lists)."""
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
+
+
+def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, 2).
+
+    ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning. Rollouts store these two
+    tensors, so a policy update never needs the dLLM again.
+    """
+    masked = obs["masked"]
+    if "hidden" in config.features and "hidden" not in obs:
+        raise ValueError("this policy reads the 'hidden' observation: build the env with observe_hidden=True")
+    step_frac = obs["step_frac"].float().expand(masked.shape)  # (N, 1) -> (N, L)
+    columns = []
+    for name in config.features:
+        if name == "step_frac":
+            columns.append(step_frac[..., None])
+        elif name == "end_token":
+            end_tokens = torch.tensor(config.end_token_ids, device=masked.device)
+            columns.append(torch.isin(obs["pred_token"], end_tokens).float()[..., None])
+        elif name == "hidden":
+            columns.append(obs["hidden"].float())  # (N, L, D)
+        else:
+            columns.append(obs[name].float()[..., None])
+    condition = torch.stack([masked.float(), step_frac], dim=-1)  # (N, L, 2)
+    return torch.cat(columns, dim=-1), condition
+
+
+def rotary_tables(length: int, head_width: int, base: float, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The RoPE tables: cos and sin (L, head_width / 2) of the angles position * base^(-2i / head_width)."""
+    frequencies = base ** (-torch.arange(0, head_width, 2, device=device).float() / head_width)
+    angles = torch.arange(length, device=device).float()[:, None] * frequencies[None, :]
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotates each (even, odd) pair of x (N, H, L, head_width) by its position's angle."""
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return torch.stack([even * cos - odd * sin, even * sin + odd * cos], dim=-1).flatten(-2)
+
+
+class RotarySelfAttention(nn.Module):
+    """Bidirectional multi-head self-attention over the answer positions, with RoPE on queries and keys."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.num_heads, self.rope_base = config.num_heads, config.rope_base
+        self.qkv = nn.Linear(config.width, 3 * config.width)
+        self.out = nn.Linear(config.width, config.width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attends: (N, L, d) -> (N, L, d)."""
+        rows, length, width = x.shape
+        q, k, v = self.qkv(x).view(rows, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (N, H, L, d/H)
+        cos, sin = rotary_tables(length, q.shape[-1], self.rope_base, x.device)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        y = nn.functional.scaled_dot_product_attention(q, k, v)  # (N, H, L, d/H), every position sees every one
+        return self.out(y.transpose(1, 2).reshape(rows, length, width))
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """adaLN: a normalised x (N, L, d) shifted and scaled per position."""
+    return x * (1 + scale) + shift
+
+
+class AdaLNBlock(nn.Module):
+    """Pre-norm transformer block whose norms are modulated by the conditioning (DiT's adaLN-Zero)."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.norm_attention = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
+        self.attention = RotarySelfAttention(config)
+        self.norm_mlp = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.width, config.ff_width),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(config.ff_width, config.width),
+        )
+        self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 6 * config.width))
+        # adaLN-Zero: zero shift, scale and gates, so the block starts as the identity and training stays stable.
+        nn.init.zeros_(self.modulation[1].weight)
+        nn.init.zeros_(self.modulation[1].bias)
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """x, condition (N, L, d) -> (N, L, d)."""
+        shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.modulation(condition).chunk(6, dim=-1)
+        x = x + gate_a * self.attention(modulate(self.norm_attention(x), shift_a, scale_a))
+        return x + gate_m * self.mlp(modulate(self.norm_mlp(x), shift_m, scale_m))
+
+
+class UnmaskingPolicy(nn.Module):
+    """The network: features (N, L, F) and condition (N, L, 2) -> one logit per position (N, L)."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        config.check_resolved()
+        self.config = config
+        with torch.random.fork_rng(devices=[]):  # a private seed: the caller's global RNG stays as it was
+            torch.manual_seed(config.seed)
+            self.embed = nn.Linear(config.num_inputs, config.width)
+            self.condition_embed = nn.Sequential(
+                nn.Linear(2, config.width), nn.SiLU(), nn.Linear(config.width, config.width)
+            )
+            self.block = AdaLNBlock(config)
+            self.norm_out = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
+            self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 2 * config.width))
+            self.head = nn.Linear(config.width, 1)
+        nn.init.zeros_(self.modulation_out[1].weight)
+        nn.init.zeros_(self.modulation_out[1].bias)
+        # Head weight 0 and bias -2: every position starts at p = sigmoid(-2) = 0.12, a cautious policy that
+        # commits about one position in eight per pass and learns to commit more only where it pays.
+        nn.init.zeros_(self.head.weight)
+        nn.init.constant_(self.head.bias, config.init_bias)
+
+    def forward(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """Logits (N, L) of committing each position."""
+        c = self.condition_embed(condition)  # (N, L, d)
+        x = self.block(self.embed(features), c)  # (N, L, d)
+        shift, scale = self.modulation_out(c).chunk(2, dim=-1)
+        return self.head(modulate(self.norm_out(x), shift, scale)).squeeze(-1)
+
+    def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits (N, L) for an observation."""
+        return self(*policy_inputs(obs, self.config))
+
+    def num_parameters(self) -> int:
+        """Trainable parameter count."""
+        return sum(parameter.numel() for parameter in self.parameters())
+
+
+class LearnedPolicy:
+    """A trained network as the callable ``obs -> action`` (torch in, bool torch out, on the obs' device).
+
+    At evaluation it samples p' = min(1, beta * sigmoid(logit / tau_eval)) per selectable position from its own
+    generator (seeded, so an evaluation reproduces; ``reseed()`` restarts it) and commits the highest-logit
+    selectable position when the sample is empty. ``beta`` moves along the accuracy-NFE front without retraining
+    (beta > 1: more commits per pass, fewer passes). ``env_kwargs`` are the MDP settings it was trained for.
+
+    Example:
+        >>> policy = LearnedPolicy(UnmaskingPolicy(PolicyConfig(width=16)), env_kwargs={"task": "addition"})
+        >>> obs = {"confidence": torch.rand(2, 4), "masked": torch.ones(2, 4, dtype=torch.bool),
+        ...        "action_mask": torch.tensor([[True] * 4, [False, True, False, False]]),
+        ...        "step_frac": torch.zeros(2, 1)}
+        >>> policy(obs)[1].tolist()  # one selectable position: the fallback takes it if the sample is empty
+        [False, True, False, False]
+    """
+
+    def __init__(self, network: UnmaskingPolicy, env_kwargs: dict[str, Any] | None = None, beta: float = 1.0,
+                 seed: int = 0, name: str = "learned_policy") -> None:  # fmt: skip
+        self.network = network.eval()
+        self.env_kwargs = dict(env_kwargs or {})
+        self.beta = beta
+        self.seed = seed
+        self.__name__ = name  # the label ``evaluate`` gives the result
+        self._generator: torch.Generator | None = None
+
+    @property
+    def config(self) -> PolicyConfig:
+        """The network's ``PolicyConfig``."""
+        return self.network.config
+
+    @property
+    def observation_kwargs(self) -> dict[str, Any]:
+        """Env arguments the observations must have beyond ``env_kwargs`` (``observe_hidden`` for ``hidden``)."""
+        return {"observe_hidden": True} if "hidden" in self.config.features else {}
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restarts the sampling generator (from ``seed``, or from ``self.seed``)."""
+        self.seed = self.seed if seed is None else seed
+        self._generator = None
+
+    def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The (N, L) bool action for ``obs``."""
+        logits = self.logits(obs)
+        if self._generator is None or self._generator.device != logits.device:
+            self._generator = torch.Generator(device=logits.device).manual_seed(self.seed)
+        tau, beta = self.config.evaluation_tau, self._check_beta()
+        return sample_action(logits, obs["action_mask"], tau, beta, self._generator, fallback_to_highest_logit=True)
+
+    def expected_commits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(N,) expected positions committed at this beta (the fallback included)."""
+        return expected_commits(self.logits(obs), obs["action_mask"], self.config.evaluation_tau, self._check_beta())
+
+    def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(N, L) logits on the obs' device (the network follows the observations there)."""
+        device = obs["action_mask"].device
+        if next(self.network.parameters()).device != device:
+            self.network.to(device)
+        with torch.no_grad():
+            return self.network.logits(obs)
+
+    def _check_beta(self) -> float:
+        if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not math.isfinite(self.beta):
+            raise TypeError(f"beta must be a finite number, got {self.beta!r}")
+        if self.beta <= 0:
+            raise ValueError(f"beta must be > 0, got {self.beta}")
+        return float(self.beta)

@@ -1,0 +1,229 @@
+"""``unmask-gym train`` / ``python -m unmask_gym.agents.train``: train the paper's policy with GRPO.
+
+Every ``GRPOConfig`` field is a flag (``--num-groups``, ``--block-length none``, ``--expert-steering`` ...), and so
+are the main ``PolicyConfig`` fields (``--width``, ``--features confidence,masked,step_frac,margin``). The run
+folder ``--out`` receives ``config.json``, ``metrics.csv`` (one row per iteration; TensorBoard events in ``tb/``
+when tensorboard is installed), ``checkpoints/iteration_NNNNNN.pt`` every ``--checkpoint-every`` iterations and
+at the end, ``policy.pt`` (what ``load_policy(out)`` reads) and ``eval.json`` (held-out accuracy and NFE).
+``--resume DIR`` continues the run from its latest checkpoint, exactly as if it had not stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import csv
+import dataclasses
+import itertools
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "init_bias", "tau_train", "tau_eval")
+"""The ``PolicyConfig`` fields exposed as flags (the others are derived from the env or the seed)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigField:
+    """One dataclass field as read from the source: name, annotation, literal default and the docstring under it."""
+
+    name: str
+    annotation: str
+    default: Any
+    doc: str
+
+
+def config_fields(module: str, class_name: str) -> list[ConfigField]:
+    """The fields of a config dataclass in ``agents/<module>.py``, read with ``ast`` (CleanRL-style docstrings).
+
+    Reading the source instead of importing it keeps ``unmask-gym train --help`` free of torch.
+
+    Example:
+        >>> [field.name for field in config_fields("grpo", "GRPOConfig")][:3]
+        ['task', 'block_length', 'alpha']
+    """
+    tree = ast.parse((Path(__file__).parent / f"{module}.py").read_text())
+    body = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name).body
+    found = []
+    for statement, following in itertools.pairwise([*body, ast.Pass()]):
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            doc = following.value.value if isinstance(following, ast.Expr) else ""
+            default = ast.literal_eval(statement.value) if statement.value is not None else None
+            found.append(ConfigField(statement.target.id, ast.unparse(statement.annotation), default, " ".join(
+                str(doc).split())))  # fmt: skip
+    return found
+
+
+def _converter(item: ConfigField) -> Any:
+    """A string -> value converter for a field ("none" is None where None is allowed)."""
+    kinds = item.annotation.split(" | ")
+
+    def convert(text: str) -> Any:
+        if "None" in kinds and text.lower() == "none":
+            return None
+        if item.annotation.startswith("tuple"):
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+        if "str" in kinds and (kinds[0] == "str" or text == item.default):  # a str field, or a named setting
+            return text
+        for kind in (int, float):
+            if kind.__name__ in kinds:
+                try:
+                    return kind(text)
+                except ValueError:
+                    break
+        named = f", 'none' or {item.default!r}" if "str" in kinds else (", 'none'" if "None" in kinds else "")
+        raise argparse.ArgumentTypeError(f"--{item.name.replace('_', '-')} expects {kinds[0]}{named}, got {text!r}")
+
+    return convert
+
+
+def _add_fields(parser: argparse.ArgumentParser, items: Sequence[ConfigField]) -> None:
+    for item in items:
+        flag = "--" + item.name.replace("_", "-")
+        shown = ",".join(item.default) if isinstance(item.default, tuple) else item.default
+        help_text = f"{item.doc} (default: {shown})".replace("%", "%%")
+        # SUPPRESS: only the flags given reach the config, so the dataclass stays the one source of defaults.
+        if item.annotation == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(flag, type=_converter(item), default=argparse.SUPPRESS, help=help_text,
+                                metavar=item.name.upper())  # fmt: skip
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the train command's flags to ``parser`` (``unmask-gym train`` wires its subcommand with this)."""
+    parser.add_argument("--algo", choices=("grpo",), default="grpo", help="training algorithm (default: grpo)")
+    _add_fields(parser, config_fields("grpo", "GRPOConfig"))
+    _add_fields(parser, [item for item in config_fields("policy", "PolicyConfig") if item.name in POLICY_FLAGS])
+    parser.add_argument("--resume", type=Path, default=None,
+                        help="continue the run in this folder (or from this checkpoint file); other flags are the "
+                             "checkpoint's, except --iterations")  # fmt: skip
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=200,
+        help="held-out prompts evaluated at the end, written to eval.json; 0 skips (default: 200)",
+    )
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (print one line per checkpoint)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the training that ``args`` (from ``add_train_arguments``) describe."""
+    import torch
+    from tqdm import tqdm
+
+    from .grpo import GRPOConfig, GRPOTrainer
+    from .policy import PolicyConfig
+
+    torch.set_num_threads(args.threads)
+    given = vars(args)
+    config_flags = {f.name: given[f.name] for f in dataclasses.fields(GRPOConfig) if f.name in given}
+    policy_flags = {name: given[name] for name in POLICY_FLAGS if name in given}
+    if args.resume is not None:
+        others = sorted(set(config_flags) - {"iterations"} | set(policy_flags))
+        if others:
+            raise ValueError(f"--resume keeps the checkpoint's settings; only --iterations may change, got {others}")
+        trainer = GRPOTrainer.resume(args.resume, iterations=config_flags.get("iterations"))
+    else:
+        trainer = GRPOTrainer(GRPOConfig(**config_flags), PolicyConfig(**policy_flags))
+    config = trainer.config
+    out = Path(config.out) if config.out else None
+    print(f"GRPO on {config.task}: block_length={trainer.env.block_length} alpha={config.alpha} "
+          f"{config.num_groups} prompts x {config.group_size} rollouts{' + 1 expert' if config.expert_steering else ''}"
+          f" per iteration, {config.iterations} iterations, policy {trainer.policy.num_parameters():,} parameters, "
+          f"device {trainer.env.device}, out {out}")  # fmt: skip
+    metrics_file, writer = _open_logs(out, trainer, args.resume is not None) if out else (None, None)
+    progress = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"grpo {config.task}", file=sys.stdout,
+                    disable=args.no_progress)  # fmt: skip
+    csv_writer = None
+    for metrics in trainer.run():
+        if trainer.iteration == 1 and trainer.warm_start_result is not None:
+            print(f"warm start: held-out agreement {trainer.warm_start_result['agreement']:.3f} after "
+                  f"{trainer.warm_start_result['epochs']} epochs")  # fmt: skip
+        progress.update(1)
+        progress.set_postfix(reward=f"{metrics['reward']:.3f}", acc=f"{metrics['accuracy']:.3f}",
+                             nfe=f"{metrics['nfe']:.2f}")  # fmt: skip
+        if metrics_file is not None:
+            if csv_writer is None:
+                csv_writer = csv.DictWriter(metrics_file, fieldnames=list(metrics))
+                if metrics_file.tell() == 0:
+                    csv_writer.writeheader()
+            csv_writer.writerow(metrics)
+            metrics_file.flush()
+        if writer is not None:
+            for key, value in metrics.items():
+                writer.add_scalar(key, value, int(metrics["iteration"]))
+        if args.no_progress and trainer.iteration % config.checkpoint_every == 0:
+            print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
+    progress.close()
+    if metrics_file is not None:
+        metrics_file.close()
+    if writer is not None:
+        writer.close()
+    if args.eval_episodes > 0:
+        _evaluate(trainer, args.eval_episodes, out)
+    if out is not None:
+        print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
+              f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
+    return 0
+
+
+def _open_logs(out: Path, trainer: Any, resumed: bool) -> tuple[Any, Any]:
+    """Opens metrics.csv (dropping rows after the resumed checkpoint) and a TensorBoard writer if available."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({"grpo": trainer.config.to_dict(),
+                                                 "policy": trainer.policy.config.to_dict(),
+                                                 "env_kwargs": trainer.env_kwargs}, indent=2) + "\n")  # fmt: skip
+    path = out / "metrics.csv"
+    if resumed and path.exists():  # rows logged after the checkpoint will be produced again
+        with path.open() as file:
+            rows = list(csv.DictReader(file))
+        kept = [row for row in rows if int(float(row["iteration"])) <= trainer.iteration]
+        with path.open("w", newline="") as file:
+            if kept:
+                keep_writer = csv.DictWriter(file, fieldnames=list(kept[0]))
+                keep_writer.writeheader()
+                keep_writer.writerows(kept)
+    elif path.exists():
+        path.unlink()
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"), purge_step=trainer.iteration + 1 if resumed else None)
+    except ImportError:  # tensorboard is optional
+        writer = None
+    return path.open("a", newline=""), writer
+
+
+def _evaluate(trainer: Any, episodes: int, out: Path | None) -> None:
+    from unmask_gym.evaluation import evaluate, make_eval_env, save_json
+
+    policy = trainer.learned_policy()
+    kwargs = {key: value for key, value in policy.env_kwargs.items() if key != "task"} | policy.observation_kwargs
+    env = make_eval_env(policy.env_kwargs["task"], episodes, device=trainer.env.device, **kwargs)
+    result = evaluate(env, policy, seed=0)
+    low, high = result.accuracy_ci95
+    print(f"held-out ({result.episodes} prompts, beta 1): accuracy {result.accuracy:.3f} (95% CI {low:.3f}-"
+          f"{high:.3f})  mean NFE {result.mean_nfe:.2f}  mean reward {result.mean_reward:.3f}")  # fmt: skip
+    if out is not None:
+        save_json({**policy.env_kwargs, "iteration": trainer.iteration, **result.to_dict()}, out / "eval.json")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m unmask_gym.agents.train --task NAME --block-length B|none --alpha A --iterations N --out DIR``."""
+    parser = argparse.ArgumentParser(prog="python -m unmask_gym.agents.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_train_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as error:
+        parser.error(str(error))
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

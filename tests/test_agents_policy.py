@@ -1,0 +1,230 @@
+"""The paper's policy network, its Bernoulli action distribution, checkpoints and ``load_policy``."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from unmask_gym.agents import (
+    LearnedPolicy,
+    PolicyConfig,
+    UnmaskingPolicy,
+    list_policies,
+    load_policy,
+    log_prob,
+    policy_from_spec,
+    policy_inputs,
+    sample_action,
+    save_checkpoint,
+)
+from unmask_gym.agents.distribution import NO_FALLBACK, commit_probabilities, expected_commits
+from unmask_gym.evaluation import evaluate, make_eval_env
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+
+def random_obs(rows: int = 3, length: int = 5, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    masked = torch.rand(rows, length, generator=generator) < 0.7
+    masked[:, 0] = True
+    return {
+        "confidence": torch.rand(rows, length, generator=generator),
+        "margin": torch.rand(rows, length, generator=generator),
+        "entropy": torch.rand(rows, length, generator=generator),
+        "masked": masked,
+        "action_mask": masked & (torch.rand(rows, length, generator=generator) < 0.8),
+        "step_frac": torch.rand(rows, 1, generator=generator),
+        "pred_token": torch.randint(0, 4, (rows, length), generator=generator),
+    }
+
+
+def randomized_policy(config: PolicyConfig, seed: int = 1) -> UnmaskingPolicy:
+    """A network whose zero-initialised layers are filled with noise, so that its logits vary by position."""
+    network = UnmaskingPolicy(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(0.5 * torch.randn(parameter.shape, generator=generator))
+    return network
+
+
+def test_log_prob_equals_a_hand_computed_bernoulli_product():
+    logits = torch.tensor([[0.4, -1.0, 2.0, 0.3]])
+    action_mask = torch.tensor([[True, True, True, False]])
+    action = torch.tensor([[True, False, True, True]])  # position 3 is outside the mask: it does not count
+    tau = 0.5
+    p = [1 / (1 + math.exp(-z / tau)) for z in (0.4, -1.0, 2.0)]
+    expected = math.log(p[0]) + math.log(1 - p[1]) + math.log(p[2])
+    assert log_prob(logits, action, action_mask, tau).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_log_prob_of_a_fallback_action_adds_the_empty_sample():
+    logits = torch.tensor([[0.4, -1.0, 2.0], [0.4, -1.0, 2.0]])
+    action_mask = torch.ones(2, 3, dtype=torch.bool)
+    action = torch.tensor([[False, True, False], [True, False, False]])
+    fallback = torch.tensor([1, 1])  # row 0's action is the fallback position; row 1's is not
+    p = [1 / (1 + math.exp(-z)) for z in (0.4, -1.0, 2.0)]
+    fallback_probability = p[1] * (1 - p[0]) * (1 - p[2]) + (1 - p[0]) * (1 - p[1]) * (1 - p[2])
+    plain_probability = p[0] * (1 - p[1]) * (1 - p[2])
+    got = log_prob(logits, action, action_mask, fallback=fallback).exp()
+    assert got.tolist() == pytest.approx([fallback_probability, plain_probability], rel=1e-5)
+    no_fallback = torch.full((2,), NO_FALLBACK)
+    assert log_prob(logits, action, action_mask, fallback=no_fallback).exp()[0].item() == pytest.approx(
+        p[1] * (1 - p[0]) * (1 - p[2]), rel=1e-5
+    )
+
+
+def test_positions_outside_action_mask_are_never_sampled():
+    obs = random_obs(rows=64, length=8)
+    logits = torch.full((64, 8), 30.0)  # p = 1 everywhere, so only the mask can stop a commit
+    generator = torch.Generator().manual_seed(0)
+    for beta in (1.0, 10.0):
+        action = sample_action(logits, obs["action_mask"], 1.0, beta, generator, fallback_to_highest_logit=True)
+        assert not (action & ~obs["action_mask"]).any()
+        assert torch.equal(action, obs["action_mask"])
+    policy = LearnedPolicy(randomized_policy(PolicyConfig(width=16)), beta=50.0)
+    for _ in range(20):
+        assert not (policy(obs) & ~obs["action_mask"]).any()
+
+
+def test_an_empty_sample_commits_the_highest_logit_selectable_position():
+    logits = torch.tensor([[-30.0, -25.0, -20.0, 5.0], [-30.0, -31.0, -32.0, -33.0], [-30.0] * 4])
+    action_mask = torch.tensor([[True, True, True, False], [True, True, True, True], [False] * 4])
+    action = sample_action(logits, action_mask, generator=torch.Generator().manual_seed(0),
+                           fallback_to_highest_logit=True)  # fmt: skip
+    # Row 0: position 3 has the highest logit but is not selectable; row 2 has nothing to commit.
+    assert action.tolist() == [[False, False, True, False], [True, False, False, False], [False] * 4]
+    without = sample_action(logits, action_mask, generator=torch.Generator().manual_seed(0))
+    assert not without.any()
+
+
+def test_beta_is_monotone_in_the_expected_number_of_commits():
+    obs = random_obs(rows=16, length=8, seed=3)
+    policy = LearnedPolicy(randomized_policy(PolicyConfig(width=32)))
+    expected = []
+    for beta in (0.25, 0.5, 1.0, 2.0, 4.0, 16.0):
+        policy.beta = beta
+        expected.append(policy.expected_commits(obs))
+    for lower, higher in itertools.pairwise(expected):
+        assert (higher >= lower - 1e-6).all()
+    assert (expected[-1] > expected[0] + 0.5).any()
+    assert (expected[-1] <= obs["action_mask"].sum(1) + 1e-6).all()
+    counts = []
+    for beta in (0.25, 4.0):  # the sampled actions follow
+        policy.beta = beta
+        policy.reseed(0)
+        counts.append(sum(policy(obs).sum().item() for _ in range(50)))
+    assert counts[1] > counts[0]
+
+
+def test_expected_commits_counts_the_fallback_of_an_empty_sample():
+    logits, action_mask = torch.tensor([[0.0, 0.0]]), torch.tensor([[True, True]])
+    assert expected_commits(logits, action_mask).item() == pytest.approx(1.25)  # 1/2 + 1/2 + P(empty) = 1/4
+    assert expected_commits(logits, action_mask, fallback_to_highest_logit=False).item() == pytest.approx(1.0)
+    assert commit_probabilities(logits, action_mask, beta=1.5).tolist() == [[0.75, 0.75]]
+
+
+def test_a_fresh_policy_commits_each_position_with_probability_sigmoid_minus_two():
+    network = UnmaskingPolicy(PolicyConfig())
+    obs = random_obs()
+    assert torch.allclose(network.logits(obs), torch.full((3, 5), -2.0))
+    assert 300_000 < network.num_parameters() < 360_000  # the paper's ~330K at d = 128, 2 heads, FF 512
+
+
+def test_building_a_policy_leaves_the_global_rng_alone():
+    state = torch.random.get_rng_state()
+    first = UnmaskingPolicy(PolicyConfig(width=16, seed=4))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second = UnmaskingPolicy(PolicyConfig(width=16, seed=4))
+    assert all(
+        torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
+    )
+
+
+def test_features_are_configurable_and_in_order():
+    obs = random_obs(rows=2, length=4)
+    obs["hidden"] = torch.randn(2, 4, 3)
+    config = PolicyConfig(features=("entropy", "end_token", "hidden", "step_frac"), hidden_size=3, end_token_ids=(2,))
+    features, condition = policy_inputs(obs, config)
+    assert features.shape == (2, 4, 1 + 1 + 3 + 1) == (2, 4, config.num_inputs)
+    assert torch.equal(features[..., 0], obs["entropy"])
+    assert torch.equal(features[..., 1], (obs["pred_token"] == 2).float())
+    assert torch.equal(features[..., 2:5], obs["hidden"])
+    assert torch.equal(features[..., 5], obs["step_frac"].expand(2, 4))
+    assert torch.equal(condition[..., 0], obs["masked"].float())
+    assert UnmaskingPolicy(config)(features, condition).shape == (2, 4)
+
+
+def test_bad_policy_settings_are_refused_with_a_message():
+    with pytest.raises(ValueError, match=re.escape("features must be distinct names from")):
+        PolicyConfig(features=("confidence", "colour"))
+    with pytest.raises(ValueError, match=re.escape("width=30 must be a multiple of 2 * num_heads=4 (RoPE)")):
+        PolicyConfig(width=30)
+    with pytest.raises(ValueError, match=re.escape("the 'end_token' feature needs end_token_ids")):
+        UnmaskingPolicy(PolicyConfig(features=("end_token",)))
+    policy = LearnedPolicy(UnmaskingPolicy(PolicyConfig(width=16)), beta=-1.0)
+    with pytest.raises(ValueError, match=re.escape("beta must be > 0, got -1.0")):
+        policy(random_obs())
+
+
+def test_a_checkpoint_round_trips_to_identical_logits_actions_and_env_kwargs(tmp_path):
+    network = randomized_policy(PolicyConfig(width=32, features=("confidence", "masked", "step_frac", "margin")))
+    env_kwargs = {"task": "addition", "block_length": None, "answer_length": 5, "max_nfe": 5, "reward": "additive",
+                  "alpha": 2.0, "empty_action": "noop", "temperature": 0.0, "model": "addition"}  # fmt: skip
+    path = save_checkpoint(tmp_path / "run" / "policy.pt", network, env_kwargs)
+    obs = random_obs(rows=8)
+    original = LearnedPolicy(network, env_kwargs, seed=5)
+    for source in (path, tmp_path / "run"):  # a file, or a run folder holding policy.pt
+        loaded = load_policy(source, seed=5)
+        assert loaded.env_kwargs == env_kwargs and loaded.config == network.config
+        assert torch.equal(loaded.logits(obs), original.logits(obs))
+        original.reseed(5)
+        assert all(torch.equal(loaded(obs), original(obs)) for _ in range(5))
+
+
+def test_loading_something_that_is_not_a_policy_names_it(tmp_path):
+    with pytest.raises(ValueError, match=re.escape("no policy 'no-such-policy': not a checkpoint file")):
+        load_policy("no-such-policy")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match=re.escape(f"cannot read policy checkpoint {bad}")):
+        load_policy(bad)
+    with pytest.raises(ValueError, match=re.escape(f"run folder {tmp_path} has no policy.pt")):
+        load_policy(tmp_path)
+    assert list_policies() == sorted(list_policies())
+
+
+def test_policy_from_spec_takes_heuristics_and_learned_policies(tmp_path):
+    heuristic, kwargs = policy_from_spec("fast_dllm_threshold:threshold=0.5")
+    assert heuristic.threshold == 0.5 and kwargs == {}
+    save_checkpoint(tmp_path / "p.pt", UnmaskingPolicy(PolicyConfig(width=16)), {"task": "addition"})
+    learned, kwargs = policy_from_spec(str(tmp_path / "p.pt"))
+    assert isinstance(learned, LearnedPolicy) and kwargs == {"task": "addition"}
+
+
+def test_an_evaluation_of_a_loaded_policy_reproduces(tmp_path):
+    path = save_checkpoint(tmp_path / "p.pt", UnmaskingPolicy(PolicyConfig(width=16, init_bias=0.0)), {})  # p = 1/2
+    results = []
+    for _ in range(2):
+        env = make_eval_env(CountingTask(6), episodes=12, num_envs=4, model=FakeDiffusionLM(), block_length=None)
+        results.append(evaluate(env, load_policy(path), seed=1))
+    assert results[0].records == results[1].records
+    assert results[0].policy == str(path)  # evaluate's label: what was loaded
+    assert 1 < results[0].mean_nfe < 6  # a random policy: neither everything at once nor one per step
+
+
+def test_the_agents_import_as_unmask_gym_agents_not_as_a_top_level_agents(tmp_path):
+    code = (
+        "import importlib.util, pathlib, unmask_gym.agents as a, unmask_gym.agents.grpo as g; print(a.__name__); "
+        "print(g.GRPOTrainer.__module__); spec = importlib.util.find_spec('agents'); "
+        "print(spec is None or pathlib.Path(spec.origin).parent != pathlib.Path(a.__file__).parent)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    # Outside the repository (cwd not on the path) the package is unmask_gym.agents, and `import agents` never
+    # finds our folder: another package of that name (openai-agents) can be installed next to it.
+    assert result.stdout.split() == ["unmask_gym.agents", "unmask_gym.agents.grpo", "True"]

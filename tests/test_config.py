@@ -1,0 +1,46 @@
+"""``EnvConfig``: one place that checks and documents every constructor argument, and the README that shows it."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+
+import pytest
+
+from unmask_gym import UnmaskVectorEnv
+from unmask_gym.config import EnvConfig, argument_table
+from unmask_gym.tasks import make_task
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+def test_the_constructor_takes_exactly_the_configs_fields_with_the_same_defaults():
+    parameters = inspect.signature(UnmaskVectorEnv.__init__).parameters
+    fields = {item.name: item.default for item in dataclasses.fields(EnvConfig)}
+    assert [name for name in parameters if name != "self"] == list(fields)
+    for name, default in fields.items():
+        assert parameters[name].default == default, name
+
+
+def test_the_readme_argument_table_is_the_generated_one():
+    assert argument_table() in README
+
+
+@pytest.mark.parametrize("name", ["addition", "permutation", "statetracking", "sudoku"])
+def test_the_readme_shows_each_tasks_prompt_format(name):
+    assert f"| {name} | {make_task(name).prompt_format} |" in README
+
+
+def test_the_env_exposes_its_resolved_config():
+    env = UnmaskVectorEnv(2, task=CountingTask(6), model=FakeDiffusionLM(), block_length=3, max_episode_steps=4)
+    assert env.config.block_length == env.block_length == 3
+    assert env.config.max_nfe == env.max_nfe == 4 and env.config.max_episode_steps is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.config.max_nfe = 5
+
+
+def test_block_length_defaults_to_the_tasks_and_a_task_without_one_is_full_diffusion():
+    assert UnmaskVectorEnv(1, task="addition").block_length == make_task("addition").default_block_length == 4
+    assert UnmaskVectorEnv(1, task=CountingTask(6), model=FakeDiffusionLM()).block_length is None

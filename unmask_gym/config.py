@@ -1,0 +1,186 @@
+"""``EnvConfig``: every argument of ``UnmaskVectorEnv`` in one frozen, validated dataclass.
+
+The constructor's keyword arguments are exactly this dataclass's fields (``gym.make`` passes them through), each
+checked here with a message that names the argument, the expected and the received value. The README's argument
+table is generated from the fields' ``doc`` metadata (``argument_table()``), and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from gymnasium.vector import AutoresetMode
+
+from unmask_gym import validation
+from unmask_gym.reward import REWARD_NAMES
+
+EMPTY_ACTIONS = ("noop", "top_confidence", "error")
+TASK_DEFAULT = "task"
+"""``block_length``'s default: the task's ``default_block_length`` (4 for the built-in tasks, as in their ids)."""
+
+
+def _argument(default: Any, shown: str, doc: str) -> Any:
+    return field(default=default, metadata={"shown": shown, "doc": doc})
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """The settings of one ``UnmaskVectorEnv``; ``resolve(task)`` fills the task-dependent defaults.
+
+    Example:
+        >>> EnvConfig(num_envs=4, group_size=2).num_groups
+        2
+        >>> EnvConfig(num_envs=3, group_size=2)
+        Traceback (most recent call last):
+        ...
+        ValueError: num_envs=3 must be a multiple of group_size=2
+    """
+
+    num_envs: int = _argument(1, "1", "parallel episodes N (the first positional argument)")
+    task: Any = _argument(
+        "addition", '`"addition"`',
+        "a built-in task name or any object with the `Task` protocol (`sample`, `score`, `answer_length`, "
+        "`max_prompt_length`; optionally `check_prompt`, `default_block_length`)",
+    )  # fmt: skip
+    model: Any = _argument(
+        None, "the task's shipped model",
+        "a shipped model name, a checkpoint path, or any `DiffusionLM` instance (loaded once per process and device)",
+    )  # fmt: skip
+    answer_length: int | None = _argument(None, "the task's", "L, the answer positions")
+    max_prompt_length: int | None = _argument(
+        None, "the task's", "P, the left-padded prompt width (built-in models expect their task's value)"
+    )
+    block_length: int | str | None = _argument(
+        TASK_DEFAULT, '`"task"`: the task\'s (4 for built-ins)',
+        "semi-AR block length, must divide L; `None` is full diffusion",
+    )  # fmt: skip
+    empty_action: str = _argument(
+        "noop", '`"noop"`', 'a step selecting nothing: `"noop"`, `"top_confidence"` or `"error"`'
+    )
+    strict: bool = _argument(False, "`False`", "refuse selections outside `action_mask` instead of ignoring them")
+    temperature: float = _argument(
+        0.0, "`0.0`", "0: greedy tokens; > 0: sampled with per-episode noise (see seeding above)"
+    )
+    max_nfe: int | None = _argument(None, "L", "the NFE budget: forward passes per episode")
+    max_episode_steps: int | None = _argument(None, "`None`", "an alias of `max_nfe` (what `gym.make` passes)")
+    reward: Any = _argument(
+        "multiplicative", '`"multiplicative"`', '`"multiplicative"`, `"additive"` or a TRL-style callable'
+    )
+    alpha: float = _argument(1.0, "`1.0`", "the reward's compute exponent / weight")
+    autoreset_mode: AutoresetMode | str = _argument(
+        AutoresetMode.SAME_STEP, "`SAME_STEP`", "a `gymnasium.vector.AutoresetMode` (or its string value)"
+    )
+    group_size: int = _argument(1, "1", "envs per prompt group (must divide `num_envs`)")
+    split: str = _argument("train", '`"train"`', '`"train"` or `"eval"` prompts')
+    num_prompts: int | None = _argument(None, "`None`", "a finite list of this many prompts, each served once")
+    top_k: int = _argument(0, "0", "K of the `top_k_probs`/`top_k_tokens` observation keys (at most V)")
+    observe_prompt: bool = _argument(False, "`False`", "add the `prompt_tokens` observation key")
+    observe_hidden: bool = _argument(False, "`False`", "add the `hidden` observation key (the dLLM's last states)")
+    validate_actions: bool = _argument(True, "`True`", "check action values (folded into the step's single host sync)")
+    device: str | torch.device | None = _argument(
+        None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"
+    )
+
+    def __post_init__(self) -> None:
+        check = validation
+        check.check_int("num_envs", self.num_envs, 1)
+        check.check_int("group_size", self.group_size, 1)
+        if self.num_envs % self.group_size:
+            raise ValueError(f"num_envs={self.num_envs} must be a multiple of group_size={self.group_size}")
+        check.check_int("answer_length", self.answer_length, 1, allow_none=True)
+        check.check_int("max_prompt_length", self.max_prompt_length, 1, allow_none=True)
+        if self.block_length != TASK_DEFAULT:
+            check.check_int("block_length", self.block_length, 1, allow_none=True)
+        check.check_choice("empty_action", self.empty_action, EMPTY_ACTIONS)
+        for name in ("strict", "observe_prompt", "observe_hidden", "validate_actions"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        check.check_float("temperature", self.temperature, 0.0)
+        check.check_int("max_nfe", self.max_nfe, 1, allow_none=True)
+        check.check_int("max_episode_steps", self.max_episode_steps, 1, allow_none=True)
+        if None not in (self.max_nfe, self.max_episode_steps) and self.max_nfe != self.max_episode_steps:
+            raise ValueError(
+                f"max_nfe={self.max_nfe} and its alias max_episode_steps={self.max_episode_steps} disagree; give one"
+            )
+        if not callable(self.reward):
+            check.check_choice("reward", self.reward, REWARD_NAMES)
+        check.check_float("alpha", self.alpha, 0.0)
+        try:
+            object.__setattr__(self, "autoreset_mode", AutoresetMode(self.autoreset_mode))
+        except ValueError:
+            raise ValueError(
+                f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {self.autoreset_mode!r}"
+            ) from None
+        check.check_choice("split", self.split, ("train", "eval"))
+        check.check_int("num_prompts", self.num_prompts, 1, allow_none=True)
+        check.check_int("top_k", self.top_k, 0)
+        try:
+            device = self.device if self.device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
+            object.__setattr__(self, "device", torch.device(device))
+        except (RuntimeError, TypeError):
+            raise ValueError(
+                f"device must name a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
+            ) from None
+
+    @property
+    def num_groups(self) -> int:
+        """N / G prompt groups."""
+        return self.num_envs // self.group_size
+
+    def resolve(self, task: Any) -> EnvConfig:
+        """This config with ``task`` in place and its defaults filled: L, P, the block length and the budget."""
+        answer_length = task.answer_length if self.answer_length is None else self.answer_length
+        validation.check_int("answer_length", answer_length, 1)
+        prompt_length = task.max_prompt_length if self.max_prompt_length is None else self.max_prompt_length
+        validation.check_int("max_prompt_length", prompt_length, 1)
+        block_length = self.block_length
+        if block_length == TASK_DEFAULT:
+            block_length = getattr(task, "default_block_length", None)
+        if block_length is not None and answer_length % block_length:
+            source = f"task {task.name!r}'s default " if self.block_length == TASK_DEFAULT else ""
+            raise ValueError(
+                f"{source}block_length={block_length} must divide answer_length={answer_length}; pass a "
+                "block_length that does, or None for full diffusion"
+            )
+        budget = self.max_nfe if self.max_nfe is not None else self.max_episode_steps
+        return dataclasses.replace(
+            self, task=task, answer_length=answer_length, max_prompt_length=prompt_length, block_length=block_length,
+            max_nfe=answer_length if budget is None else budget, max_episode_steps=None,
+        )  # fmt: skip
+
+
+def check_model(config: EnvConfig, model: Any) -> None:
+    """Raises unless ``model`` has the ``DiffusionLM`` protocol and fits ``config`` (a resolved config)."""
+    for attribute in ("mask_token_id", "end_token_ids", "pad_token_id", "vocab_size", "tokenizer", "logits"):
+        if not hasattr(model, attribute):
+            raise TypeError(f"model must implement the DiffusionLM protocol; it has no {attribute!r}")
+    task_tokenizer = getattr(config.task, "tokenizer", None)
+    if task_tokenizer is not None and task_tokenizer != model.tokenizer:
+        raise ValueError(
+            f"the model's tokenizer {model.tokenizer!r} does not match task {config.task.name!r}'s tokenizer "
+            f"{task_tokenizer!r}: the model cannot read this task's prompts"
+        )
+    max_length = getattr(model, "max_length", None)
+    if max_length is not None and config.max_prompt_length + config.answer_length > max_length:
+        raise ValueError(
+            f"max_prompt_length + answer_length = {config.max_prompt_length} + {config.answer_length} exceeds the "
+            f"model's max_length={max_length}"
+        )
+    if config.top_k > model.vocab_size:
+        raise ValueError(f"top_k={config.top_k} exceeds the model's vocabulary size V={model.vocab_size}")
+    if config.observe_hidden and not hasattr(model, "logits_and_hidden"):
+        raise TypeError(
+            f"observe_hidden=True needs a model with hidden_size and logits_and_hidden() (the built-in TinyMDLM "
+            f"has them); {type(model).__name__} does not"
+        )
+
+
+def argument_table() -> str:
+    """The README's table of constructor arguments, one row per ``EnvConfig`` field."""
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    for item in dataclasses.fields(EnvConfig):
+        rows.append(f"| `{item.name}` | {item.metadata['shown']} | {item.metadata['doc']} |")
+    return "\n".join(rows)
