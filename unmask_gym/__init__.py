@@ -8,6 +8,8 @@ package (and ``unmask-gym --help``) does not pay for torch.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from unmask_gym.registration import register_envs
@@ -20,6 +22,21 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 register_envs()
+
+
+def _single_thread_after_fork() -> None:
+    """Runs torch on one thread in a forked child of a process that imported unmask_gym.
+
+    A parent that ran a multi-threaded torch op leaves an OpenMP pool that a forked child cannot use: the child's
+    first parallel op hangs forever (how Gymnasium's async mode and SB3's ``SubprocVecEnv(start_method="fork")``
+    hung on the first reset). One thread per worker process is also the right split of the cores among workers.
+    """
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+
+
+os.register_at_fork(after_in_child=_single_thread_after_fork)
 
 _LAZY = {
     "UnmaskVectorEnv": "unmask_gym.env",

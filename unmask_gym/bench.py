@@ -20,14 +20,24 @@ def machine_description() -> str:
     return f"{cpu} cpus={os.cpu_count()} torch={torch.__version__}{gpu}"
 
 
-def standard_grid(answer_length: int, quick: bool = False) -> dict[str, list[str]]:
+BETAS = (0.5, 1.0, 2.0, 4.0)
+"""The test-time knob of every shipped policy in ``unmask-gym bench``: p' = min(1, beta p)."""
+
+
+def standard_grid(answer_length: int, quick: bool = False, block_length: int | None = None) -> dict[str, list[str]]:
     """Heuristic family → ``make_policy`` specs covering the NFE range of an answer of ``answer_length``.
+
+    In blocks of ``block_length`` a k-per-step rule with k above the block length is the same rule as k = B, so
+    those settings appear once.
 
     Example:
         >>> standard_grid(16, quick=True)["fast_dllm_threshold"]
         ['fast_dllm_threshold:threshold=0.5', 'fast_dllm_threshold:threshold=0.9']
+        >>> standard_grid(16, block_length=4)["top_k_confidence"]
+        ['top_k_confidence:k=1', 'top_k_confidence:k=2', 'top_k_confidence:k=3', 'top_k_confidence:k=4']
     """
-    ks = sorted({k for k in (1, 2, 3, 4, 6, 8, answer_length) if k <= answer_length})
+    limit = answer_length if block_length is None else min(block_length, answer_length)
+    ks = sorted({min(k, limit) for k in (1, 2, 3, 4, 6, 8, answer_length)})
     if quick:
         return {
             "top_k_confidence": [f"top_k_confidence:k={k}" for k in (1, 4)],
@@ -43,3 +53,26 @@ def standard_grid(answer_length: int, quick: bool = False) -> dict[str, list[str
         "fast_dllm_factor": [f"fast_dllm_factor:factor={f}" for f in (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)],
         "eb_sampler": [f"eb_sampler:gamma={g}" for g in (0.001, 0.01, 0.1, 0.3, 1.0, 3.0)],
     }
+
+
+def shipped_policy_families(task_name: str, block_length: int | None, betas: tuple[float, ...] = BETAS) -> dict:
+    """Family → policies: each shipped policy of ``task_name`` trained for ``block_length``, at every beta.
+
+    Loaded lazily from ``unmask_gym.agents`` (the env never needs the agents).
+    """
+    from unmask_gym.agents.loading import list_policies, load_policy
+
+    families = {}
+    for name in list_policies():
+        if not name.startswith(f"{task_name.lower()}-"):
+            continue
+        members = []
+        for beta in betas:
+            policy = load_policy(name, beta=beta)
+            if policy.env_kwargs.get("block_length") != block_length:
+                break
+            policy.__name__ = f"{name}:beta={beta:g}"
+            members.append(policy)
+        if members:
+            families[name] = members
+    return families

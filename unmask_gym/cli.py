@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     bench.add_argument("--out", type=Path, default=Path("bench"), help="folder for JSON and PNG (default: ./bench)")
     bench.add_argument("--quick", action="store_true", help="a smaller grid (for smoke tests)")
+    bench.add_argument(
+        "--no-policies", action="store_true", help="heuristics only (default: also every shipped policy of the task)"
+    )
     bench.set_defaults(run=_bench)
 
     show = commands.add_parser("replay", help="print one episode step by step")
@@ -172,7 +175,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from unmask_gym.bench import machine_description, standard_grid
+    from unmask_gym.bench import machine_description, shipped_policy_families, standard_grid
     from unmask_gym.evaluation import plot_sweep, save_json, sweep
     from unmask_gym.heuristics import make_policy
     from unmask_gym.tasks import make_task
@@ -181,33 +184,42 @@ def _bench(args: argparse.Namespace) -> int:
     block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
     if block_length is None:
         raise ValueError("bench always runs full diffusion; --block-length picks the semi-AR setting's B, not none")
-    grid = standard_grid(task.answer_length, quick=args.quick)
     settings = {f"semi-AR B={block_length}": block_length, "full diffusion": None}
-    results = {}
-    total = sum(len(specs) for specs in grid.values()) * len(settings)
-    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout)
+    families = {}
     for setting, block in settings.items():
-        policies = {family: [make_policy(spec) for spec in specs] for family, specs in grid.items()}
+        grid = standard_grid(task.answer_length, quick=args.quick, block_length=block)
+        families[setting] = {family: [make_policy(spec) for spec in specs] for family, specs in grid.items()}
+        if not args.no_policies:
+            families[setting].update(shipped_policy_families(task.name, block))
+    total = sum(len(members) for setting in families.values() for members in setting.values())
+    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout)
+    results = {}
+    for setting, block in settings.items():
         results[setting] = sweep(
-            policies, {"task": args.task, "block_length": block, "device": _device(args.device)},
+            families[setting], {"task": args.task, "block_length": block, "device": _device(args.device)},
             episodes=args.episodes, seed=args.seed, num_envs=args.num_envs, on_result=lambda _: progress.update(1),
         )  # fmt: skip
     progress.close()
     for setting, data in results.items():
-        print(f"\n{task.name}, {setting}, {args.episodes} held-out prompts")
-        print(f"{'policy':36s} {'accuracy':>8s} {'mean NFE':>8s} {'EOS early':>9s}")
-        for point in sorted(data["points"], key=lambda p: p["mean_nfe"]):
-            star = "*" if point in data["front"] else " "
-            print(f"{star}{point['policy']:35s} {point['accuracy']:8.3f} {point['mean_nfe']:8.2f} "
+        shown = [p for p in data["points"] if p in data["heuristic_front"] or p["learned"]]
+        print(f"\n{task.name}, {setting}, {args.episodes} held-out prompts: the heuristics' Pareto front (*) and "
+              f"every trained policy; all {len(data['points'])} points are in the JSON")  # fmt: skip
+        print(f"{'policy':36s} {'accuracy':>8s} {'95% CI':>11s} {'mean NFE':>8s} {'tok/NFE':>7s} {'early EOS':>9s}")
+        for point in sorted(shown, key=lambda p: p["mean_nfe"]):
+            star = "*" if point in data["heuristic_front"] else " "
+            low, high = point["accuracy_ci95"]
+            print(f"{star}{point['policy']:35s} {point['accuracy']:8.3f} {low:5.2f}-{high:4.2f} "
+                  f"{point['mean_nfe']:8.2f} {point['tokens_per_forward']:7.2f} "
                   f"{point['premature_eos_rate']:9.3f}")  # fmt: skip
+    print("\nearly EOS: share of answers that an end token cut shorter than the reference (the EOS trap)")
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"bench_{task.name.lower()}"
     save_json({"task": task.name, "machine": machine_description(), "results": results}, f"{stem}.json")
     try:
         plot_sweep(results, f"{stem}.png", title=task.name)
-        print(f"\nwrote {stem}.json and {stem}.png  (* = on the Pareto front)")
+        print(f"wrote {stem}.json and {stem}.png")
     except ImportError as error:
-        print(f"\nwrote {stem}.json  (* = on the Pareto front); no plot: {error}")
+        print(f"wrote {stem}.json; no plot: {error}")
     return 0
 
 

@@ -274,3 +274,4 @@ class UnmaskVectorEnv(VectorEnv):
                 f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length} (from "
                 f"task {self.task.name!r}: this prompt is skipped from now on; raise max_prompt_length to keep it)"
             )
+

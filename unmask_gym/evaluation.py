@@ -104,6 +104,8 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
         raise ValueError(f"episodes={episodes} differs from the env's num_prompts={env.num_prompts}")
     if env.autoreset_mode != AutoresetMode.SAME_STEP:
         raise ValueError(f"evaluate needs AutoresetMode.SAME_STEP, the env uses {env.autoreset_mode}")
+    if hasattr(policy, "reseed"):  # a learned policy's own sampler restarts, so its evaluation reproduces
+        policy.reseed(seed)
     obs, _ = env.reset(seed=seed)
     records: list[dict[str, Any]] = []
     while env.running.any():
@@ -180,7 +182,9 @@ def sweep(
         on_result: called after each evaluation (the CLI prints progress with it).
 
     Returns:
-        ``{"settings": ..., "points": [...], "front": [...]}``: each point is a result dict plus its family.
+        ``{"settings", "points", "curves", "front", "heuristic_front"}``: each point is a result dict plus its
+        ``family``, ``learned`` (a trained policy rather than a heuristic) and ``tokens_per_forward`` (L / mean
+        NFE); ``curves`` maps each family to ``[mean NFE, tokens per forward, accuracy, [95% low, high]]`` rows.
     """
     points = []
     for family, members in policies.items():
@@ -189,14 +193,23 @@ def sweep(
             result = evaluate(env, policy, seed=seed)
             if on_result is not None:
                 on_result(result)
-            points.append({"family": family, **result.to_dict()})
+            point = {"family": family, "learned": hasattr(policy, "env_kwargs"), **result.to_dict()}
+            point["tokens_per_forward"] = env.answer_length / max(result.mean_nfe, 1e-9)  # answer tokens per NFE
+            points.append(point)
     settings = {
         key: (value if isinstance(value, int | float | str | None) else str(value)) for key, value in env_kwargs.items()
     }
+    curves: dict[str, list] = {}
+    for point in sorted(points, key=lambda p: p["mean_nfe"]):  # the leaderboard view of each family
+        curves.setdefault(point["family"], []).append(
+            [point["mean_nfe"], point["tokens_per_forward"], point["accuracy"], list(point["accuracy_ci95"])]
+        )
     return {
         "settings": {**settings, "episodes": episodes, "seed": seed},
         "points": points,
+        "curves": curves,
         "front": pareto_front(points),
+        "heuristic_front": pareto_front([p for p in points if not p["learned"]]),
     }
 
 
@@ -208,7 +221,10 @@ def save_json(data: dict[str, Any], path: str | Path) -> None:
 
 
 def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> None:
-    """Accuracy vs mean NFE, one panel per setting, one line per policy family, the Pareto front in black.
+    """Accuracy vs mean NFE, one panel per setting: every measured point with its 95% interval, no interpolation.
+
+    Heuristic families are thin markers, trained policies bold stars, the heuristics' Pareto front a black step
+    line (the best accuracy reachable at or below each NFE). The x axis is logarithmic, where low NFE lives.
 
     Raises:
         ImportError: naming the extra to install when matplotlib is missing.
@@ -221,24 +237,31 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(sweeps), figsize=(6 * len(sweeps), 4.5), squeeze=False)
+    markers = "osD^v<>pPhX"
+    figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 5), squeeze=False)
     for axis, (setting, data) in zip(axes[0], sweeps.items(), strict=True):
         families: dict[str, list[dict[str, Any]]] = {}
         for point in data["points"]:
             families.setdefault(point["family"], []).append(point)
-        for family, points in families.items():
+        for index, (family, points) in enumerate(families.items()):
             points = sorted(points, key=lambda p: p["mean_nfe"])
-            axis.plot([p["mean_nfe"] for p in points], [p["accuracy"] for p in points], "o-", ms=3, label=family)
-        front = data["front"]
-        axis.plot([p["mean_nfe"] for p in front], [p["accuracy"] for p in front], "k--", lw=1.5, label="Pareto front")
-        axis.set(
-            xlabel="mean NFE (forward passes)",
-            ylabel="accuracy",
-            title=f"{title} {setting}".strip(),
-            ylim=(-0.02, 1.02),
-        )
-        axis.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="lower right")
+            x = [p["mean_nfe"] for p in points]
+            y = [p["accuracy"] for p in points]
+            errors = [[p["accuracy"] - p["accuracy_ci95"][0] for p in points],
+                      [p["accuracy_ci95"][1] - p["accuracy"] for p in points]]  # fmt: skip
+            learned = points[0].get("learned", False)
+            axis.errorbar(
+                x, y, yerr=errors, fmt="*" if learned else markers[index % len(markers)], ms=11 if learned else 4,
+                lw=0.8, capsize=2, alpha=1.0 if learned else 0.65, label=family, zorder=3 if learned else 2,
+            )  # fmt: skip
+        front = data.get("heuristic_front", data["front"])
+        axis.step([p["mean_nfe"] for p in front], [p["accuracy"] for p in front], "k-", where="post", lw=1.2,
+                  label="best heuristic (Pareto front)", zorder=1)  # fmt: skip
+        axis.set_xscale("log", base=2)
+        axis.set(xlabel="mean NFE (forward passes, log scale)", ylabel="accuracy (95% interval)",
+                 title=f"{title} {setting}".strip(), ylim=(-0.03, 1.03))  # fmt: skip
+        axis.grid(alpha=0.3, which="both")
+        axis.legend(fontsize=6.5, loc="lower right", ncol=2)
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)

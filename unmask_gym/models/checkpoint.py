@@ -51,9 +51,10 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> Tin
         found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a tiny-MDLM checkpoint of format_version {FORMAT_VERSION} (found {found!r})")
     config = TinyMDLMConfig(**json.loads(payload["config"]))
-    model = TinyMDLM(config)
+    with torch.device("meta"):  # no init kernels: loading must not start torch's thread pool (fork safety)
+        model = TinyMDLM(config)
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(payload["state_dict"], assign=True)
     except RuntimeError as error:
         raise ValueError(f"checkpoint {path} does not match its config {config}: {error}") from error
     model.metadata = json.loads(payload["metadata"])

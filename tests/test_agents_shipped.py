@@ -1,0 +1,31 @@
+"""Every shipped policy loads, builds the env it was trained for, and plays episodes there."""
+
+from __future__ import annotations
+
+import pytest
+
+from unmask_gym.agents import list_policies, load_policy
+from unmask_gym.evaluation import evaluate, make_eval_env
+
+TASKS = ("permutation", "sudoku", "statetracking")
+
+
+def test_policies_are_shipped_for_every_non_control_task():
+    names = list_policies()
+    for name in names:
+        task, setting, _tag = name.split("-", 2)
+        assert task in TASKS and setting in ("semi_ar", "full"), name
+    assert {name.split("-")[0] for name in names} >= {"permutation", "sudoku"}
+
+
+@pytest.mark.parametrize("name", list_policies())
+def test_a_shipped_policy_builds_its_env_and_runs_episodes(name):
+    policy = load_policy(name)
+    task, setting, _ = name.split("-", 2)
+    assert policy.env_kwargs["task"] == task
+    assert (policy.env_kwargs["block_length"] is None) == (setting == "full")
+    env = make_eval_env(episodes=8, num_envs=8, **policy.env_kwargs, **policy.observation_kwargs)
+    first = evaluate(env, policy, seed=0)
+    assert first.episodes == 8 and 1 <= first.mean_nfe <= env.max_nfe
+    again = evaluate(make_eval_env(episodes=8, num_envs=8, **policy.env_kwargs), policy, seed=0)
+    assert again.to_dict() == first.to_dict()  # a policy's evaluation reproduces
