@@ -20,8 +20,8 @@ BUDGETS = (1, 2, 4, 8)
 
 
 def best_within(points: list[dict], budget: float) -> str:
-    """Best accuracy among points with mean NFE ≤ budget ("–" when no rule is that fast)."""
-    fitting = [p for p in points if p["mean_nfe"] <= budget + 1e-9]
+    """Best heuristic accuracy among points with mean NFE ≤ budget ("–" when no rule is that fast)."""
+    fitting = [p for p in points if p["mean_nfe"] <= budget + 1e-9 and not p.get("learned", False)]
     if not fitting:
         return "–"
     best = max(fitting, key=lambda p: p["accuracy"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import gymnasium as gym
@@ -75,10 +76,45 @@ def test_record_episode_statistics_on_the_numpy_path_agrees_with_the_env_statist
 
 def test_single_env_render_shows_the_prompt_and_masked_positions():
     env = UnmaskEnv(task=CountingTask(4), model=FakeDiffusionLM(), render_mode="ansi")
+    with pytest.raises(RuntimeError, match=re.escape("call reset() before render()")):
+        env.render()
     env.reset(seed=0, options={"prompt": "2:345"})
     assert env.render() == "2:345____"
     env.step(np.array([1, 0, 0, 0]))
     assert env.render() == "2:3453___"
+    env.step(np.array([0, 1, 1, 1]))
+    assert env.render() == "2:34534$$"  # end tokens show as $, as in the replay
+    env.close()
+    with pytest.raises(RuntimeError, match="this env was closed"):
+        env.render()
+
+
+@pytest.mark.parametrize("env_id", REGISTERED_IDS)
+def test_check_env_passes_with_its_render_check_and_no_warnings(env_id):
+    env = gym.make(env_id, render_mode="ansi")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+
+
+def test_single_env_reports_episode_end_keys_only_when_the_episode_ends():
+    env = UnmaskEnv(task=CountingTask(4), model=FakeDiffusionLM())
+    _, info = env.reset(seed=0)
+    end_keys = {"completion", "prompt", "reference", "unmask_step", "episode"}
+    assert not end_keys & info.keys()
+    _, _, terminated, _, info = env.step(np.array([1, 0, 0, 0]))
+    assert not terminated and not end_keys & info.keys()
+    assert all(type(info[key]) in (int, float, bool) for key in ("nfe", "correct", "score", "prompt_id"))
+    _, _, terminated, _, info = env.step(np.ones(4))
+    assert terminated and end_keys <= info.keys() and isinstance(info["completion"], str)
+
+
+def test_sync_vector_mode_masks_episode_end_keys_to_the_rows_that_ended():
+    envs = gym.make_vec("UnmaskGym/Addition-v0", num_envs=2, vectorization_mode="sync", block_length=None)
+    envs.reset(seed=0)
+    _, _, terminated, _, info = envs.step(np.array([[1] * 12, [0] * 12], dtype=np.int8))
+    assert terminated.tolist() == [True, False]
+    assert info["_completion"].tolist() == [True, False]
 
 
 def test_single_env_accepts_torch_actions_and_returns_python_scalars():

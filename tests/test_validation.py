@@ -623,3 +623,23 @@ def test_a_bad_step_or_reset_while_episodes_await_their_reset_leaves_the_env_unc
         assert_tree_equal(result, twin.reset(options={"reset_mask": mask}))
         observation = result[0]
     assert_twins_step_alike(env, twin, observation)
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("gpu", "device must name a torch device such as 'cpu' or 'cuda:0', got 'gpu'"),
+        ("meta", "device 'meta' is not available here; available devices: ['cpu'"),
+        (["cpu"], "device must be a str, int or torch.device"),
+    ],
+)
+def test_a_bad_device_is_refused_naming_the_available_ones(device, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        UnmaskVectorEnv(1, task=CountingTask(ANSWER_LENGTH), model=FakeDiffusionLM(), device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is missing")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "mps"])
+def test_an_unavailable_device_is_refused_before_anything_loads(device) -> None:
+    with pytest.raises(ValueError, match=re.escape("is not available here; available devices: ['cpu'")):
+        UnmaskVectorEnv(1, task="addition", device=device)

@@ -117,13 +117,7 @@ class EnvConfig:
         check.check_choice("split", self.split, ("train", "eval"))
         check.check_int("num_prompts", self.num_prompts, 1, allow_none=True)
         check.check_int("top_k", self.top_k, 0)
-        try:
-            device = self.device if self.device is not None else ("cuda" if torch.cuda.is_available() else "cpu")
-            object.__setattr__(self, "device", torch.device(device))
-        except (RuntimeError, TypeError):
-            raise ValueError(
-                f"device must name a torch device such as 'cpu' or 'cuda:0', got {self.device!r}"
-            ) from None
+        object.__setattr__(self, "device", check_device(self.device))
 
     @property
     def num_groups(self) -> int:
@@ -150,6 +144,46 @@ class EnvConfig:
             self, task=task, answer_length=answer_length, max_prompt_length=prompt_length, block_length=block_length,
             max_nfe=answer_length if budget is None else budget, max_episode_steps=None,
         )  # fmt: skip
+
+
+def available_devices() -> list[str]:
+    """The torch devices this process can use: cpu, each cuda:i, and mps where present."""
+    devices = ["cpu"] + [f"cuda:{index}" for index in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device: Any) -> torch.device:
+    """``device`` as a ``torch.device`` (None: cuda if available, else cpu), or a ValueError naming what is available.
+
+    Example:
+        >>> check_device("cpu")
+        device(type='cpu')
+        >>> check_device("gpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: device must name a torch device such as 'cpu' or 'cuda:0', got 'gpu'; available here: ['cpu']
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    available = available_devices()
+    if isinstance(device, bool) or not isinstance(device, str | int | torch.device):
+        raise ValueError(f"device must be a str, int or torch.device such as 'cpu', got {device!r}; available here: "
+                         f"{available}")  # fmt: skip
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}; available here: {available}"
+        ) from None
+    if resolved.type == "cuda" and resolved.index is None and torch.cuda.is_available():
+        return resolved
+    name = str(resolved)
+    if resolved.type not in ("cpu", "cuda", "mps") or (resolved.type != "cpu" and name not in available):
+        raise ValueError(f"device {device!r} is not available here; available devices: {available}")
+    return resolved
 
 
 def check_model(config: EnvConfig, model: Any) -> None:

@@ -33,7 +33,7 @@ class UnmaskEnv(gym.Env):
         (<class 'float'>, True, True)
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
 
     def __init__(self, *, render_mode: str | None = None, **kwargs: Any) -> None:
         """Builds the one-slot vector env; ``kwargs`` go to ``UnmaskVectorEnv``."""
@@ -71,7 +71,7 @@ class UnmaskEnv(gym.Env):
         if options:
             raise ValueError(f"unknown reset options {sorted(options)}; valid options are prompt, reference")
         observation, info = self.vector_env.reset(seed=seed, options=vector_options)
-        return _row(observation), _row(info)
+        return _row(observation), _info_row(info)
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         """Commits the positions where ``action`` (shape (L,), 0/1) is 1; see ``UnmaskVectorEnv.step``."""
@@ -80,21 +80,50 @@ class UnmaskEnv(gym.Env):
         else:
             batched = np.asarray(action)[None]
         observation, reward, terminated, truncated, info = self.vector_env.step(batched)
-        return _row(observation), float(reward[0]), bool(terminated[0]), bool(truncated[0]), _row(info)
+        return _row(observation), float(reward[0]), bool(terminated[0]), bool(truncated[0]), _info_row(info)
 
     def render(self) -> str | None:
-        """The answer as text, ``_`` where masked (with ``render_mode="ansi"``)."""
+        """The prompt and the answer as text, ``_`` where masked and ``$`` for an end token (``render_mode="ansi"``).
+
+        Raises:
+            RuntimeError: before the first ``reset`` or after ``close``.
+        """
+        from unmask_gym.replay import render_answer
+
         if self.render_mode != "ansi":
             return None
-        state = self.vector_env._state
-        tokens = state.answer[0].tolist()
-        prompt = self.vector_env._book.prompts[0]
-        text = self.model.tokenizer.decode(tokens, end_token_ids=())
-        return f"{prompt}{text}"
+        if self.vector_env._closed:
+            raise RuntimeError("this env was closed; render() needs an open env")
+        if self.vector_env._state is None:
+            raise RuntimeError("call reset() before render()")
+        tokens = self.vector_env._state.answer[0].tolist()
+        return f"{self.vector_env._book.prompts[0]}{render_answer(tokens, self.model)}"
 
     def close(self) -> None:
         """Closes the underlying vector env."""
         self.vector_env.close()
+
+
+def _info_row(info: dict[str, Any]) -> dict[str, Any]:
+    """Row 0 of a batched info as Python values: a key with a ``_key`` mask only where its mask is set.
+
+    Episode-end keys (``completion``, ``episode``, ...) therefore appear only on the step the episode ends, and
+    every value is a Python scalar, a string or a numpy array, which Gymnasium's array-conversion wrappers convert.
+    """
+    out = {}
+    for key, value in info.items():
+        if key.startswith("_"):
+            continue
+        mask = info.get(f"_{key}")
+        if mask is not None and not bool(mask[0]):
+            continue
+        out[key] = _info_row(value) if isinstance(value, dict) else _python(_row(value))
+    return out
+
+
+def _python(value: Any) -> Any:
+    """Numpy scalars as Python scalars (arrays and other values unchanged)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _row(values: Any) -> Any:
