@@ -14,6 +14,8 @@ from typing import Any
 
 import torch
 
+from unmask_gym.models.checkpoint import read_payload
+
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
 
 FORMAT_VERSION = 1
@@ -93,13 +95,7 @@ def read_checkpoint(name_or_path: str | Path, need_trainer_state: bool = False) 
             holds no trainer state.
     """
     path = resolve_file(name_or_path, need_trainer_state)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a damaged zip or pickle
-        raise ValueError(f"cannot read policy checkpoint {path}: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a policy checkpoint of format_version {FORMAT_VERSION} (found {found!r})")
+    payload = read_payload(path, FORMAT_VERSION, "policy")
     if need_trainer_state and "trainer_state" not in payload:
         raise ValueError(f"{path} holds a policy only, no trainer state to resume from")
     payload["policy_config"] = json.loads(payload["policy_config"])

@@ -36,20 +36,32 @@ def training_steps(metadata: dict[str, Any]) -> int | None:
     return metadata.get("train_config", {}).get("steps", metadata.get("steps"))
 
 
+def read_payload(path: str | Path, format_version: int, kind: str, format_name: str | None = None) -> dict:
+    """The dict a ``torch.save`` checkpoint holds, or a ValueError naming the file if it is unreadable or not ``kind``.
+
+    Shared by the model and the policy checkpoints: both are a dict with a ``format_version``. ``format_name``
+    names the expected format in the second error (default: ``kind``).
+    """
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged zip or pickle
+        raise ValueError(f"cannot read {kind} checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format_version") != format_version:
+        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(
+            f"{path} is not a {format_name or kind} checkpoint of format_version {format_version} (found {found!r})"
+        )
+    return payload
+
+
 def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> TinyMDLM:
     """Reads a checkpoint written by ``save_model``; the model comes back in eval mode on ``device``.
 
     Raises:
         ValueError: naming the file if it is truncated, of another format, or does not match its config.
     """
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for a damaged zip or pickle
-        raise ValueError(f"cannot read model checkpoint {path}: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a tiny-MDLM checkpoint of format_version {FORMAT_VERSION} (found {found!r})")
+    payload = read_payload(path, FORMAT_VERSION, "model", "tiny-MDLM")
     config = TinyMDLMConfig(**json.loads(payload["config"]))
     with torch.device("meta"):  # no init kernels: loading must not start torch's thread pool (fork safety)
         model = TinyMDLM(config)
