@@ -29,3 +29,18 @@ def test_a_shipped_policy_builds_its_env_and_runs_episodes(name):
     assert first.episodes == 8 and 1 <= first.mean_nfe <= env.max_nfe
     again = evaluate(make_eval_env(episodes=8, num_envs=8, **policy.env_kwargs), policy, seed=0)
     assert again.to_dict() == first.to_dict()  # a policy's evaluation reproduces
+
+
+def test_every_shipped_policy_records_the_command_that_trained_it():
+    import json
+    from pathlib import Path
+
+    import unmask_gym.agents
+
+    manifest = json.loads((Path(unmask_gym.agents.__file__).parent / "pretrained" / "policies.json").read_text())
+    assert sorted(manifest) == list_policies()
+    for name, entry in manifest.items():
+        task, setting, _ = name.split("-", 2)
+        assert entry["command"].startswith("unmask-gym train --algo grpo") and f"--task {task}" in entry["command"]
+        assert ("--block-length none" in entry["command"]) == (setting == "full")
+        assert 0 < entry["train_seconds"] <= 30 * 60  # the budget per policy

@@ -1,0 +1,49 @@
+"""Copies a finished training run's policy into the package and records how it was made.
+
+    python benchmarks/ship_policy.py runs/perm-full-a6 permutation-full-a6 "unmask-gym train ..."
+
+Writes ``agents/pretrained/<name>.pt`` and the run's entry in ``agents/pretrained/policies.json``: the command
+that reproduces it, its iterations, the seconds its rollouts and updates took (from ``metrics.csv``), the machine,
+and the held-out evaluation the trainer wrote at the end (``eval.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+from pathlib import Path
+
+from unmask_gym.bench import machine_description
+
+PRETRAINED = Path(__file__).parent.parent / "agents" / "pretrained"
+MANIFEST = PRETRAINED / "policies.json"
+
+
+def main() -> None:
+    """Ships one run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the run folder (holds policy.pt, metrics.csv, eval.json)")
+    parser.add_argument("name", help="<task>-<semi_ar|full>-<tag>")
+    parser.add_argument("command", help="the exact command that trained it")
+    args = parser.parse_args()
+    rows = list(csv.DictReader((args.run / "metrics.csv").open()))
+    seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
+    evaluation = json.loads((args.run / "eval.json").read_text())
+    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.run / "policy.pt", PRETRAINED / f"{args.name}.pt")
+    manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    manifest[args.name] = {
+        "command": args.command,
+        "iterations": len(rows),
+        "train_seconds": round(seconds),
+        "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
+        "held_out": {key: evaluation[key] for key in ("episodes", "accuracy", "accuracy_ci95", "mean_nfe")},
+    }
+    MANIFEST.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
+    print(json.dumps({args.name: manifest[args.name]}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
