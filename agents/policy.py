@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from unmask_gym.heuristics import as_batched_tensors, in_kind
+
 from .distribution import expected_commits, sample_action
 
 SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token")
@@ -264,8 +266,12 @@ class LearnedPolicy:
         self.seed = self.seed if seed is None else seed
         self._generator = None
 
-    def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The (N, L) bool action for ``obs``."""
+    def __call__(self, obs: dict[str, Any]) -> Any:
+        """The bool action for ``obs``: torch or numpy, batched (N, L) or a single env's (L,), answered in kind."""
+        obs, was_numpy, single = as_batched_tensors(obs)
+        return in_kind(self._act(obs), was_numpy, single)
+
+    def _act(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self.logits(obs)
         if self._generator is None or self._generator.device != logits.device:
             self._generator = torch.Generator(device=logits.device).manual_seed(self.seed)

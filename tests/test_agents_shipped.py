@@ -44,3 +44,21 @@ def test_every_shipped_policy_records_the_command_that_trained_it():
         assert entry["command"].startswith("unmask-gym train --algo grpo") and f"--task {task}" in entry["command"]
         assert ("--block-length none" in entry["command"]) == (setting == "full")
         assert 0 < entry["train_seconds"] <= 30 * 60  # the budget per policy
+
+
+def test_a_loaded_policy_plays_the_single_numpy_env():
+    import gymnasium as gym
+    import numpy as np
+
+    policy = load_policy(list_policies()[0])
+    kwargs = {k: v for k, v in policy.env_kwargs.items() if k != "task"}
+    from unmask_gym.registration import registered_ids
+
+    env_id = next(env_id for env_id in registered_ids() if policy.env_kwargs["task"] in env_id.lower())
+    env = gym.make(env_id, **kwargs)
+    obs, _ = env.reset(seed=0)
+    terminated = False
+    while not terminated:
+        action = policy(obs)
+        assert isinstance(action, np.ndarray) and action.shape == obs["masked"].shape
+        obs, _, terminated, _, _ = env.step(action)

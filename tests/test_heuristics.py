@@ -183,3 +183,21 @@ def test_nan_parameters_are_refused():
         FastDLLMThreshold(math.nan)
     with pytest.raises(TypeError, match="k must be an int"):
         LeftToRight(1.5)
+
+
+@pytest.mark.parametrize("spec", ["top_k_confidence:k=2", "random_k:k=2", "left_to_right:k=1",
+                                  "fast_dllm_threshold:threshold=0.9", "fast_dllm_factor:factor=1.0",
+                                  "eb_sampler:gamma=0.1"])  # fmt: skip
+def test_heuristics_take_numpy_and_unbatched_observations_and_answer_in_kind(spec):
+    import gymnasium as gym
+    import numpy as np
+
+    env = gym.make("UnmaskGym/Addition-v0")
+    obs, _ = env.reset(seed=0)  # numpy, unbatched (L,)
+    action = make_policy(spec)(obs)
+    assert isinstance(action, np.ndarray) and action.shape == (12,) and action.dtype == np.bool_
+    batched = {key: torch.as_tensor(value)[None] for key, value in obs.items()}
+    assert np.array_equal(make_policy(spec)(batched)[0].numpy(), make_policy(spec)(obs))
+    env.step(action)
+    sampled = env.observation_space.sample()  # int8 masks, random values: still an action of the right shape
+    assert make_policy(spec)(sampled).shape == (12,)

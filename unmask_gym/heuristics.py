@@ -4,6 +4,7 @@ Each heuristic is a small callable that reads the observation's tensors (on thei
 selects only positions inside ``action_mask``, and commits at least one position per sample that has one (the
 paper's code applies that fallback batch-wide; we apply it per sample). Ties in a score go to the leftmost
 position. ``make_policy("fast_dllm_threshold:threshold=0.9")`` builds one from its command-line spec.
+A heuristic takes torch or numpy observations, batched (N, L) or a single env's (L,), and answers in kind.
 
 Shapes: N envs, L answer positions.
 """
@@ -43,13 +44,52 @@ def _sorted_by_confidence(obs: Observation) -> tuple[torch.Tensor, torch.Tensor,
     return values, order, obs["action_mask"].sum(1)
 
 
+def as_batched_tensors(obs: dict[str, Any]) -> tuple[Observation, bool, bool]:
+    """``obs`` as batched torch tensors, and whether it came as numpy and unbatched (a single env's (L,) row).
+
+    Example:
+        >>> import numpy as np
+        >>> tensors, was_numpy, was_single = as_batched_tensors({"masked": np.ones(3, dtype=np.int8)})
+        >>> tensors["masked"].tolist(), was_numpy, was_single
+        ([[True, True, True]], True, True)
+    """
+    was_numpy = not isinstance(obs["masked"], torch.Tensor)
+    single = obs["masked"].ndim == 1
+    tensors = {}
+    for key, value in obs.items():
+        value = torch.as_tensor(value)
+        if key in ("masked", "action_mask"):
+            value = value.bool()
+        tensors[key] = value.unsqueeze(0) if single else value
+    return tensors, was_numpy, single
+
+
+def in_kind(action: torch.Tensor, was_numpy: bool, single: bool) -> Any:
+    """An (N, L) bool action back in the observation's kind: numpy when it came as numpy, (L,) when unbatched."""
+    action = action[0] if single else action
+    return action.numpy(force=True) if was_numpy else action
+
+
+class Heuristic:
+    """Base of the heuristics: converts any observation to batched tensors, calls ``act``, answers in kind."""
+
+    def __call__(self, obs: dict[str, Any]) -> Any:
+        """The action for ``obs`` (torch or numpy, (N, L) or (L,)), of the same kind."""
+        tensors, was_numpy, single = as_batched_tensors(obs)
+        return in_kind(self.act(tensors), was_numpy, single)
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
+        raise NotImplementedError
+
+
 def _from_sorted(order: torch.Tensor, take: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
     """Scatters a per-rank choice (N, L) in sorted order back to positions."""
     return torch.zeros_like(action_mask).scatter_(1, order, take) & action_mask
 
 
 @dataclass
-class TopK:
+class TopK(Heuristic):
     """Commit the k selectable positions with the highest score each step.
 
     ``score`` is ``"confidence"`` (LLaDA's low-confidence remasking, Dream's maskgit_plus), ``"margin"`` (Dream's
@@ -71,8 +111,8 @@ class TopK:
         else:
             check_int("k", self.k, 1)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         action_mask = obs["action_mask"]
         scores = -obs["entropy"] if self.score == "entropy" else obs[self.score]
         if self.steps is None:
@@ -91,7 +131,7 @@ class TopK:
 
 
 @dataclass
-class RandomK:
+class RandomK(Heuristic):
     """Commit k selectable positions chosen uniformly at random (seeded; the generator lives on the obs device)."""
 
     k: int = 1
@@ -101,8 +141,8 @@ class RandomK:
     def __post_init__(self) -> None:
         check_int("k", self.k, 1)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         action_mask = obs["action_mask"]
         if self._generator is None or self._generator.device != action_mask.device:
             self._generator = torch.Generator(device=action_mask.device).manual_seed(self.seed)
@@ -111,7 +151,7 @@ class RandomK:
 
 
 @dataclass
-class LeftToRight:
+class LeftToRight(Heuristic):
     """Commit the k leftmost selectable positions (autoregressive order)."""
 
     k: int = 1
@@ -119,14 +159,14 @@ class LeftToRight:
     def __post_init__(self) -> None:
         check_int("k", self.k, 1)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         action_mask = obs["action_mask"]
         return action_mask & (action_mask.long().cumsum(1) <= self.k)
 
 
 @dataclass
-class FastDLLMThreshold:
+class FastDLLMThreshold(Heuristic):
     """Fast-dLLM's threshold rule (Wu et al. 2025).
 
     Every selectable position with confidence ≥ threshold, and always the most confident one.
@@ -137,8 +177,8 @@ class FastDLLMThreshold:
     def __post_init__(self) -> None:
         check_float("threshold", self.threshold, 0.0, 1.0)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         values, order, _ = _sorted_by_confidence(obs)
         take = values >= self.threshold
         take[:, 0] = True  # the most confident position always goes
@@ -146,7 +186,7 @@ class FastDLLMThreshold:
 
 
 @dataclass
-class FastDLLMFactor:
+class FastDLLMFactor(Heuristic):
     """Fast-dLLM's factor rule.
 
     With confidences sorted high to low, commit the longest prefix of n positions whose members all satisfy
@@ -162,8 +202,8 @@ class FastDLLMFactor:
     def __post_init__(self) -> None:
         check_float("factor", self.factor, 0.0, math.inf, minimum_open=True)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         values, order, available = _sorted_by_confidence(obs)
         rank = torch.arange(1, values.shape[1] + 1, device=values.device)  # n = 1 .. L
         passes = (rank + 1) * (1 - values) <= self.factor  # (N, L)
@@ -175,7 +215,7 @@ class FastDLLMFactor:
 
 
 @dataclass
-class EBSampler:
+class EBSampler(Heuristic):
     """The entropy-bounded sampler (Ben-Hamu et al. 2025).
 
     In confidence order, the longest prefix U whose summed entropy minus its largest entropy is at most gamma
@@ -187,8 +227,8 @@ class EBSampler:
     def __post_init__(self) -> None:
         check_float("gamma", self.gamma, 0.0, math.inf)
 
-    def __call__(self, obs: Observation) -> torch.Tensor:
-        """The action for ``obs``."""
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
         values, order, _ = _sorted_by_confidence(obs)
         selectable = values > -math.inf
         entropy = obs["entropy"].float().gather(1, order).masked_fill(~selectable, 0.0)  # (N, L) in confidence order
