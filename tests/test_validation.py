@@ -643,3 +643,8 @@ def test_a_bad_device_is_refused_naming_the_available_ones(device, message) -> N
 def test_an_unavailable_device_is_refused_before_anything_loads(device) -> None:
     with pytest.raises(ValueError, match=re.escape("is not available here; available devices: ['cpu'")):
         UnmaskVectorEnv(1, task="addition", device=device)
+
+
+def test_an_answer_length_the_shipped_model_was_not_trained_for_is_refused() -> None:
+    with pytest.raises(ValueError, match=re.escape("answer_length=8 differs from task 'Permutation''s 16")):
+        UnmaskVectorEnv(1, task="permutation", answer_length=8)

@@ -128,6 +128,12 @@ class EnvConfig:
         """This config with ``task`` in place and its defaults filled: L, P, the block length and the budget."""
         answer_length = task.answer_length if self.answer_length is None else self.answer_length
         validation.check_int("answer_length", answer_length, 1)
+        if self.model is None and answer_length != task.answer_length:
+            raise ValueError(
+                f"answer_length={answer_length} differs from task {task.name!r}'s {task.answer_length}, the length "
+                f"its shipped model was trained to fill (its answers may not fit, and the model writes nothing "
+                f"useful elsewhere); keep the task's length, or pass a model trained for {answer_length}"
+            )
         prompt_length = task.max_prompt_length if self.max_prompt_length is None else self.max_prompt_length
         validation.check_int("max_prompt_length", prompt_length, 1)
         block_length = self.block_length
