@@ -85,3 +85,13 @@ def test_sweep_writes_json_and_a_plot(tmp_path):
     assert json.loads((tmp_path / "sweep.json").read_text())["points"][0]["family"] == "top_k_confidence"
     plot_sweep({"full": data}, tmp_path / "sweep.png")
     assert (tmp_path / "sweep.png").stat().st_size > 1000
+
+
+def test_plot_sweep_draws_intervals_that_round_past_the_accuracy(tmp_path):
+    pytest.importorskip("matplotlib")
+    from unmask_gym.evaluation import plot_sweep
+
+    point = {"family": "x", "policy": "x", "accuracy": 1.0, "accuracy_ci95": [0.96, 0.9999999999], "mean_nfe": 2.0}
+    sweeps = {"full": {"points": [point], "front": [point], "heuristic_front": [point]}}
+    plot_sweep(sweeps, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 1000

@@ -247,8 +247,8 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
             points = sorted(points, key=lambda p: p["mean_nfe"])
             x = [p["mean_nfe"] for p in points]
             y = [p["accuracy"] for p in points]
-            errors = [[p["accuracy"] - p["accuracy_ci95"][0] for p in points],
-                      [p["accuracy_ci95"][1] - p["accuracy"] for p in points]]  # fmt: skip
+            errors = [[max(0.0, p["accuracy"] - p["accuracy_ci95"][0]) for p in points],
+                      [max(0.0, p["accuracy_ci95"][1] - p["accuracy"]) for p in points]]  # fmt: skip (rounding)
             learned = points[0].get("learned", False)
             axis.errorbar(
                 x, y, yerr=errors, fmt="*" if learned else markers[index % len(markers)], ms=11 if learned else 4,
@@ -261,7 +261,7 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
         axis.set(xlabel="mean NFE (forward passes, log scale)", ylabel="accuracy (95% interval)",
                  title=f"{title} {setting}".strip(), ylim=(-0.03, 1.03))  # fmt: skip
         axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=6.5, loc="lower right", ncol=2)
+        axis.legend(fontsize=6.5, loc="upper left", ncol=2)  # high accuracy at low NFE: where nothing is yet
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
