@@ -46,7 +46,8 @@ def compare(task: str, setting: str, data: dict) -> list[dict]:
 
 def print_shipped() -> None:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
-    print("| policy | task, setting, alpha | iterations | training | held-out accuracy @ mean NFE (beta 1) |")
+    print("| policy | task, setting, alpha | iterations | training (rollouts + updates) | held-out accuracy @ mean NFE "
+          "(beta 1) |")  # fmt: skip
     print("|---|---|---|---|---|")
     for name, entry in json.loads(MANIFEST.read_text()).items():
         words = entry["command"].split()
