@@ -144,3 +144,18 @@ def test_torchrl_check_env_specs_passes_through_its_gym_wrapper():
         rollout = env.rollout(8, break_when_any_done=False)  # episodes end early: TorchRL resets them
     assert rollout["next", "reward"].shape == (8, 1)
     assert rollout["next", "done"].any()
+
+
+def test_max_episode_steps_means_gymnasiums_time_limit_in_make_and_make_vec():
+    single = gym.make("UnmaskGym/Sudoku-v1", max_episode_steps=3, block_length=None)
+    assert single.unwrapped.vector_env.max_nfe == 16 and single.spec.max_episode_steps == 3
+    single.reset(seed=0)
+    flags = [single.step(np.zeros(16, dtype=np.int8))[2:4] for _ in range(3)]
+    assert flags == [(False, False), (False, False), (False, True)]
+    vector = gym.make_vec("UnmaskGym/Sudoku-v1", num_envs=2, vectorization_mode="vector_entry_point",
+                          max_episode_steps=3, block_length=None)  # fmt: skip
+    assert vector.unwrapped.max_nfe == 16
+    vector.reset(seed=0)
+    for _ in range(3):
+        _, _, terminated, truncated, _ = vector.step(np.zeros((2, 16), dtype=np.int8))
+    assert truncated.tolist() == [True, True] and not terminated.any()

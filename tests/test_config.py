@@ -34,7 +34,7 @@ def test_the_readme_shows_each_tasks_prompt_format(name):
 
 
 def test_the_env_exposes_its_resolved_config():
-    env = UnmaskVectorEnv(2, task=CountingTask(6), model=FakeDiffusionLM(), block_length=3, max_episode_steps=4)
+    env = UnmaskVectorEnv(2, task=CountingTask(6), model=FakeDiffusionLM(), block_length=3, max_nfe=4)
     assert env.config.block_length == env.block_length == 3
     assert env.config.max_nfe == env.max_nfe == 4 and env.config.max_episode_steps is None
     with pytest.raises(dataclasses.FrozenInstanceError):

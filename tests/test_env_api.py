@@ -134,8 +134,17 @@ def test_noop_until_the_budget_ends_the_episode_as_terminated_with_the_flag():
     assert obs["masked"].all()  # positions still masked stay masked
 
 
-def test_max_episode_steps_is_an_alias_of_max_nfe():
-    assert make_env(max_episode_steps=4).max_nfe == 4
+def test_max_episode_steps_is_a_time_limit_that_truncates_unscored():
+    env = make_env(2, answer_length=6, max_episode_steps=2, autoreset_mode=AutoresetMode.DISABLED)
+    assert env.max_nfe == 6  # the NFE budget is max_nfe alone
+    obs, _ = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(first_masked(obs))
+    assert not truncated.any() and not terminated.any()
+    obs, reward, terminated, truncated, info = env.step(first_masked(obs))
+    assert truncated.tolist() == [True, True] and not terminated.any()
+    assert reward.tolist() == [0.0, 0.0] and info["score"].tolist() == [0.0, 0.0]
+    assert not info["nfe_budget_exhausted"].any() and info["_episode"].all() and not env.running.any()
+    assert all(isinstance(completion, str) for completion in info["completion"])  # decoded as far as it got
 
 
 def test_top_confidence_commits_the_most_confident_selectable_position_on_an_empty_action():

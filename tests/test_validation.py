@@ -538,11 +538,6 @@ CONSTRUCTOR_CASES = {
     "split-unknown": ({"split": "test"}, ValueError, "split must be one of ('train', 'eval'), got 'test'"),
     "max_nfe-zero": ({"max_nfe": 0}, ValueError, "max_nfe must be >= 1, got 0"),
     "max_episode_steps-zero": ({"max_episode_steps": 0}, ValueError, "max_episode_steps must be >= 1, got 0"),
-    "max_nfe-disagrees": (
-        {"max_nfe": 3, "max_episode_steps": 4},
-        ValueError,
-        "max_nfe=3 and its alias max_episode_steps=4 disagree; give one",
-    ),
     "strict-string": ({"strict": "yes"}, TypeError, "strict must be a bool, got 'yes'"),
     "top_k-negative": ({"top_k": -1}, ValueError, "top_k must be >= 0, got -1"),
     "num_prompts-zero": ({"num_prompts": 0}, ValueError, "num_prompts must be >= 1, got 0"),
@@ -573,13 +568,6 @@ def test_a_bad_constructor_argument_raises_a_pinned_error(name: str) -> None:
     num_envs = kwargs.pop("num_envs", NUM_ENVS)
     with pytest.raises(error_type, match=re.escape(message)):
         make_env(num_envs, **kwargs)
-
-
-def test_max_nfe_and_max_episode_steps_agreeing_is_accepted() -> None:
-    env = make_env(max_nfe=3, max_episode_steps=3)
-    assert env.max_nfe == 3
-    assert make_env(max_episode_steps=2).max_nfe == 2
-    assert make_env().max_nfe == ANSWER_LENGTH
 
 
 def test_a_model_whose_tokenizer_equals_the_tasks_is_accepted() -> None:

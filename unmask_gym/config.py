@@ -65,7 +65,11 @@ class EnvConfig:
         0.0, "`0.0`", "0: greedy tokens; > 0: sampled with per-episode noise (see seeding above)"
     )
     max_nfe: int | None = _argument(None, "L", "the NFE budget: forward passes per episode")
-    max_episode_steps: int | None = _argument(None, "`None`", "an alias of `max_nfe` (what `gym.make` passes)")
+    max_episode_steps: int | None = _argument(
+        None, "`None`",
+        "Gymnasium's time limit: a running episode is truncated after this many steps (`truncated=True`, reward 0, "
+        "no score); the NFE budget is `max_nfe`",
+    )  # fmt: skip
     reward: Any = _argument(
         "multiplicative", '`"multiplicative"`', '`"multiplicative"`, `"additive"` or a TRL-style callable'
     )
@@ -101,10 +105,6 @@ class EnvConfig:
         check.check_float("temperature", self.temperature, 0.0)
         check.check_int("max_nfe", self.max_nfe, 1, allow_none=True)
         check.check_int("max_episode_steps", self.max_episode_steps, 1, allow_none=True)
-        if None not in (self.max_nfe, self.max_episode_steps) and self.max_nfe != self.max_episode_steps:
-            raise ValueError(
-                f"max_nfe={self.max_nfe} and its alias max_episode_steps={self.max_episode_steps} disagree; give one"
-            )
         if not callable(self.reward):
             check.check_choice("reward", self.reward, REWARD_NAMES)
         check.check_float("alpha", self.alpha, 0.0)
@@ -145,10 +145,9 @@ class EnvConfig:
                 f"{source}block_length={block_length} must divide answer_length={answer_length}; pass a "
                 "block_length that does, or None for full diffusion"
             )
-        budget = self.max_nfe if self.max_nfe is not None else self.max_episode_steps
         return dataclasses.replace(
             self, task=task, answer_length=answer_length, max_prompt_length=prompt_length, block_length=block_length,
-            max_nfe=answer_length if budget is None else budget, max_episode_steps=None,
+            max_nfe=answer_length if self.max_nfe is None else self.max_nfe,
         )  # fmt: skip
 
 

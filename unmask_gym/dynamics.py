@@ -45,6 +45,13 @@ def commit(
     return state.replace(canvas=canvas, steps=steps, unmask_step=unmask_step), chosen, done
 
 
+def time_limit(state: EnvState, done: torch.Tensor, config: EnvConfig) -> torch.Tensor:
+    """(N,) bool: running episodes that did not end but reached ``max_episode_steps`` (Gymnasium's truncation)."""
+    if config.max_episode_steps is None:
+        return torch.zeros_like(done)
+    return state.running & ~done & (state.steps >= config.max_episode_steps)
+
+
 def forward(state: EnvState, rows: np.ndarray, model: Any, config: EnvConfig, seed: int, book: EpisodeBook) -> EnvState:
     """One dLLM pass over ``rows`` only; the other rows keep their cached prediction.
 

@@ -214,11 +214,15 @@ class UnmaskVectorEnv(VectorEnv):
         )  # fmt: skip
 
         new, committed, done = dynamics.commit(state, selected, action_mask, config)
-        host = torch.cat([done[:, None], committed.any(1)[:, None], new.steps[:, None], new.answer], 1).cpu()  # sync
-        done_rows = np.flatnonzero(host[:, 0].numpy())
+        truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
+        ended = done | truncated
+        host = torch.cat(
+            [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
+        ).cpu()  # the step's one host sync
+        done_rows = np.flatnonzero(host[:, 0].numpy())  # every ended episode: terminated or truncated
         stay_rows = np.flatnonzero(host[:, 1].numpy() & ~host[:, 0].numpy())  # committed and still running
         reward, end_info = outputs.end_episodes(new, book, done_rows, host, self.model, config)
-        new = new.replace(running=new.running & ~done)
+        new = new.replace(running=new.running & ~ended)
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             reset_rows = done_rows
             if len(done_rows):  # the finished episodes' last view, before their rows restart
@@ -240,17 +244,16 @@ class UnmaskVectorEnv(VectorEnv):
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             info = outputs.step_info(new, book, config)
             if len(done_rows):
-                info.update(final_obs=final_obs, _final_obs=done, final_info=final_info, _final_info=done.clone())
+                info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
         else:
             info = {**outputs.step_info(new, book, config, end_info), **end_info["extras"]}
             self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
             self._autoreset_pending[done_rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
         info["committed"] = committed.clone()
         if len(done_rows):
-            info["episode"], info["_episode"] = end_info["episode"], done.clone()
+            info["episode"], info["_episode"] = end_info["episode"], ended.clone()
         self._state, self._book = new, book
-        truncated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-        return outputs.observation(new, config), reward, done.clone(), truncated, info
+        return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
 
     def close(self, **kwargs: Any) -> None:
         """Releases the state; later calls to ``step``/``reset`` raise RuntimeError."""

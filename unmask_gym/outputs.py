@@ -19,7 +19,11 @@ from unmask_gym.state import EnvState, EpisodeBook
 def end_episodes(
     state: EnvState, book: EpisodeBook, done_rows: np.ndarray, host: torch.Tensor, model: Any, config: EnvConfig
 ) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Decodes and scores the finished rows: the terminal reward (N,) and the end-of-episode info."""
+    """Decodes and scores the finished rows: the terminal reward (N,) and the end-of-episode info.
+
+    ``host`` holds per row: ended, committed anything, steps, truncated, then the answer tokens. A truncated
+    episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
+    """
     reward = torch.zeros(config.num_envs, dtype=torch.float32)
     score = torch.zeros(config.num_envs, dtype=torch.float32)
     budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool)
@@ -27,7 +31,7 @@ def end_episodes(
     prompts = np.full(config.num_envs, None, dtype=object)
     references_out = np.full(config.num_envs, None, dtype=object)
     if len(done_rows):
-        answers, nfe = host[done_rows, 3:], host[done_rows, 2]  # (D, L), (D,)
+        answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3].bool()  # (D, L), (D,), (D,)
         done_completions = [model.tokenizer.decode(answer.tolist(), sorted(model.end_token_ids)) for answer in answers]
         done_prompts = [book.prompts[row] for row in done_rows]
         references = [book.references[row] for row in done_rows]
@@ -42,9 +46,9 @@ def end_episodes(
         else:
             formula = multiplicative_reward if config.reward == "multiplicative" else additive_reward
             values = formula(done_score, nfe, config.answer_length, config.alpha)
-        reward[done_rows] = values
-        score[done_rows] = done_score
-        budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1)
+        reward[done_rows] = torch.as_tensor(values, dtype=torch.float32).masked_fill(cut, 0.0)
+        score[done_rows] = done_score.masked_fill(cut, 0.0)
+        budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut
         for row, completion, prompt, reference in zip(
             done_rows, done_completions, done_prompts, references, strict=True
         ):
