@@ -238,7 +238,7 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
     import matplotlib.pyplot as plt
 
     markers = "osD^v<>pPhX"
-    figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 5), squeeze=False)
+    figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 6.2), squeeze=False)
     for axis, (setting, data) in zip(axes[0], sweeps.items(), strict=True):
         families: dict[str, list[dict[str, Any]]] = {}
         for point in data["points"]:
@@ -261,7 +261,7 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
         axis.set(xlabel="mean NFE (forward passes, log scale)", ylabel="accuracy (95% interval)",
                  title=f"{title} {setting}".strip(), ylim=(-0.03, 1.03))  # fmt: skip
         axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=6.5, loc="upper left", ncol=2)  # high accuracy at low NFE: where nothing is yet
+        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4)  # below: hides no point
     figure.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
