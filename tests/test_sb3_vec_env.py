@@ -11,6 +11,7 @@ pytest.importorskip("stable_baselines3")
 from stable_baselines3 import PPO
 
 from unmask_gym import UnmaskVectorEnv
+from unmask_gym.evaluation import EvalResult, evaluate, make_eval_env
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 from unmask_gym.wrappers.sb3 import SB3VecEnv
 
@@ -38,11 +39,25 @@ def test_sb3_vec_env_returns_what_the_vector_env_returns_in_sb3s_layout():
     assert model.calls - calls_before <= 6  # one batched forward per step, never one per env
 
 
-def test_sb3_ppo_trains_end_to_end_through_the_batched_adapter():
-    venv = SB3VecEnv(UnmaskVectorEnv(8, task=CountingTask(4), model=FakeDiffusionLM(), device="cpu"))
-    agent = PPO("MultiInputPolicy", venv, n_steps=16, batch_size=64, n_epochs=2, seed=0, device="cpu")
-    agent.learn(total_timesteps=256)
-    assert agent.num_timesteps >= 256
+def test_sb3_ppo_learns_through_the_batched_adapter():
+    # On the counting task one pass is right, so the reward's optimum is committing everything at once.
+    torch.set_num_threads(1)
+    kwargs = {"model": FakeDiffusionLM(), "device": "cpu", "empty_action": "top_confidence"}
+    venv = SB3VecEnv(UnmaskVectorEnv(16, task=CountingTask(6), **kwargs))
+    agent = PPO("MultiInputPolicy", venv, n_steps=32, batch_size=128, n_epochs=4, learning_rate=1e-3, seed=0,
+                device="cpu")  # fmt: skip
+
+    def held_out() -> EvalResult:
+        def policy(obs):
+            return torch.as_tensor(agent.predict({k: v.numpy() for k, v in obs.items()}, deterministic=True)[0])
+
+        return evaluate(make_eval_env(CountingTask(6), 64, 64, **kwargs), policy, seed=1)
+
+    before = held_out()
+    agent.learn(total_timesteps=8192)
+    after = held_out()
+    assert before.mean_nfe > 2.5 and after.mean_nfe < 1.5  # measured: 3.36 -> 1.00 NFE
+    assert after.mean_reward > before.mean_reward + 0.25  # measured: 0.61 -> 1.00
 
 
 def test_sb3_vec_env_refuses_an_env_that_does_not_reset_within_the_step():
