@@ -47,7 +47,7 @@ class GRPOConfig:
 
     task: str = "addition"
     """Built-in task name."""
-    block_length: int | str | None = "task"
+    block_length: int | str | None = "task"  # unmask_gym.config.TASK_DEFAULT; a literal: train.py reads it by ast
     """Semi-AR block length; None: full diffusion; "task": the task's default (4 for the built-in tasks)."""
     alpha: float = 1.0
     """Compute exponent of the multiplicative reward (weight of the additive one)."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from unmask_gym.config import TASK_DEFAULT
 from unmask_gym.models.checkpoint import read_payload
 
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
@@ -160,7 +161,7 @@ def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
     return policy, dict(policy.env_kwargs)
 
 
-def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = "task") -> tuple[Any, dict[str, Any]]:
+def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = TASK_DEFAULT) -> tuple[Any, dict[str, Any]]:
     """The policy of a CLI ``--policy`` and the env arguments to run it with (``task`` included).
 
     A heuristic runs on ``task`` with ``block_length``. A learned policy runs in the MDP it was trained for (its
@@ -175,6 +176,6 @@ def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = "task") -> t
     if not trained_for:
         return policy, {"task": task, "block_length": block_length}
     env_kwargs = {**trained_for, **policy.observation_kwargs}
-    if block_length != "task":
+    if block_length != TASK_DEFAULT:
         env_kwargs["block_length"] = block_length
     return policy, env_kwargs

@@ -202,8 +202,7 @@ def _evaluate(trainer: Any, episodes: int, out: Path | None) -> None:
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
 
     policy = trainer.learned_policy()
-    kwargs = {key: value for key, value in policy.env_kwargs.items() if key != "task"} | policy.observation_kwargs
-    env = make_eval_env(policy.env_kwargs["task"], episodes, device=trainer.env.device, **kwargs)
+    env = make_eval_env(episodes=episodes, device=trainer.env.device, **policy.env_kwargs, **policy.observation_kwargs)
     result = evaluate(env, policy, seed=0)
     low, high = result.accuracy_ci95
     print(f"held-out ({result.episodes} prompts, beta 1): accuracy {result.accuracy:.3f} (95% CI {low:.3f}-"

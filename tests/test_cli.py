@@ -134,3 +134,9 @@ def test_bench_without_matplotlib_still_writes_json_and_names_the_extra(tmp_path
     assert (tmp_path / "bench_addition.json").exists()
     assert not (tmp_path / "bench_addition.png").exists()
     assert 'no plot: plotting needs matplotlib: pip install "unmask-gym[plot]"' in capsys.readouterr().out
+
+
+def test_the_clis_block_length_sentinel_is_the_configs():
+    from unmask_gym import cli, config
+
+    assert cli.TASK_DEFAULT == config.TASK_DEFAULT  # cli keeps a copy so that --help does not import torch

@@ -60,19 +60,16 @@ def shipped_policy_families(task_name: str, block_length: int | None, betas: tup
 
     Loaded lazily from ``unmask_gym.agents`` (the env never needs the agents).
     """
-    from unmask_gym.agents.loading import list_policies, load_policy
+    from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
 
     families = {}
     for name in list_policies():
         if not name.startswith(f"{task_name.lower()}-"):
             continue
-        members = []
-        for beta in betas:
-            policy = load_policy(name, beta=beta)
-            if policy.env_kwargs.get("block_length") != block_length:
-                break
-            policy.__name__ = f"{name}:beta={beta:g}"
-            members.append(policy)
-        if members:
-            families[name] = members
+        policy = load_policy(name)  # read once; the beta variants share its network
+        if policy.env_kwargs.get("block_length") != block_length:
+            continue
+        families[name] = [
+            LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}") for beta in betas
+        ]
     return families

@@ -69,6 +69,7 @@ class SB3VecEnv(VecEnv):
         dones = terminated | truncated
         final_info = to_numpy(info.get("final_info", {}))
         final_obs = to_numpy(info.get("final_obs", {}))
+        episode = to_numpy(info.get("episode", {}))
         infos: list[dict[str, Any]] = []
         for row in range(self.num_envs):
             entry: dict[str, Any] = {}
@@ -77,7 +78,7 @@ class SB3VecEnv(VecEnv):
                          if not key.startswith("_") and not isinstance(value, dict)}  # fmt: skip
                 entry["terminal_observation"] = {key: value[row] for key, value in final_obs.items()}
                 entry["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
-                entry["episode"] = {"r": float(reward[row]), "l": int(final_info["nfe"][row])}
+                entry["episode"] = {key: value[row].item() for key, value in episode.items()}  # r, l, nfe
             infos.append(entry)
         return obs, reward.astype(np.float32), dones, infos
 
