@@ -2,7 +2,9 @@
 
 Each iteration: (1) reset the env with this iteration's seed, so each of its ``num_groups`` prompt groups plays
 ``group_size`` rollouts of one prompt (the env's ``group_size``), plus optionally one expert rollout per group
-from a heuristic (expert steering, G + 1 rollouts); (2) advantage = reward - group mean (optionally / group std),
+from a heuristic (expert steering, G + 1 rollouts); a trade-off-conditioned policy (``PolicyConfig.alpha_range``)
+also draws one alpha per group, log-uniform over the range, which every member of the group reads and is scored
+with, so the group baseline compares like with like; (2) advantage = reward - group mean (optionally / group std),
 groups keyed by (group, ``episode_index``); (3) several epochs of PPO-style clipped updates (no KL term) on the
 stored policy inputs, never the dLLM. Before the first iteration an optional imitation warm start fits the policy
 to the heuristic's decisions. Every random draw comes from the trainer's own seeded generators and every
@@ -30,6 +32,7 @@ from gymnasium.vector import AutoresetMode
 from unmask_gym.env import UnmaskVectorEnv
 from unmask_gym.heuristics import make_policy
 from unmask_gym.models import resolve_model_name
+from unmask_gym.reward import REWARD_FORMULAS
 
 from .distribution import entropy, highest_logit, log_prob, most_likely_action, sample_action
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
@@ -50,7 +53,8 @@ class GRPOConfig:
     block_length: int | str | None = "task"  # unmask_gym.config.TASK_DEFAULT; a literal: train.py reads it by ast
     """Semi-AR block length; None: full diffusion; "task": the task's default (4 for the built-in tasks)."""
     alpha: float = 1.0
-    """Compute exponent of the multiplicative reward (weight of the additive one)."""
+    """Compute exponent of the multiplicative reward (weight of the additive one); for a conditioned policy
+    (``--alpha-range``), the alpha it serves by default after training."""
     reward: str = "multiplicative"
     """"multiplicative" (the paper's Eq.) or "additive"."""
     answer_length: int | None = None
@@ -198,6 +202,11 @@ class GRPOTrainer:
             policy_config, seed=config.seed, hidden_size=self.env.hidden_size, tau_eval=tau_eval,
             end_token_ids=tuple(sorted(self.env.model.end_token_ids)),
         )  # fmt: skip
+        if policy_config.conditioned:
+            if callable(config.reward):
+                raise ValueError("a conditioned policy needs a named reward ('multiplicative' or 'additive') to "
+                                 "score each group at its own alpha, got a callable")  # fmt: skip
+            policy_config.check_alpha(config.alpha)  # the default it will serve must be one it learns
         self.policy = UnmaskingPolicy(policy_config).to(self.env.device)
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)  # fmt: skip
@@ -220,9 +229,10 @@ class GRPOTrainer:
                 "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha, "empty_action": env.empty_action,
                 "temperature": env.temperature, "model": model}  # fmt: skip
 
-    def learned_policy(self, beta: float = 1.0, seed: int = 0) -> LearnedPolicy:
+    def learned_policy(self, beta: float = 1.0, seed: int = 0, alpha: float | None = None) -> LearnedPolicy:
         """The current network as an ``obs -> action`` callable (shares the parameters)."""
-        return LearnedPolicy(self.policy, self.env_kwargs, beta=beta, seed=seed, name=f"grpo:{self.config.task}")
+        return LearnedPolicy(self.policy, self.env_kwargs, beta=beta, seed=seed, name=f"grpo:{self.config.task}",
+                             alpha=alpha)  # fmt: skip
 
     def run(self) -> Iterator[dict[str, float]]:
         """Runs the remaining iterations (after the warm start, if asked), yielding each one's metrics."""
@@ -269,15 +279,27 @@ class GRPOTrainer:
             return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
                                  fallback_to_highest_logit=self.config.policy_fallback)  # fmt: skip
 
-        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback)
+        group_alpha = self.group_alphas(seed) if self.policy.config.conditioned else None
+        row_alpha = None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
+        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha)
         if self.expert_env is not None:
             # Same seed, so expert row g gets prompt group g's prompt (group g draws from seed + g in both envs).
             expert = collect(self.expert_env, self.policy, seed, self._expert_choice, self.config.policy_fallback,
-                             is_expert=True)  # fmt: skip
+                             is_expert=True, alpha=group_alpha)  # fmt: skip
             if not torch.equal(expert.prompt_id, rollouts.prompt_id[:: self.config.group_size]):
                 raise RuntimeError("expert and policy rollouts got different prompts; both envs must share the task")
             rollouts = rollouts.cat(expert)
+            row_alpha = None if row_alpha is None else torch.cat([row_alpha, group_alpha])
+        if row_alpha is not None:  # each episode scored at its group's alpha (the env scored it at config.alpha)
+            reward = REWARD_FORMULAS[self.env.reward](rollouts.score, rollouts.nfe, self.env.answer_length, row_alpha)
+            rollouts = dataclasses.replace(rollouts, reward=reward)
         return rollouts
+
+    def group_alphas(self, seed: int) -> torch.Tensor:
+        """(num_groups,) the alphas of an iteration's prompt groups: log-uniform over ``alpha_range``, from ``seed``."""
+        low, high = self.policy.config.alpha_range
+        uniform = torch.rand(self.config.num_groups, generator=torch.Generator().manual_seed(seed))
+        return (low * (high / low) ** uniform).to(self.env.device)
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
@@ -326,10 +348,16 @@ class GRPOTrainer:
         """
         config, tau = self.config, self.policy.config.tau_train
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
-        data = collect(self.env, self.policy, seeds[0], self._expert_choice)
+
+        def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert at every alpha
+            conditioned = self.policy.config.conditioned
+            alpha = self.group_alphas(seed).repeat_interleave(config.group_size) if conditioned else None
+            return collect(self.env, self.policy, seed, self._expert_choice, alpha=alpha)
+
+        data = expert_episodes(seeds[0])
         for seed in seeds[1:-1]:
-            data = data.cat(collect(self.env, self.policy, seed, self._expert_choice))
-        held_out = collect(self.env, self.policy, seeds[-1], self._expert_choice)  # other prompts: unseen steps
+            data = data.cat(expert_episodes(seed))
+        held_out = expert_episodes(seeds[-1])  # other prompts: unseen steps
         optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.warm_start_learning_rate)
         agreement, epoch = self._agreement(held_out), 0
         while agreement < config.warm_start_agreement and epoch < config.warm_start_max_epochs:

@@ -105,12 +105,14 @@ def read_checkpoint(name_or_path: str | Path, need_trainer_state: bool = False) 
     return payload
 
 
-def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0) -> LearnedPolicy:
+def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,
+                alpha: float | None = None) -> LearnedPolicy:  # fmt: skip
     """A trained policy as a callable ``obs -> action``, from a shipped name, a run folder or a checkpoint file.
 
     The network moves to the observations' device on its first call. ``policy.env_kwargs`` are the MDP settings
     it was trained for (task, block_length, answer_length, max_nfe, reward, alpha, empty_action, temperature,
-    model), to build a matching env: ``make_eval_env(episodes=..., **policy.env_kwargs)``.
+    model), to build a matching env: ``make_eval_env(episodes=..., **policy.env_kwargs)``. ``alpha`` picks the
+    trade-off of a conditioned policy (one trained with ``alpha_range``; see ``LearnedPolicy``).
 
     Raises:
         ValueError: for an unknown name or path, or a file that is not a policy checkpoint.
@@ -122,7 +124,7 @@ def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0) -> L
     except RuntimeError as error:
         raise ValueError(f"checkpoint {payload['path']} does not match its policy config: {error}") from error
     return LearnedPolicy(network.requires_grad_(False), payload["env_kwargs"], beta=beta, seed=seed,
-                         name=str(name_or_path))  # fmt: skip
+                         name=str(name_or_path), alpha=alpha)  # fmt: skip
 
 
 def list_policies() -> list[str]:

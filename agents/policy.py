@@ -57,12 +57,23 @@ class PolicyConfig:
     """D of the ``hidden`` feature (the trainer reads it from the env); 0 without it."""
     end_token_ids: tuple[int, ...] = ()
     """The dLLM's end tokens, for the ``end_token`` feature (1 where the predicted token ends the answer)."""
+    alpha_range: tuple[float, ...] | None = None
+    """None: a policy for the one alpha it is trained with. (low, high): a trade-off-conditioned policy that reads
+    the reward exponent alpha as an input (log-scaled, through the adaLN conditioning) and serves any alpha in the
+    range; the trainer samples one per prompt group, ``LearnedPolicy.alpha`` sets it at evaluation."""
     seed: int = 0
     """Seed of the parameter initialisation (drawn from a private generator: the global RNG is untouched)."""
 
     def __post_init__(self) -> None:
         self.features = tuple(self.features)
         self.end_token_ids = tuple(int(token) for token in self.end_token_ids)
+        if self.alpha_range is not None:
+            try:
+                self.alpha_range = tuple(float(value) for value in self.alpha_range)
+            except (TypeError, ValueError):
+                raise ValueError(f"alpha_range must be two numbers (low, high), got {self.alpha_range!r}") from None
+            if len(self.alpha_range) != 2 or not 0 < self.alpha_range[0] < self.alpha_range[1] < math.inf:
+                raise ValueError(f"alpha_range must be (low, high) with 0 < low < high, got {self.alpha_range!r}")
         unknown = [name for name in self.features if name not in (*SCALAR_FEATURES, "hidden")]
         if unknown or not self.features or len(set(self.features)) != len(self.features):
             raise ValueError(
@@ -79,6 +90,36 @@ class PolicyConfig:
     def evaluation_tau(self) -> float:
         """``tau_eval``, or 1 while it is unresolved."""
         return 1.0 if self.tau_eval is None else self.tau_eval
+
+    @property
+    def conditioned(self) -> bool:
+        """Whether the network reads alpha (``alpha_range`` is set)."""
+        return self.alpha_range is not None
+
+    def alpha_code(self, alpha: torch.Tensor) -> torch.Tensor:
+        """The network's alpha input: log(alpha) mapped from log(alpha_range) to [-1, 1] (a ratio scale)."""
+        low, high = (math.log(value) for value in self.alpha_range)
+        return (2 * (alpha.float().log() - low) / (high - low) - 1).clamp(-1.5, 1.5)
+
+    def check_alpha(self, alpha: Any) -> float:
+        """``alpha`` as a float, if this conditioned policy was trained for it.
+
+        Raises:
+            ValueError: for an unconditioned policy, or an alpha outside ``alpha_range``.
+        """
+        if not self.conditioned:
+            raise ValueError("this policy was trained for one alpha (alpha_range is None); it takes no alpha input")
+        if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha):
+            raise ValueError(f"alpha must be a finite number, got {alpha!r}")
+        low, high = self.alpha_range
+        if not low <= alpha <= high:
+            raise ValueError(f"alpha must lie in the range the policy was trained on, [{low:g}, {high:g}], got {alpha}")
+        return float(alpha)
+
+    @property
+    def num_conditions(self) -> int:
+        """Numbers per position in the adaLN conditioning: mask flag, step fraction (and alpha when conditioned)."""
+        return 3 if self.conditioned else 2
 
     @property
     def num_inputs(self) -> int:
@@ -98,13 +139,30 @@ class PolicyConfig:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(self).items()}
 
 
-def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, 2).
+def alpha_grid(alpha_range: tuple[float, ...], points: int = 6) -> list[float]:
+    """``points`` alphas spread log-evenly over ``alpha_range``, ends included, rounded to 3 significant digits.
 
-    ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning. Rollouts store these two
-    tensors, so a policy update never needs the dLLM again.
+    Where ``unmask-gym train`` and ``unmask-gym bench`` evaluate a conditioned policy.
+
+    Example:
+        >>> alpha_grid((1.0, 16.0), points=5)
+        [1.0, 2.0, 4.0, 8.0, 16.0]
+    """
+    low, high = alpha_range
+    return [float(f"{low * (high / low) ** (index / (points - 1)):.3g}") for index in range(points)]
+
+
+def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
+                  alpha: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, C).
+
+    ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning, plus the coded alpha for a
+    conditioned policy (``alpha``: one number or one per row, required then). Rollouts store these two tensors,
+    so a policy update never needs the dLLM again.
     """
     masked = obs["masked"]
+    if config.conditioned and alpha is None:
+        raise ValueError("a conditioned policy (alpha_range set) needs the alpha it should serve")
     if "hidden" in config.features and "hidden" not in obs:
         raise ValueError("this policy reads the 'hidden' observation: build the env with observe_hidden=True")
     step_frac = obs["step_frac"].float().expand(masked.shape)  # (N, 1) -> (N, L)
@@ -119,8 +177,11 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig) -> tuple[t
             columns.append(obs["hidden"].float())  # (N, L, D)
         else:
             columns.append(obs[name].float()[..., None])
-    condition = torch.stack([masked.float(), step_frac], dim=-1)  # (N, L, 2)
-    return torch.cat(columns, dim=-1), condition
+    conditions = [masked.float(), step_frac]
+    if config.conditioned:
+        alpha = torch.as_tensor(alpha, device=masked.device).float().reshape(-1, 1)  # (1 or N, 1)
+        conditions.append(config.alpha_code(alpha).expand(masked.shape))
+    return torch.cat(columns, dim=-1), torch.stack(conditions, dim=-1)  # (N, L, F), (N, L, C)
 
 
 def rotary_tables(length: int, head_width: int, base: float, device: torch.device) -> tuple[torch.Tensor, ...]:
@@ -186,7 +247,7 @@ class AdaLNBlock(nn.Module):
 
 
 class UnmaskingPolicy(nn.Module):
-    """The network: features (N, L, F) and condition (N, L, 2) -> one logit per position (N, L)."""
+    """The network: features (N, L, F) and condition (N, L, C) -> one logit per position (N, L)."""
 
     def __init__(self, config: PolicyConfig) -> None:
         super().__init__()
@@ -196,7 +257,7 @@ class UnmaskingPolicy(nn.Module):
             torch.manual_seed(config.seed)
             self.embed = nn.Linear(config.num_inputs, config.width)
             self.condition_embed = nn.Sequential(
-                nn.Linear(2, config.width), nn.SiLU(), nn.Linear(config.width, config.width)
+                nn.Linear(config.num_conditions, config.width), nn.SiLU(), nn.Linear(config.width, config.width)
             )
             self.block = AdaLNBlock(config)
             self.norm_out = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
@@ -216,9 +277,9 @@ class UnmaskingPolicy(nn.Module):
         shift, scale = self.modulation_out(c).chunk(2, dim=-1)
         return self.head(modulate(self.norm_out(x), shift, scale)).squeeze(-1)
 
-    def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Logits (N, L) for an observation."""
-        return self(*policy_inputs(obs, self.config))
+    def logits(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor | float | None = None) -> torch.Tensor:
+        """Logits (N, L) for an observation (and the alpha a conditioned policy should serve)."""
+        return self(*policy_inputs(obs, self.config, alpha))
 
     def num_parameters(self) -> int:
         """Trainable parameter count."""
@@ -231,7 +292,10 @@ class LearnedPolicy:
     At evaluation it samples p' = min(1, beta * sigmoid(logit / tau_eval)) per selectable position from its own
     generator (seeded, so an evaluation reproduces; ``reseed()`` restarts it) and commits the highest-logit
     selectable position when the sample is empty. ``beta`` moves along the accuracy-NFE front without retraining
-    (beta > 1: more commits per pass, fewer passes). ``env_kwargs`` are the MDP settings it was trained for.
+    (beta > 1: more commits per pass, fewer passes). A trade-off-conditioned network (``config.alpha_range``) also
+    takes ``alpha``, the reward exponent it should serve (higher: fewer passes); it defaults to the trained
+    ``env_kwargs["alpha"]`` and can be set at any time (``policy.alpha = 6``). ``env_kwargs`` are the MDP settings
+    it was trained for.
 
     Example:
         >>> policy = LearnedPolicy(UnmaskingPolicy(PolicyConfig(width=16)), env_kwargs={"task": "addition"})
@@ -243,10 +307,18 @@ class LearnedPolicy:
     """
 
     def __init__(self, network: UnmaskingPolicy, env_kwargs: dict[str, Any] | None = None, beta: float = 1.0,
-                 seed: int = 0, name: str = "learned_policy") -> None:  # fmt: skip
+                 seed: int = 0, name: str = "learned_policy", alpha: float | None = None) -> None:  # fmt: skip
         self.network = network.eval()
         self.env_kwargs = dict(env_kwargs or {})
         self.beta = beta
+        self._alpha: float | None = None
+        if self.config.conditioned:
+            low, high = self.config.alpha_range
+            trained = self.env_kwargs.get("alpha")
+            default = trained if isinstance(trained, int | float) and low <= trained <= high else math.sqrt(low * high)
+            self.alpha = default if alpha is None else alpha
+        elif alpha is not None:
+            self.config.check_alpha(alpha)  # raises: an unconditioned policy takes no alpha
         self.seed = seed
         self.__name__ = name  # the label ``evaluate`` gives the result
         self._generator: torch.Generator | None = None
@@ -255,6 +327,15 @@ class LearnedPolicy:
     def config(self) -> PolicyConfig:
         """The network's ``PolicyConfig``."""
         return self.network.config
+
+    @property
+    def alpha(self) -> float | None:
+        """The trade-off a conditioned policy serves (None for a policy trained for one alpha)."""
+        return self._alpha
+
+    @alpha.setter
+    def alpha(self, value: float) -> None:
+        self._alpha = self.config.check_alpha(value)
 
     @property
     def observation_kwargs(self) -> dict[str, Any]:
@@ -288,7 +369,7 @@ class LearnedPolicy:
         if next(self.network.parameters()).device != device:
             self.network.to(device)
         with torch.no_grad():
-            return self.network.logits(obs)
+            return self.network.logits(obs, self._alpha)
 
     def _check_beta(self) -> float:
         if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not math.isfinite(self.beta):

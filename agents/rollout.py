@@ -28,13 +28,14 @@ class Rollouts:
     """Stored steps (S rows) and the episodes they belong to (E rows)."""
 
     features: torch.Tensor  # (S, L, F) float
-    condition: torch.Tensor  # (S, L, 2) float: (mask flag, step fraction), the adaLN conditioning
+    condition: torch.Tensor  # (S, L, C) float: (mask flag, step fraction[, coded alpha]), the adaLN conditioning
     action_mask: torch.Tensor  # (S, L) bool
     action: torch.Tensor  # (S, L) bool: what the env committed
     fallback: torch.Tensor  # (S,) int64: the env's empty-action position, -1 for none
     old_log_prob: torch.Tensor  # (S,) float: log-prob of ``action`` under the policy at collection time
     episode: torch.Tensor  # (S,) int64: the step's episode, an index into the per-episode fields
     reward: torch.Tensor  # (E,) float
+    score: torch.Tensor  # (E,) float: the verifier's score in [0, 1]
     correct: torch.Tensor  # (E,) bool
     nfe: torch.Tensor  # (E,) int64
     group_key: list[tuple[int, int]]  # E x (group, episode_index): which rollouts share a prompt
@@ -63,7 +64,7 @@ class Rollouts:
 
 
 def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, policy_fallback: bool = False,
-            is_expert: bool = False) -> Rollouts:  # fmt: skip
+            is_expert: bool = False, alpha: torch.Tensor | None = None) -> Rollouts:  # fmt: skip
     """Plays one episode per slot of ``env`` (``AutoresetMode.DISABLED``) from ``reset(seed=seed)``.
 
     Args:
@@ -74,6 +75,7 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         policy_fallback: the policy's distribution turns an empty sample into its highest-logit position (else
             the env's ``empty_action`` decides what an empty action does).
         is_expert: marks the episodes as the steering heuristic's.
+        alpha: (N,) the trade-off each row's conditioned policy serves (None for an unconditioned network).
     """
     config = network.config
     obs, info = env.reset(seed=seed)
@@ -83,13 +85,14 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
     prompt_id = info["prompt_id"].clone()
     alive = torch.ones(num_envs, dtype=torch.bool, device=device)
     reward = torch.zeros(num_envs, device=device)
+    score = torch.zeros(num_envs, device=device)
     correct = torch.zeros(num_envs, dtype=torch.bool, device=device)
     nfe = torch.zeros(num_envs, dtype=torch.long, device=device)
     steps: dict[str, list[torch.Tensor]] = {name: [] for name in ("features", "condition", "action_mask", "action",
                                                                    "fallback", "old_log_prob", "episode")}  # fmt: skip
     rows = torch.arange(num_envs, device=device)
     while bool(alive.any()):
-        features, condition = policy_inputs(obs, config)
+        features, condition = policy_inputs(obs, config, alpha)
         action_mask = obs["action_mask"]
         with torch.no_grad():
             logits = network(features, condition)  # (N, L)
@@ -106,11 +109,12 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
             steps[name].append(value[alive])
         ended = terminated & alive
         reward = torch.where(ended, step_reward, reward)
+        score = torch.where(ended, info["score"], score)
         correct = torch.where(ended, info["correct"], correct)
         nfe = torch.where(ended, info["nfe"], nfe)
         alive = alive & ~terminated
     stored = {name: torch.cat(values) for name, values in steps.items()}
     return Rollouts(
-        **stored, reward=reward, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,
+        **stored, reward=reward, score=score, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,
         is_expert=torch.full((num_envs,), is_expert, device=device),
     )  # fmt: skip

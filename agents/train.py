@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "init_bias", "tau_train", "tau_eval")
+POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "init_bias", "tau_train", "tau_eval", "alpha_range")
 """The ``PolicyConfig`` fields exposed as flags (the others are derived from the env or the seed)."""
 
 
@@ -199,16 +199,28 @@ def _open_logs(out: Path, trainer: Any, resumed: bool) -> tuple[Any, Any]:
 
 
 def _evaluate(trainer: Any, episodes: int, out: Path | None) -> None:
+    """Held-out accuracy and NFE at beta 1; a conditioned policy at its default alpha, then along ``alpha_grid``."""
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
+
+    from .policy import alpha_grid
 
     policy = trainer.learned_policy()
     env = make_eval_env(episodes=episodes, device=trainer.env.device, **policy.env_kwargs, **policy.observation_kwargs)
-    result = evaluate(env, policy, seed=0)
-    low, high = result.accuracy_ci95
-    print(f"held-out ({result.episodes} prompts, beta 1): accuracy {result.accuracy:.3f} (95% CI {low:.3f}-"
-          f"{high:.3f})  mean NFE {result.mean_nfe:.2f}  mean reward {result.mean_reward:.3f}")  # fmt: skip
+    alphas = [policy.alpha, *alpha_grid(policy.config.alpha_range)] if policy.config.conditioned else [None]
+    results = []
+    for alpha in alphas:
+        if alpha is not None:
+            policy.alpha = alpha
+        policy.reseed()
+        result = evaluate(env, policy, seed=0)
+        low, high = result.accuracy_ci95
+        print(f"held-out ({result.episodes} prompts, beta 1{'' if alpha is None else f', alpha {alpha:g}'}): "
+              f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
+              f"mean reward {result.mean_reward:.3f}")  # fmt: skip
+        results.append({"alpha": alpha, **result.to_dict()} if alpha is not None else result.to_dict())
     if out is not None:
-        save_json({**policy.env_kwargs, "iteration": trainer.iteration, **result.to_dict()}, out / "eval.json")
+        sweep = {"alpha_sweep": results[1:]} if len(results) > 1 else {}
+        save_json({**policy.env_kwargs, "iteration": trainer.iteration, **results[0], **sweep}, out / "eval.json")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from unmask_gym.config import EnvConfig
-from unmask_gym.reward import additive_reward, call_reward_function, multiplicative_reward
+from unmask_gym.reward import REWARD_FORMULAS, call_reward_function
 from unmask_gym.state import EnvState, EpisodeBook
 
 
@@ -44,8 +44,7 @@ def end_episodes(
                 scores=done_score.tolist(), answer_length=config.answer_length,
             )  # fmt: skip
         else:
-            formula = multiplicative_reward if config.reward == "multiplicative" else additive_reward
-            values = formula(done_score, nfe, config.answer_length, config.alpha)
+            values = REWARD_FORMULAS[config.reward](done_score, nfe, config.answer_length, config.alpha)
         reward[done_rows] = torch.as_tensor(values, dtype=torch.float32).masked_fill(cut, 0.0)
         score[done_rows] = done_score.masked_fill(cut, 0.0)
         budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut

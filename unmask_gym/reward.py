@@ -35,6 +35,10 @@ def additive_reward(score: torch.Tensor, nfe: torch.Tensor, answer_length: int, 
     return score - alpha * nfe.float() / answer_length
 
 
+REWARD_FORMULAS = {"multiplicative": multiplicative_reward, "additive": additive_reward}
+"""The named rewards: ``formula(score, nfe, answer_length, alpha)``; alpha may be a tensor (one per episode)."""
+
+
 def call_reward_function(
     function: RewardFunction,
     prompts: list[str],
