@@ -55,21 +55,29 @@ def standard_grid(answer_length: int, quick: bool = False, block_length: int | N
     }
 
 
-def shipped_policy_families(task_name: str, block_length: int | None, betas: tuple[float, ...] = BETAS) -> dict:
-    """Family → policies: each shipped policy of ``task_name`` trained for ``block_length``, at every beta.
+def shipped_policy_families(task_name: str, block_length: int | None, betas: tuple[float, ...] = BETAS,
+                            alphas: tuple[float, ...] | None = None) -> dict:  # fmt: skip
+    """Family → policies: each shipped policy of ``task_name`` trained for ``block_length``.
 
-    Loaded lazily from ``unmask_gym.agents`` (the env never needs the agents).
+    A policy for one alpha appears at every beta; a trade-off-conditioned one (``-cond``) at beta 1 along
+    ``alphas`` (default: 7 alphas spread over the range it was trained on), its sweep drawn as one curve. Loaded
+    lazily from ``unmask_gym.agents`` (the env never needs the agents).
     """
     from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
+    from unmask_gym.agents.policy import alpha_grid
 
     families = {}
     for name in list_policies():
         if not name.startswith(f"{task_name.lower()}-"):
             continue
-        policy = load_policy(name)  # read once; the beta variants share its network
+        policy = load_policy(name)  # read once; the variants share its network
         if policy.env_kwargs.get("block_length") != block_length:
             continue
-        families[name] = [
-            LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}") for beta in betas
-        ]
+        if policy.config.conditioned:
+            sweep = alphas if alphas is not None else alpha_grid(policy.config.alpha_range, points=7)
+            families[name] = [LearnedPolicy(policy.network, policy.env_kwargs, alpha=alpha,
+                                            name=f"{name}:alpha={alpha:g}") for alpha in sweep]  # fmt: skip
+        else:
+            families[name] = [LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}")
+                              for beta in betas]  # fmt: skip
     return families

@@ -63,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "or a checkpoint file (it runs in the MDP it was trained for; --task is then ignored)",
     )  # fmt: skip
     evaluate.add_argument("--block-length", type=block_length_argument, default=TASK_DEFAULT, help=BLOCK_HELP)
+    evaluate.add_argument(
+        "--alpha", type=float, default=None,
+        help="the trade-off a conditioned policy (a -cond one) serves: higher, fewer passes (default: its trained one)",
+    )  # fmt: skip
     evaluate.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     evaluate.set_defaults(run=_eval)
 
@@ -77,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--no-policies", action="store_true", help="heuristics only (default: also every shipped policy of the task)"
     )
+    bench.add_argument(
+        "--alpha", type=float, nargs="+", default=None, metavar="A",
+        help="the alphas a conditioned shipped policy is swept over (default: 7 spread over its trained range)",
+    )  # fmt: skip
     bench.set_defaults(run=_bench)
 
     show = commands.add_parser("replay", help="print one episode step by step")
@@ -157,6 +165,10 @@ def _eval(args: argparse.Namespace) -> int:
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
 
     policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
+    if args.alpha is not None:
+        if not hasattr(policy, "alpha"):
+            raise ValueError(f"--alpha is for a conditioned learned policy; {args.policy!r} is a heuristic")
+        policy.alpha = args.alpha  # ValueError for a policy trained for one alpha, or an alpha out of its range
     args.task = env_kwargs["task"]
     env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=_device(args.device), **env_kwargs)
     args.block_length = env.block_length  # the resolved value, for the printout and the JSON
@@ -190,7 +202,7 @@ def _bench(args: argparse.Namespace) -> int:
         grid = standard_grid(task.answer_length, quick=args.quick, block_length=block)
         families[setting] = {family: [make_policy(spec) for spec in specs] for family, specs in grid.items()}
         if not args.no_policies:
-            families[setting].update(shipped_policy_families(task.name, block))
+            families[setting].update(shipped_policy_families(task.name, block, alphas=args.alpha))
     total = sum(len(members) for setting in families.values() for members in setting.values())
     progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout)
     results = {}

@@ -194,6 +194,8 @@ def sweep(
             if on_result is not None:
                 on_result(result)
             point = {"family": family, "learned": hasattr(policy, "env_kwargs"), **result.to_dict()}
+            if getattr(policy, "alpha", None) is not None:  # a conditioned policy's point on its trade-off sweep
+                point["alpha"] = policy.alpha
             point["tokens_per_forward"] = env.answer_length / max(result.mean_nfe, 1e-9)  # answer tokens per NFE
             points.append(point)
     settings = {
@@ -223,8 +225,9 @@ def save_json(data: dict[str, Any], path: str | Path) -> None:
 def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> None:
     """Accuracy vs mean NFE, one panel per setting: every measured point with its 95% interval, no interpolation.
 
-    Heuristic families are thin markers, trained policies bold stars, the heuristics' Pareto front a black step
-    line (the best accuracy reachable at or below each NFE). The x axis is logarithmic, where low NFE lives.
+    Heuristic families are thin markers, trained policies bold stars (a conditioned policy's alpha sweep joined
+    as one curve), the heuristics' Pareto front a black step line (the best accuracy reachable at or below each
+    NFE). The x axis is logarithmic, where low NFE lives.
 
     Raises:
         ImportError: naming the extra to install when matplotlib is missing.
@@ -250,8 +253,10 @@ def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str =
             errors = [[max(0.0, p["accuracy"] - p["accuracy_ci95"][0]) for p in points],
                       [max(0.0, p["accuracy_ci95"][1] - p["accuracy"]) for p in points]]  # fmt: skip (rounding)
             learned = points[0].get("learned", False)
+            swept = "alpha" in points[0]  # one conditioned policy told several trade-offs: one curve
             axis.errorbar(
-                x, y, yerr=errors, fmt="*" if learned else markers[index % len(markers)], ms=11 if learned else 4,
+                x, y, yerr=errors, fmt=("*-" if swept else "*") if learned else markers[index % len(markers)],
+                ms=11 if learned else 4,
                 lw=0.8, capsize=2, alpha=1.0 if learned else 0.65, label=family, zorder=3 if learned else 2,
             )  # fmt: skip
         front = data.get("heuristic_front", data["front"])
