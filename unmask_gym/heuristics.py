@@ -37,6 +37,23 @@ def select_top(scores: torch.Tensor, action_mask: torch.Tensor, count: torch.Ten
     return (rank < count[:, None]) & action_mask
 
 
+def commit_above_threshold(obs: Observation, threshold: float | torch.Tensor) -> torch.Tensor:
+    """Fast-dLLM's rule: each selectable position with confidence >= ``threshold``, and always the most confident.
+
+    ``threshold`` is one number or one per row (N,).
+
+    Example:
+        >>> obs = {"confidence": torch.tensor([[0.2, 0.95, 0.5]] * 2), "action_mask": torch.ones(2, 3).bool()}
+        >>> commit_above_threshold(obs, torch.tensor([0.9, 0.4])).tolist()
+        [[False, True, False], [False, True, True]]
+    """
+    values, order, _ = _sorted_by_confidence(obs)
+    threshold = torch.as_tensor(threshold, device=values.device).reshape(-1, 1)  # (1 or N, 1)
+    take = values >= threshold
+    take[:, 0] = True  # the most confident position always goes
+    return _from_sorted(order, take, obs["action_mask"])
+
+
 def _sorted_by_confidence(obs: Observation) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Selectable confidences sorted high to low (N, L), their positions, and the selectable count (N,)."""
     confidence = obs["confidence"].float().masked_fill(~obs["action_mask"], -math.inf)
@@ -179,10 +196,7 @@ class FastDLLMThreshold(Heuristic):
 
     def act(self, obs: Observation) -> torch.Tensor:
         """The (N, L) bool action for batched torch observations."""
-        values, order, _ = _sorted_by_confidence(obs)
-        take = values >= self.threshold
-        take[:, 0] = True  # the most confident position always goes
-        return _from_sorted(order, take, obs["action_mask"])
+        return commit_above_threshold(obs, self.threshold)
 
 
 @dataclass

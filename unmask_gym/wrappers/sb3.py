@@ -4,14 +4,24 @@ SB3's ``DummyVecEnv`` over single envs runs one batch-1 forward per env; this ad
 SB3's conventions: numpy observations, ``dones = terminated | truncated``, one info dict per env, and on an
 episode's end ``info["terminal_observation"]`` (the finished episode's last observation) and
 ``info["TimeLimit.truncated"]``, while the returned observation already belongs to the next episode.
+
+Observation keys: by default a policy sees the float features and the masks, not the token ids. SB3's
+``MultiInputPolicy`` one-hot encodes every ``MultiDiscrete`` key, so ``tokens`` or ``pred_token`` would each feed
+L x V inputs; ask for them with ``observation_keys=`` if a custom feature extractor wants them.
+
+sb3-contrib's ``MaskablePPO`` works through ``env_method("action_masks")``: for the ``MultiBinary(L)`` action it
+treats each position as a two-way choice, so each env's mask is 2L wide, the pair (may commit 0, may commit 1)
+per position, with 1 allowed only inside the observation's ``action_mask``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import torch
+from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 
@@ -35,16 +45,27 @@ class SB3VecEnv(VecEnv):
         ([True, True], True, True)
     """
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, observation_keys: Sequence[str] | None = None) -> None:
+        """Wraps ``env``; ``observation_keys`` picks the keys a policy sees (default: every non-token key)."""
         env = env.unwrapped if hasattr(env, "unwrapped") else env
         if env.autoreset_mode != AutoresetMode.SAME_STEP:
             raise ValueError(
                 f"SB3VecEnv needs autoreset_mode=SAME_STEP (SB3 resets within the step), got {env.autoreset_mode}"
             )
+        available = env.single_observation_space.spaces
+        if observation_keys is None:
+            observation_keys = default_observation_keys(env.single_observation_space)
+        unknown = [key for key in observation_keys if key not in available]
+        if unknown or not observation_keys or isinstance(observation_keys, str):
+            raise ValueError(f"observation_keys must be a non-empty list of the env's keys {sorted(available)}, got "
+                             f"{observation_keys!r}")  # fmt: skip
         self.env = env
-        super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
+        self.observation_keys = tuple(observation_keys)
+        observation_space = spaces.Dict({key: available[key] for key in self.observation_keys})
+        super().__init__(env.num_envs, observation_space, env.single_action_space)
         self._actions: Any = None
         self._seed: int | None = None
+        self._action_mask: np.ndarray | None = None
 
     def seed(self, seed: int | None = None) -> list[int | None]:
         """The seed of the next ``reset`` (env i reports ``seed + i``, as SB3 expects)."""
@@ -55,7 +76,7 @@ class SB3VecEnv(VecEnv):
         """Starts every env; the first reset after ``seed(s)`` uses ``s``."""
         obs, _ = self.env.reset(seed=self._seed)
         self._seed = None
-        return to_numpy(obs)
+        return self._observe(to_numpy(obs))
 
     def step_async(self, actions: np.ndarray) -> None:
         """Stores the (N, L) actions for ``step_wait``."""
@@ -76,33 +97,80 @@ class SB3VecEnv(VecEnv):
             if dones[row]:
                 entry = {key: value[row] for key, value in final_info.items()
                          if not key.startswith("_") and not isinstance(value, dict)}  # fmt: skip
-                entry["terminal_observation"] = {key: value[row] for key, value in final_obs.items()}
+                entry["terminal_observation"] = {key: final_obs[key][row] for key in self.observation_keys}
                 entry["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
                 entry["episode"] = {key: value[row].item() for key, value in episode.items()}  # r, l, nfe
             infos.append(entry)
-        return obs, reward.astype(np.float32), dones, infos
+        return self._observe(obs), reward.astype(np.float32), dones, infos
+
+    def action_masks(self) -> np.ndarray:
+        """(N, 2L) bool: for each position, may it be left (always) and may it be committed (in ``action_mask``).
+
+        This is the layout sb3-contrib's ``MaskablePPO`` expects for a ``MultiBinary(L)`` action space.
+        """
+        if self._action_mask is None:
+            raise RuntimeError("call reset() before action_masks()")
+        may_commit = self._action_mask
+        return np.stack([np.ones_like(may_commit), may_commit], axis=-1).reshape(self.num_envs, -1)
 
     def close(self) -> None:
         """Closes the env."""
         self.env.close()
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        """The env's attribute, once per selected env."""
-        return [getattr(self.env, attr_name)] * len(self._indices(indices))
+        """The env's attribute, once per selected env (``action_masks``: this adapter's method)."""
+        owner = self if attr_name == "action_masks" else self.env
+        return [getattr(owner, attr_name)] * len(self._indices(indices))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         """Sets an attribute of the (shared) env."""
         setattr(self.env, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
-        """Calls a method of the (shared) env once per selected env."""
+        """Calls a method of the (shared) env once per selected env; ``action_masks`` gives each env its row."""
+        if method_name == "action_masks":
+            masks = self.action_masks()
+            return [masks[index] for index in self._indices(indices)]
         return [getattr(self.env, method_name)(*method_args, **method_kwargs) for _ in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
         """No env is wrapped by a Gymnasium wrapper here."""
         return [False] * len(self._indices(indices))
 
+    def _observe(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Keeps the action mask for ``action_masks`` and returns the selected keys."""
+        self._action_mask = obs["action_mask"].astype(bool)
+        return {key: obs[key] for key in self.observation_keys}
+
     def _indices(self, indices: int | Iterable[int] | None) -> Sequence[int]:
         if indices is None:
             return range(self.num_envs)
         return [indices] if isinstance(indices, int) else list(indices)
+
+
+def default_observation_keys(observation_space: spaces.Dict) -> tuple[str, ...]:
+    """The keys a policy sees by default: all but the token-id (``MultiDiscrete``) ones, which SB3 one-hot encodes.
+
+    Example:
+        >>> from unmask_gym.spaces import observation_space
+        >>> default_observation_keys(observation_space(4, 8, 4, 1))
+        ('action_mask', 'block', 'confidence', 'entropy', 'margin', 'masked', 'step_frac')
+    """
+    return tuple(key for key, space in observation_space.spaces.items() if not isinstance(space, spaces.MultiDiscrete))
+
+
+def sb3_policy(model: Any, deterministic: bool = True) -> Callable[[dict[str, Any]], Any]:
+    """A trained SB3 model as an ``obs -> action`` callable for ``evaluate``, ``sweep`` and the env directly.
+
+    It passes the model only the keys it was trained on, and answers with a tensor on the observation's device
+    for torch observations (numpy for numpy ones).
+    """
+    keys = tuple(model.observation_space.spaces)
+
+    def policy(obs: dict[str, Any]) -> Any:
+        action, _ = model.predict({key: to_numpy(obs[key]) for key in keys}, deterministic=deterministic)
+        first = obs[keys[0]]
+        return torch.as_tensor(action, device=first.device) if isinstance(first, torch.Tensor) else action
+
+    policy.__name__ = f"sb3:{type(model).__name__}"
+    return policy
