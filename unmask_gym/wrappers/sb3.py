@@ -16,6 +16,7 @@ per position, with 1 allowed only inside the observation's ``action_mask``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -46,11 +47,15 @@ class SB3VecEnv(VecEnv):
     """
 
     def __init__(self, env: Any, observation_keys: Sequence[str] | None = None) -> None:
-        """Wraps ``env``; ``observation_keys`` picks the keys a policy sees (default: every non-token key)."""
-        env = env.unwrapped if hasattr(env, "unwrapped") else env
-        if env.autoreset_mode != AutoresetMode.SAME_STEP:
+        """Wraps ``env``; ``observation_keys`` picks the keys a policy sees (default: every non-token key).
+
+        ``env`` is an ``UnmaskVectorEnv`` or a wrapper of it that keeps its torch observations, such as
+        ``VectorTopKAction`` (whose action space SB3 then sees).
+        """
+        autoreset_mode = env.unwrapped.autoreset_mode
+        if autoreset_mode != AutoresetMode.SAME_STEP:
             raise ValueError(
-                f"SB3VecEnv needs autoreset_mode=SAME_STEP (SB3 resets within the step), got {env.autoreset_mode}"
+                f"SB3VecEnv needs autoreset_mode=SAME_STEP (SB3 resets within the step), got {autoreset_mode}"
             )
         available = env.single_observation_space.spaces
         if observation_keys is None:
@@ -110,8 +115,7 @@ class SB3VecEnv(VecEnv):
         """
         if self._action_mask is None:
             raise RuntimeError("call reset() before action_masks()")
-        may_commit = self._action_mask
-        return np.stack([np.ones_like(may_commit), may_commit], axis=-1).reshape(self.num_envs, -1)
+        return paired_action_masks(self._action_mask)
 
     def close(self) -> None:
         """Closes the env."""
@@ -119,19 +123,20 @@ class SB3VecEnv(VecEnv):
 
     def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
         """The env's attribute, once per selected env (``action_masks``: this adapter's method)."""
-        owner = self if attr_name == "action_masks" else self.env
+        owner = self if attr_name == "action_masks" else self.env.unwrapped
         return [getattr(owner, attr_name)] * len(self._indices(indices))
 
     def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
         """Sets an attribute of the (shared) env."""
-        setattr(self.env, attr_name, value)
+        setattr(self.env.unwrapped, attr_name, value)
 
     def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any) -> list[Any]:
         """Calls a method of the (shared) env once per selected env; ``action_masks`` gives each env its row."""
         if method_name == "action_masks":
             masks = self.action_masks()
             return [masks[index] for index in self._indices(indices)]
-        return [getattr(self.env, method_name)(*method_args, **method_kwargs) for _ in self._indices(indices)]
+        method = getattr(self.env.unwrapped, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
         """No env is wrapped by a Gymnasium wrapper here."""
@@ -159,16 +164,29 @@ def default_observation_keys(observation_space: spaces.Dict) -> tuple[str, ...]:
     return tuple(key for key, space in observation_space.spaces.items() if not isinstance(space, spaces.MultiDiscrete))
 
 
+def paired_action_masks(action_mask: np.ndarray) -> np.ndarray:
+    """(N, L) selectable positions -> (N, 2L) MaskablePPO masks: (may leave, may commit) per position.
+
+    Example:
+        >>> paired_action_masks(np.array([[True, False]])).tolist()
+        [[True, True, True, False]]
+    """
+    action_mask = np.asarray(action_mask, dtype=bool)
+    return np.stack([np.ones_like(action_mask), action_mask], axis=-1).reshape(action_mask.shape[0], -1)
+
+
 def sb3_policy(model: Any, deterministic: bool = True) -> Callable[[dict[str, Any]], Any]:
     """A trained SB3 model as an ``obs -> action`` callable for ``evaluate``, ``sweep`` and the env directly.
 
-    It passes the model only the keys it was trained on, and answers with a tensor on the observation's device
-    for torch observations (numpy for numpy ones).
+    It passes the model only the keys it was trained on (and a ``MaskablePPO`` its action masks), and answers
+    with a tensor on the observation's device for torch observations (numpy for numpy ones).
     """
     keys = tuple(model.observation_space.spaces)
+    maskable = "action_masks" in inspect.signature(model.predict).parameters
 
     def policy(obs: dict[str, Any]) -> Any:
-        action, _ = model.predict({key: to_numpy(obs[key]) for key in keys}, deterministic=deterministic)
+        masks = {"action_masks": paired_action_masks(to_numpy(obs["action_mask"]))} if maskable else {}
+        action, _ = model.predict({key: to_numpy(obs[key]) for key in keys}, deterministic=deterministic, **masks)
         first = obs[keys[0]]
         return torch.as_tensor(action, device=first.device) if isinstance(first, torch.Tensor) else action
 
