@@ -116,3 +116,42 @@ def test_maskable_ppo_learns_through_the_adapter():
     agent.learn(total_timesteps=8192)
     after = held_out()
     assert after.mean_nfe < before.mean_nfe - 1 and after.mean_reward > before.mean_reward + 0.2
+
+
+def test_dqn_refuses_the_per_token_action_and_takes_the_top_k_schedule():
+    from stable_baselines3 import DQN
+
+    from unmask_gym.wrappers import VectorTopKAction
+
+    env = UnmaskVectorEnv(2, task=CountingTask(4), model=FakeDiffusionLM())
+    with pytest.raises(AssertionError, match=r"only supports .*Discrete.* but MultiBinary\(4\) was provided"):
+        DQN("MultiInputPolicy", SB3VecEnv(env), device="cpu")
+    agent = DQN("MultiInputPolicy", SB3VecEnv(VectorTopKAction(env)), device="cpu")
+    assert agent.action_space.n == 4
+
+
+@pytest.mark.slow
+def test_dqn_learns_a_top_k_schedule():
+    from stable_baselines3 import DQN
+
+    from unmask_gym.wrappers import VectorTopKAction
+    from unmask_gym.wrappers.actions import top_k_commit
+
+    torch.set_num_threads(1)
+    kwargs = {"model": FakeDiffusionLM(), "device": "cpu", "block_length": None}
+    venv = SB3VecEnv(VectorTopKAction(UnmaskVectorEnv(16, task=CountingTask(6), **kwargs)))
+    agent = DQN("MultiInputPolicy", venv, learning_starts=256, batch_size=128, target_update_interval=200,
+                exploration_fraction=0.5, gamma=1.0, seed=0, device="cpu")  # fmt: skip
+
+    def held_out() -> EvalResult:
+        def schedule(obs):
+            counts, _ = agent.predict({key: obs[key].numpy() for key in venv.observation_space.spaces},
+                                      deterministic=True)  # fmt: skip
+            return top_k_commit(obs, torch.as_tensor(counts) + 1)
+
+        return evaluate(make_eval_env(CountingTask(6), 64, 64, **kwargs), schedule, seed=1)
+
+    before = held_out()
+    agent.learn(total_timesteps=6000)
+    after = held_out()
+    assert after.mean_reward > before.mean_reward + 0.1 and after.mean_nfe == 1.0  # measured: 0.83 @ 2 -> 1.00 @ 1
