@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium.wrappers import vector
 
 from unmask_gym import NumpyVectorEnv
@@ -43,3 +44,44 @@ def test_gymnasium_vector_wrappers_run_on_the_numpy_vector_env(name, autoreset_m
         assert isinstance(reward, np.ndarray)
         ended += int(terminated.sum())
     assert ended >= 2
+
+
+# Gymnasium's array-conversion wrappers (issue: they broke on the env's text infos).
+
+
+def play_until_an_episode_ends(env, to_action, steps: int = 20):
+    obs, info = env.reset(seed=0)
+    for _ in range(steps):
+        obs, reward, terminated, _, info = env.step(to_action(obs))
+        if terminated.any() if hasattr(terminated, "any") else terminated:
+            return obs, reward, terminated, info
+    raise AssertionError("no episode ended")
+
+
+def test_numpy_to_torch_on_the_single_env_keeps_text_infos():
+    pytest.importorskip("array_api_compat")
+    from gymnasium.wrappers import NumpyToTorch
+
+    env = NumpyToTorch(gym.make("UnmaskGym/Addition-v0"))
+    obs, info = env.reset(seed=0)
+    assert isinstance(obs["confidence"], torch.Tensor) and isinstance(info["nfe"], torch.Tensor)
+    _, reward, _, info = play_until_an_episode_ends(env, lambda o: o["action_mask"].to(torch.int8))
+    assert isinstance(info["completion"], str) and info["completion"].isdigit()
+    assert isinstance(info["reference"], str) and float(reward) > 0
+
+
+@pytest.mark.parametrize("route", ["numpy_to_torch", "array_conversion"])
+def test_vector_array_conversion_wrappers_pass_episode_ends(route):
+    pytest.importorskip("array_api_compat")
+    from gymnasium.wrappers.vector import ArrayConversion, NumpyToTorch
+
+    venv = gym.make_vec("UnmaskGym/Addition-v0", num_envs=4, vectorization_mode="vector_entry_point")
+    if route == "numpy_to_torch":
+        env, kind, to_action = NumpyToTorch(NumpyVectorEnv(venv)), torch.Tensor, lambda o: o["action_mask"].int()
+    else:
+        env, kind, to_action = ArrayConversion(venv, env_xp=torch, target_xp=np), np.ndarray, lambda o: o["action_mask"]
+    obs, reward, terminated, info = play_until_an_episode_ends(env, to_action)
+    assert isinstance(obs["confidence"], kind) and isinstance(reward, kind)
+    ended = np.asarray(terminated, dtype=bool)
+    completions = info["final_info"]["completion"]
+    assert all(isinstance(completions[row], str) and completions[row].isdigit() for row in np.flatnonzero(ended))

@@ -73,8 +73,11 @@ class UnmaskVectorEnv(VectorEnv):
                  observe_hidden: bool = False, validate_actions: bool = True,
                  device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the README's argument table)."""
+        from unmask_gym.compat import register_info_conversions
         from unmask_gym.models import load_model, resolve_model_name
         from unmask_gym.tasks import resolve_task
+
+        register_info_conversions()  # Gymnasium's NumpyToTorch & co. then pass text infos through unchanged
 
         arguments = dict(
             num_envs=num_envs, task=task, model=model, answer_length=answer_length,
