@@ -159,3 +159,17 @@ def test_max_episode_steps_means_gymnasiums_time_limit_in_make_and_make_vec():
     for _ in range(3):
         _, _, terminated, truncated, _ = vector.step(np.zeros((2, 16), dtype=np.int8))
     assert truncated.tolist() == [True, True] and not terminated.any()
+
+
+def test_rgb_array_render_passes_the_checker_and_draws_one_cell_per_position():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make("UnmaskGym/Addition-v0", render_mode="rgb_array").unwrapped)  # both render modes checked
+    env = UnmaskEnv(task=CountingTask(4), model=FakeDiffusionLM(), render_mode="rgb_array")
+    env.reset(seed=0)
+    frame = env.render()
+    assert frame.shape == (24, 4 * 24, 3) and frame.dtype == np.uint8
+    masked_colour = frame[12, 12].copy()
+    env.step(np.array([1, 0, 0, 0], dtype=np.int8))
+    assert not np.array_equal(env.render()[12, 12], masked_colour)  # the committed cell changed colour
+    assert np.array_equal(env.render()[12, 36], masked_colour)  # the others are still masked
