@@ -34,6 +34,7 @@ from unmask_gym.heuristics import make_policy
 from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
+from .distributed import Distributed
 from .distribution import entropy, highest_logit, log_prob, most_likely_action, sample_action
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
@@ -186,6 +187,7 @@ class GRPOTrainer:
                  model: Any = None) -> None:  # fmt: skip
         """Builds everything from ``config``; ``task``/``model`` objects override ``config.task``/``config.model``."""
         self.config = config
+        self.distributed = Distributed.from_environment(config.device)
         self._task, self._model = task, model
         policy_config = policy_config or PolicyConfig()
         self.observe_hidden = "hidden" in policy_config.features
@@ -208,11 +210,13 @@ class GRPOTrainer:
                                  "score each group at its own alpha, got a callable")  # fmt: skip
             policy_config.check_alpha(config.alpha)  # the default it will serve must be one it learns
         self.policy = UnmaskingPolicy(policy_config).to(self.env.device)
+        self.model = self.distributed.wrap(self.policy)  # DDP under torchrun (gradients averaged), else the policy
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._cosine)
-        self.rollout_generator = torch.Generator(device=self.env.device).manual_seed(config.seed)
-        self.shuffle_generator = torch.Generator().manual_seed(config.seed + 1)
+        rank = self.distributed.rank  # each rank samples its own actions and minibatches (rank 0: the seed's own)
+        self.rollout_generator = torch.Generator(device=self.env.device).manual_seed(config.seed + rank)
+        self.shuffle_generator = torch.Generator().manual_seed(config.seed + 1 + rank)
         self.iteration = 0
         self.warm_start_result: dict[str, float] | None = None
 
@@ -240,8 +244,9 @@ class GRPOTrainer:
             self.warm_start_result = self.imitation_warm_start()
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
-            if self.config.out and (self.iteration % self.config.checkpoint_every == 0
-                                    or self.iteration == self.config.iterations):  # fmt: skip
+            if self.config.out and self.distributed.is_main and (
+                self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations
+            ):
                 self.save(checkpoint_path(self.config.out, self.iteration))
                 if self.iteration == self.config.iterations:  # the finished run's policy: what load_policy(out) reads
                     save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
@@ -313,8 +318,8 @@ class GRPOTrainer:
         self.policy.train()
         for _ in range(config.update_epochs):
             order = torch.randperm(rollouts.num_steps, generator=self.shuffle_generator).to(advantages.device)
-            for batch in order.chunk(config.num_minibatches):
-                logits = self.policy(rollouts.features[batch], rollouts.condition[batch])
+            for batch in order.tensor_split(config.num_minibatches):  # always that many (DDP: same on every rank)
+                logits = self.model(rollouts.features[batch], rollouts.condition[batch])
                 mask = rollouts.action_mask[batch]
                 # The policy's fallback is its current argmax, so the executed action's probability uses it.
                 fallback = self._fallback(logits, mask, rollouts.fallback[batch])
@@ -364,8 +369,9 @@ class GRPOTrainer:
             epoch += 1
             self.policy.train()
             order = torch.randperm(data.num_steps, generator=self.shuffle_generator).to(data.action.device)
-            for batch in order.chunk(math.ceil(data.num_steps / 64)):  # minibatches of about 64 steps
-                logits = self.policy(data.features[batch], data.condition[batch])
+            count = self.distributed.minimum(math.ceil(data.num_steps / 64))  # every rank runs as many backwards
+            for batch in order.tensor_split(count):  # minibatches of about 64 steps
+                logits = self.model(data.features[batch], data.condition[batch])
                 mask = data.action_mask[batch]
                 fallback = self._fallback(logits, mask, data.fallback[batch])
                 loss = -log_prob(logits, data.action[batch], mask, tau, fallback).mean()
@@ -387,6 +393,7 @@ class GRPOTrainer:
     def save(self, path: str | Path) -> Path:
         """Writes a checkpoint that ``load_policy`` reads and ``GRPOTrainer.resume`` continues from."""
         state = {
+            "algo": "grpo",
             "config": json.dumps(self.config.to_dict()),
             "iteration": self.iteration,
             "warm_start": json.dumps(self.warm_start_result),
@@ -407,6 +414,9 @@ class GRPOTrainer:
         """
         payload = read_checkpoint(path, need_trainer_state=True)
         state = payload["trainer_state"]
+        if state.get("algo", "grpo") != "grpo":
+            raise ValueError(f"{payload['path']} is a {state['algo'].upper()} checkpoint; resume it with --algo "
+                             f"{state['algo']}")  # fmt: skip
         config = GRPOConfig(**json.loads(state["config"]))
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
@@ -439,7 +449,7 @@ class GRPOTrainer:
             logits = self.policy(held_out.features, held_out.condition)
         fallback = self._fallback(logits, held_out.action_mask, held_out.fallback)
         chosen = most_likely_action(logits, held_out.action_mask, fallback)
-        return (chosen == held_out.action).all(1).float().mean().item()
+        return self.distributed.mean((chosen == held_out.action).all(1).float().mean().item())  # ranks stop together
 
     def _make_env(self, block_length: Any, group_size: int, num_envs: int, task: Any, model: Any) -> UnmaskVectorEnv:
         config = self.config
@@ -448,5 +458,6 @@ class GRPOTrainer:
             block_length=block_length, answer_length=config.answer_length, max_nfe=config.max_nfe,
             reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
             temperature=config.temperature, group_size=group_size, autoreset_mode=AutoresetMode.DISABLED,
-            observe_hidden=self.observe_hidden, device=config.device,
+            observe_hidden=self.observe_hidden, device=self.distributed.device,
+            first_group=self.distributed.rank * config.num_groups,  # disjoint prompt streams across ranks
         )  # fmt: skip

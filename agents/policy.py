@@ -272,10 +272,14 @@ class UnmaskingPolicy(nn.Module):
 
     def forward(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Logits (N, L) of committing each position."""
+        return self.head(self.hidden(features, condition)).squeeze(-1)
+
+    def hidden(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        """(N, L, d): each position's representation before the head (PPO's value head reads it too)."""
         c = self.condition_embed(condition)  # (N, L, d)
         x = self.block(self.embed(features), c)  # (N, L, d)
         shift, scale = self.modulation_out(c).chunk(2, dim=-1)
-        return self.head(modulate(self.norm_out(x), shift, scale)).squeeze(-1)
+        return modulate(self.norm_out(x), shift, scale)
 
     def logits(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor | float | None = None) -> torch.Tensor:
         """Logits (N, L) for an observation (and the alpha a conditioned policy should serve)."""

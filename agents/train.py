@@ -1,11 +1,14 @@
-"""``unmask-gym train`` / ``python -m unmask_gym.agents.train``: train the paper's policy with GRPO.
+"""``unmask-gym train`` / ``python -m unmask_gym.agents.train``: train the paper's policy with GRPO or PPO.
 
-Every ``GRPOConfig`` field is a flag (``--num-groups``, ``--block-length none``, ``--expert-steering`` ...), and so
-are the main ``PolicyConfig`` fields (``--width``, ``--features confidence,masked,step_frac,margin``). The run
+Every ``GRPOConfig`` / ``PPOConfig`` field is a flag (``--num-groups``, ``--block-length none``, ``--num-steps``
+...), and so are the main ``PolicyConfig`` fields (``--width``, ``--features confidence,masked,step_frac``). The run
+
 folder ``--out`` receives ``config.json``, ``metrics.csv`` (one row per iteration; TensorBoard events in ``tb/``
 when tensorboard is installed), ``checkpoints/iteration_NNNNNN.pt`` every ``--checkpoint-every`` iterations and
 at the end, ``policy.pt`` (what ``load_policy(out)`` reads) and ``eval.json`` (held-out accuracy and NFE).
-``--resume DIR`` continues the run from its latest checkpoint, exactly as if it had not stopped.
+``--resume DIR`` continues the run from its latest checkpoint (GRPO: exactly as if it had not stopped).
+Under ``torchrun --nproc-per-node K -m unmask_gym.agents.train ...`` K ranks train one policy together
+(``agents/distributed.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+ALGORITHMS = ("grpo", "ppo")
+"""The trainers ``--algo`` picks from."""
 
 POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "init_bias", "tau_train", "tau_eval", "alpha_range")
 """The ``PolicyConfig`` fields exposed as flags (the others are derived from the env or the seed)."""
@@ -93,9 +99,25 @@ def _add_fields(parser: argparse.ArgumentParser, items: Sequence[ConfigField]) -
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the train command's flags to ``parser`` (``unmask-gym train`` wires its subcommand with this)."""
-    parser.add_argument("--algo", choices=("grpo",), default="grpo", help="training algorithm (default: grpo)")
-    _add_fields(parser, config_fields("grpo", "GRPOConfig"))
+    """Adds the train command's flags to ``parser`` (``unmask-gym train`` wires its subcommand with this).
+
+    The flags are the union of ``GRPOConfig`` and ``PPOConfig`` (most are shared); ``--algo`` picks the trainer,
+    and a flag the chosen trainer does not have is an error.
+    """
+    parser.add_argument("--algo", choices=ALGORITHMS, default="grpo", help="training algorithm (default: grpo)")
+    grpo = {item.name: item for item in config_fields("grpo", "GRPOConfig")}
+    ppo = {item.name: item for item in config_fields("ppo", "PPOConfig")}
+    fields = []
+    for name, item in {**grpo, **ppo}.items():
+        if name in grpo and name in ppo and grpo[name].default != ppo[name].default:
+            item = dataclasses.replace(grpo[name], doc=f"{grpo[name].doc} (default: grpo {grpo[name].default}, "
+                                                        f"ppo {ppo[name].default})")  # fmt: skip
+        elif name not in ppo:
+            item = dataclasses.replace(item, doc=f"[grpo] {item.doc}")
+        elif name not in grpo:
+            item = dataclasses.replace(item, doc=f"[ppo] {item.doc}")
+        fields.append(item)
+    _add_fields(parser, fields)
     _add_fields(parser, [item for item in config_fields("policy", "PolicyConfig") if item.name in POLICY_FLAGS])
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue the run in this folder (or from this checkpoint file); other flags are the "
@@ -111,70 +133,90 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs the training that ``args`` (from ``add_train_arguments``) describe."""
+    """Runs the training that ``args`` (from ``add_train_arguments``) describe (one rank of it under torchrun)."""
     import torch
     from tqdm import tqdm
 
     from .grpo import GRPOConfig, GRPOTrainer
     from .policy import PolicyConfig
+    from .ppo import PPOConfig, PPOTrainer
 
     torch.set_num_threads(args.threads)
+    config_class, trainer_class = (GRPOConfig, GRPOTrainer) if args.algo == "grpo" else (PPOConfig, PPOTrainer)
     given = vars(args)
-    config_flags = {f.name: given[f.name] for f in dataclasses.fields(GRPOConfig) if f.name in given}
+    known = {f.name for f in dataclasses.fields(config_class)}
+    flag_names = {f.name for f in dataclasses.fields(GRPOConfig)} | {f.name for f in dataclasses.fields(PPOConfig)}
+    foreign = sorted(name for name in flag_names - known if name in given)
+    if foreign:
+        raise ValueError(f"--algo {args.algo} has no {', '.join('--' + n.replace('_', '-') for n in foreign)}")
+    config_flags = {name: given[name] for name in known if name in given}
     policy_flags = {name: given[name] for name in POLICY_FLAGS if name in given}
     if args.resume is not None:
         others = sorted(set(config_flags) - {"iterations"} | set(policy_flags))
         if others:
             raise ValueError(f"--resume keeps the checkpoint's settings; only --iterations may change, got {others}")
-        trainer = GRPOTrainer.resume(args.resume, iterations=config_flags.get("iterations"))
+        trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"))
     else:
-        trainer = GRPOTrainer(GRPOConfig(**config_flags), PolicyConfig(**policy_flags))
-    config = trainer.config
+        trainer = trainer_class(config_class(**config_flags), PolicyConfig(**policy_flags))
+    config, main = trainer.config, trainer.distributed.is_main
     out = Path(config.out) if config.out else None
-    print(f"GRPO on {config.task}: block_length={trainer.env.block_length} alpha={config.alpha} "
-          f"{config.num_groups} prompts x {config.group_size} rollouts{' + 1 expert' if config.expert_steering else ''}"
-          f" per iteration, {config.iterations} iterations, policy {trainer.policy.num_parameters():,} parameters, "
-          f"device {trainer.env.device}, out {out}")  # fmt: skip
-    metrics_file, writer = _open_logs(out, trainer, args.resume is not None) if out else (None, None)
-    progress = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"grpo {config.task}", file=sys.stdout,
-                    disable=args.no_progress)  # fmt: skip
+    if main:
+        print(_describe(args.algo, trainer, out))
+    metrics_file, writer = _open_logs(out, trainer, args.resume is not None) if out and main else (None, None)
+    progress = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"{args.algo} {config.task}",
+                    file=sys.stdout, disable=args.no_progress or not main)  # fmt: skip
     csv_writer = None
     for metrics in trainer.run():
-        if trainer.iteration == 1 and trainer.warm_start_result is not None:
-            print(f"warm start: held-out agreement {trainer.warm_start_result['agreement']:.3f} after "
-                  f"{trainer.warm_start_result['epochs']} epochs")  # fmt: skip
+        warm = getattr(trainer, "warm_start_result", None)
+        if trainer.iteration == 1 and warm is not None and main:
+            print(f"warm start: held-out agreement {warm['agreement']:.3f} after {warm['epochs']} epochs")
         progress.update(1)
-        progress.set_postfix(reward=f"{metrics['reward']:.3f}", acc=f"{metrics['accuracy']:.3f}",
-                             nfe=f"{metrics['nfe']:.2f}")  # fmt: skip
+        progress.set_postfix({key: f"{metrics[key]:.3f}" for key in ("reward", "accuracy", "nfe") if key in metrics})
         if metrics_file is not None:
             if csv_writer is None:
-                csv_writer = csv.DictWriter(metrics_file, fieldnames=list(metrics))
+                csv_writer = csv.DictWriter(metrics_file, fieldnames=list(metrics), restval="")
                 if metrics_file.tell() == 0:
                     csv_writer.writeheader()
-            csv_writer.writerow(metrics)
+            csv_writer.writerow({key: value for key, value in metrics.items() if key in csv_writer.fieldnames})
             metrics_file.flush()
         if writer is not None:
             for key, value in metrics.items():
                 writer.add_scalar(key, value, int(metrics["iteration"]))
-        if args.no_progress and trainer.iteration % config.checkpoint_every == 0:
+        if args.no_progress and main and trainer.iteration % config.checkpoint_every == 0:
             print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
     progress.close()
     if metrics_file is not None:
         metrics_file.close()
     if writer is not None:
         writer.close()
-    if args.eval_episodes > 0:
+    if args.eval_episodes > 0 and main:
         _evaluate(trainer, args.eval_episodes, out)
-    if out is not None:
+    if out is not None and main:
         print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
               f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
+    trainer.distributed.close()
     return 0
+
+
+def _describe(algo: str, trainer: Any, out: Path | None) -> str:
+    """The run's one-line header."""
+    config, ranks = trainer.config, trainer.distributed.world_size
+    if algo == "grpo":
+        expert = " + 1 expert" if config.expert_steering else ""
+        batch = f"{config.num_groups} prompts x {config.group_size} rollouts{expert} per iteration"
+    else:
+        batch = f"{config.num_envs} envs x {config.num_steps} steps per iteration"
+    where = f"device {trainer.env.device}" + (f" on each of {ranks} ranks" if ranks > 1 else "")
+    return (f"{algo.upper()} on {config.task}: block_length={trainer.env.block_length} alpha={config.alpha} {batch}, "
+            f"{config.iterations} iterations, policy {trainer.policy.num_parameters():,} parameters, {where}, "
+            f"out {out}")  # fmt: skip
 
 
 def _open_logs(out: Path, trainer: Any, resumed: bool) -> tuple[Any, Any]:
     """Opens metrics.csv (dropping rows after the resumed checkpoint) and a TensorBoard writer if available."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({"grpo": trainer.config.to_dict(),
+    algo = "ppo" if type(trainer).__name__ == "PPOTrainer" else "grpo"
+    (out / "config.json").write_text(json.dumps({algo: trainer.config.to_dict(),
                                                  "policy": trainer.policy.config.to_dict(),
                                                  "env_kwargs": trainer.env_kwargs}, indent=2) + "\n")  # fmt: skip
     path = out / "metrics.csv"

@@ -112,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from unmask_gym.agents.train import add_train_arguments  # lazy: the agents import unmask_gym, not the reverse
 
-    train_policy = commands.add_parser("train", help="train the paper's unmasking policy with GRPO")
+    train_policy = commands.add_parser("train", help="train the paper's unmasking policy with GRPO or PPO")
     add_train_arguments(train_policy)
     train_policy.set_defaults(run=_train)
 

@@ -78,6 +78,10 @@ class EnvConfig:
         AutoresetMode.SAME_STEP, "`SAME_STEP`", "a `gymnasium.vector.AutoresetMode` (or its string value)"
     )
     group_size: int = _argument(1, "1", "envs per prompt group (must divide `num_envs`)")
+    first_group: int = _argument(
+        0, "0", "the number of this env's first prompt group: group g draws prompts from `seed + first_group + g` "
+        "(several processes sharing a seed give each a disjoint range)",
+    )  # fmt: skip
     split: str = _argument("train", '`"train"`', '`"train"` or `"eval"` prompts')
     num_prompts: int | None = _argument(None, "`None`", "a finite list of this many prompts, each served once")
     top_k: int = _argument(0, "0", "K of the `top_k_probs`/`top_k_tokens` observation keys (at most V)")
@@ -92,6 +96,7 @@ class EnvConfig:
         check = validation
         check.check_int("num_envs", self.num_envs, 1)
         check.check_int("group_size", self.group_size, 1)
+        check.check_int("first_group", self.first_group, 0)
         if self.num_envs % self.group_size:
             raise ValueError(f"num_envs={self.num_envs} must be a multiple of group_size={self.group_size}")
         check.check_int("answer_length", self.answer_length, 1, allow_none=True)

@@ -49,15 +49,21 @@ class PromptStreams:
     """
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
-                 check: Callable[[str], None] | None = None) -> None:  # fmt: skip
+                 check: Callable[[str], None] | None = None, first_group: int = 0) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
+        self.first_group = first_group
         self.check = check
         self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
         self.seed(0)
 
     def seed(self, seed: int) -> None:
-        """Restarts every stream: group g draws from ``default_rng(seed + g)``; a finite list from ``seed``."""
-        self._generators = [np.random.default_rng(seed + group) for group in range(self.num_groups)]
+        """Restarts every stream: group g from ``default_rng(seed + first_group + g)``, a finite list from ``seed``.
+
+        ``first_group`` numbers this env's groups after another env's (a trainer's rank r of several uses
+        r x its group count), so that envs sharing a seed draw disjoint prompt streams.
+        """
+        start = self.first_group
+        self._generators = [np.random.default_rng(seed + start + group) for group in range(self.num_groups)]
         self._pending: list[dict[int, Episode]] = [{} for _ in range(self.num_groups)]
         self._queue: list[Episode] = []  # the finite list, served in order from _served on
         self._served = 0

@@ -1,0 +1,85 @@
+"""Training across processes and GPUs with ``torch.distributed`` (what ``torchrun`` sets up).
+
+``torchrun --nproc-per-node K -m unmask_gym.agents.train --algo grpo|ppo ...`` starts K copies of the trainer.
+Each rank owns its env slice and its dLLM copy, numbers its prompt groups after the other ranks' (the env's
+``first_group``: disjoint prompt streams from one seed), and averages gradients with the others through
+``DistributedDataParallel``; only rank 0 writes checkpoints and logs. The backend is nccl on GPUs, gloo on CPU.
+Outside ``torchrun`` (no ``WORLD_SIZE`` > 1 in the environment) everything here is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in the job: rank, world size and the device it trains on."""
+
+    rank: int
+    world_size: int
+    device: torch.device
+
+    @classmethod
+    def from_environment(cls, device: str | torch.device | None = None) -> Distributed:
+        """Joins the ``torchrun`` job if there is one (initialising the process group once) and picks the device.
+
+        ``device`` None is ``cuda:LOCAL_RANK`` when CUDA is available, else cpu; a bare ``"cuda"`` under torchrun
+        also becomes ``cuda:LOCAL_RANK``, so each rank has its own GPU.
+        """
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        wants_cuda = torch.cuda.is_available() and (device is None or str(device).startswith("cuda"))
+        if world_size > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if wants_cuda else "gloo")
+        rank = dist.get_rank() if dist.is_initialized() else 0
+        world_size = dist.get_world_size() if dist.is_initialized() else 1
+        if device is None or (str(device) == "cuda" and world_size > 1):
+            device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
+        return cls(rank, world_size, torch.device(device))
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that writes checkpoints, logs and results."""
+        return self.rank == 0
+
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """``DistributedDataParallel(module)`` when there are several ranks (gradients averaged in ``backward``)."""
+        if self.world_size == 1:
+            return module
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+
+    def gather(self, items: list[Any]) -> list[Any]:
+        """Every rank's ``items`` concatenated in rank order (on every rank); ``items`` itself with one rank."""
+        if self.world_size == 1:
+            return list(items)
+        gathered: list[Any] = [None] * self.world_size
+        dist.all_gather_object(gathered, list(items))
+        return [item for part in gathered for item in part]
+
+    def mean(self, value: float) -> float:
+        """The ranks' mean of ``value`` (the same number on every rank: decisions that must agree use it)."""
+        return self._reduce(value, dist.ReduceOp.SUM) / self.world_size
+
+    def minimum(self, value: int) -> int:
+        """The smallest ``value`` of any rank (e.g. a minibatch count every rank can fill)."""
+        return int(self._reduce(value, dist.ReduceOp.MIN))
+
+    def _reduce(self, value: float, op: Any) -> float:
+        if self.world_size == 1:
+            return value
+        tensor = torch.tensor([float(value)], dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=op)
+        return float(tensor.item())
+
+    def close(self) -> None:
+        """Leaves the job (destroys the process group this process joined)."""
+        if dist.is_initialized():
+            dist.destroy_process_group()
