@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
 from unmask_gym.heuristics import make_policy
 from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
-from .distributed import Distributed
 from .distribution import entropy, highest_logit, log_prob, most_likely_action, sample_action
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy

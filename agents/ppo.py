@@ -31,10 +31,10 @@ import torch
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
+from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
 from unmask_gym.models import resolve_model_name
 
-from .distributed import Distributed
 from .distribution import entropy, env_fallback, highest_logit, log_prob, sample_action
 from .grpo import clipped_surrogate_loss
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint

@@ -189,8 +189,8 @@ def run(args: argparse.Namespace) -> int:
         metrics_file.close()
     if writer is not None:
         writer.close()
-    if args.eval_episodes > 0 and main:
-        _evaluate(trainer, args.eval_episodes, out)
+    if args.eval_episodes > 0:  # every rank decodes its shard of the held-out list under torchrun
+        _evaluate(trainer, args.eval_episodes, out if main else None, verbose=main)
     if out is not None and main:
         print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
               f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
@@ -240,7 +240,7 @@ def _open_logs(out: Path, trainer: Any, resumed: bool) -> tuple[Any, Any]:
     return path.open("a", newline=""), writer
 
 
-def _evaluate(trainer: Any, episodes: int, out: Path | None) -> None:
+def _evaluate(trainer: Any, episodes: int, out: Path | None, verbose: bool = True) -> None:
     """Held-out accuracy and NFE at beta 1; a conditioned policy at its default alpha, then along ``alpha_grid``."""
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
 
@@ -256,9 +256,10 @@ def _evaluate(trainer: Any, episodes: int, out: Path | None) -> None:
         policy.reseed()
         result = evaluate(env, policy, seed=0)
         low, high = result.accuracy_ci95
-        print(f"held-out ({result.episodes} prompts, beta 1{'' if alpha is None else f', alpha {alpha:g}'}): "
-              f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
-              f"mean reward {result.mean_reward:.3f}")  # fmt: skip
+        if verbose:
+            print(f"held-out ({result.episodes} prompts, beta 1{'' if alpha is None else f', alpha {alpha:g}'}): "
+                  f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
+                  f"mean reward {result.mean_reward:.3f}")  # fmt: skip
         results.append({"alpha": alpha, **result.to_dict()} if alpha is not None else result.to_dict())
     if out is not None:
         sweep = {"alpha_sweep": results[1:]} if len(results) > 1 else {}

@@ -158,3 +158,30 @@ def test_two_ranks_end_with_identical_parameters_that_moved(tmp_path, algo):
         assert torch.equal(ranks[0]["initial"][key], ranks[1]["initial"][key]), key  # the same initialisation
     assert any(not torch.equal(ranks[0]["initial"][key], ranks[0]["final"][key]) for key in ranks[0]["final"])
     assert not set(ranks[0]["prompt_ids"]) & set(ranks[1]["prompt_ids"])  # each rank its own prompt streams
+
+
+def eval_worker(rank: int, port: int, folder: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank))  # fmt: skip
+    torch.set_num_threads(1)
+    from unmask_gym.distributed import Distributed
+    from unmask_gym.heuristics import top_k_confidence
+
+    distributed = Distributed.from_environment("cpu")
+    env = make_eval_env("permutation", episodes=30, num_envs=8, block_length=None, device="cpu")
+    assert env.config.prompt_shard == (rank, 2)
+    result = evaluate(env, top_k_confidence(k=3), seed=4)
+    torch.save(result.records, f"{folder}/records{rank}.pt")
+    distributed.close()
+
+
+def test_two_rank_evaluation_returns_exactly_the_one_process_records(tmp_path):
+    from unmask_gym.heuristics import top_k_confidence
+
+    mp.start_processes(eval_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    alone = evaluate(make_eval_env("permutation", episodes=30, num_envs=8, block_length=None, device="cpu"),
+                     top_k_confidence(k=3), seed=4).records  # fmt: skip
+    for rank in range(2):
+        records = torch.load(tmp_path / f"records{rank}.pt")
+        assert records == alone  # every prompt once, each decoded as in one process; every rank holds them all
+    assert [record["prompt_id"] for record in alone] == list(range(30))

@@ -7,6 +7,7 @@ import inspect
 from pathlib import Path
 
 import pytest
+import torch
 
 from unmask_gym import UnmaskVectorEnv
 from unmask_gym.config import EnvConfig, argument_table
@@ -44,3 +45,20 @@ def test_the_env_exposes_its_resolved_config():
 def test_block_length_defaults_to_the_tasks_and_a_task_without_one_is_full_diffusion():
     assert UnmaskVectorEnv(1, task="addition").block_length == make_task("addition").default_block_length == 4
     assert UnmaskVectorEnv(1, task=CountingTask(6), model=FakeDiffusionLM()).block_length is None
+
+
+def test_first_group_gives_disjoint_prompt_streams_from_one_seed():
+    kwargs = {"task": CountingTask(4), "model": FakeDiffusionLM(), "group_size": 2}
+    first = UnmaskVectorEnv(4, **kwargs).reset(seed=0)[1]["prompt_id"]
+    second = UnmaskVectorEnv(4, first_group=2, **kwargs).reset(seed=0)[1]["prompt_id"]
+    both = UnmaskVectorEnv(8, **kwargs).reset(seed=0)[1]["prompt_id"]
+    assert torch.equal(torch.cat([first, second]), both)  # ranks 0 and 1 together are one env of both sizes
+
+
+@pytest.mark.parametrize("bad", [(2, 2), (-1, 2), (0,), (0.0, 2), "0,2"])
+def test_prompt_shard_is_checked(bad):
+    with pytest.raises(ValueError, match=r"prompt_shard must be \(rank, world\)"):
+        UnmaskVectorEnv(2, task=CountingTask(4), model=FakeDiffusionLM(), split="eval", num_prompts=4,
+                        prompt_shard=bad)  # fmt: skip
+    with pytest.raises(ValueError, match="needs num_prompts"):
+        UnmaskVectorEnv(2, task=CountingTask(4), model=FakeDiffusionLM(), prompt_shard=(0, 2))

@@ -162,17 +162,22 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from unmask_gym.agents.loading import policy_and_env_kwargs
+    from unmask_gym.distributed import Distributed
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
 
+    distributed = Distributed.from_environment(args.device)  # under torchrun: each rank decodes its shard
     policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
     if args.alpha is not None:
         if not hasattr(policy, "alpha"):
             raise ValueError(f"--alpha is for a conditioned learned policy; {args.policy!r} is a heuristic")
         policy.alpha = args.alpha  # ValueError for a policy trained for one alpha, or an alpha out of its range
     args.task = env_kwargs["task"]
-    env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=_device(args.device), **env_kwargs)
+    env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=distributed.device, **env_kwargs)
     args.block_length = env.block_length  # the resolved value, for the printout and the JSON
     result = evaluate(env, policy, seed=args.seed)
+    distributed.close()
+    if not distributed.is_main:
+        return 0
     low, high = result.accuracy_ci95
     print(f"{result.policy}  task={args.task}  block_length={args.block_length}  episodes={result.episodes}")
     print(f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
@@ -188,10 +193,12 @@ def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from unmask_gym.bench import machine_description, shipped_policy_families, standard_grid
+    from unmask_gym.distributed import Distributed
     from unmask_gym.evaluation import plot_sweep, save_json, sweep
     from unmask_gym.heuristics import make_policy
     from unmask_gym.tasks import make_task
 
+    distributed = Distributed.from_environment(args.device)  # under torchrun: each rank decodes its shard
     task = make_task(args.task)
     block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
     if block_length is None:
@@ -204,14 +211,17 @@ def _bench(args: argparse.Namespace) -> int:
         if not args.no_policies:
             families[setting].update(shipped_policy_families(task.name, block, alphas=args.alpha))
     total = sum(len(members) for setting in families.values() for members in setting.values())
-    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout)
+    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout, disable=not distributed.is_main)
     results = {}
     for setting, block in settings.items():
         results[setting] = sweep(
-            families[setting], {"task": args.task, "block_length": block, "device": _device(args.device)},
+            families[setting], {"task": args.task, "block_length": block, "device": distributed.device},
             episodes=args.episodes, seed=args.seed, num_envs=args.num_envs, on_result=lambda _: progress.update(1),
         )  # fmt: skip
     progress.close()
+    distributed.close()
+    if not distributed.is_main:  # every rank holds all the records; rank 0 reports them
+        return 0
     for setting, data in results.items():
         shown = [p for p in data["points"] if p in data["heuristic_front"] or p["learned"]]
         print(f"\n{task.name}, {setting}, {args.episodes} held-out prompts: the heuristics' Pareto front (*) and "

@@ -84,6 +84,10 @@ class EnvConfig:
     )  # fmt: skip
     split: str = _argument("train", '`"train"`', '`"train"` or `"eval"` prompts')
     num_prompts: int | None = _argument(None, "`None`", "a finite list of this many prompts, each served once")
+    prompt_shard: tuple[int, int] | None = _argument(
+        None, "`None`", "`(rank, world)`: serve only the finite list's prompts whose index % world == rank (prompt "
+        "ids stay the list's indices): one process's part of an evaluation across processes",
+    )  # fmt: skip
     top_k: int = _argument(0, "0", "K of the `top_k_probs`/`top_k_tokens` observation keys (at most V)")
     observe_prompt: bool = _argument(False, "`False`", "add the `prompt_tokens` observation key")
     observe_hidden: bool = _argument(False, "`False`", "add the `hidden` observation key (the dLLM's last states)")
@@ -121,6 +125,14 @@ class EnvConfig:
             ) from None
         check.check_choice("split", self.split, ("train", "eval"))
         check.check_int("num_prompts", self.num_prompts, 1, allow_none=True)
+        if self.prompt_shard is not None:
+            shard = self.prompt_shard
+            valid = isinstance(shard, tuple | list) and len(shard) == 2 and all(
+                isinstance(x, int) and not isinstance(x, bool) for x in shard) and 0 <= shard[0] < shard[1]  # fmt: skip
+            if not valid or self.num_prompts is None:
+                raise ValueError(f"prompt_shard must be (rank, world) with 0 <= rank < world, and needs num_prompts; "
+                                 f"got {shard!r} with num_prompts={self.num_prompts}")  # fmt: skip
+            object.__setattr__(self, "prompt_shard", tuple(shard))
         check.check_int("top_k", self.top_k, 0)
         object.__setattr__(self, "device", check_device(self.device))
 

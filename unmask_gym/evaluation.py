@@ -71,16 +71,34 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
 
 
 def make_eval_env(task: Any = "addition", episodes: int = 500, num_envs: int = 64, **kwargs: Any) -> UnmaskVectorEnv:
-    """An env that serves ``episodes`` held-out prompts once each (``split="eval"``), ready for ``evaluate``."""
+    """An env that serves ``episodes`` held-out prompts once each (``split="eval"``), ready for ``evaluate``.
+
+    Under ``torchrun`` (a ``torch.distributed`` process group of several ranks) each rank's env serves its shard of
+    the list (``prompt_shard``) and ``evaluate`` gathers the records, unless ``prompt_shard`` is given.
+    """
+    kwargs.setdefault("prompt_shard", current_shard())
     return UnmaskVectorEnv(
         min(num_envs, episodes), task=task, split="eval", num_prompts=episodes,
         autoreset_mode=AutoresetMode.SAME_STEP, **kwargs,
     )  # fmt: skip
 
 
+def current_shard() -> tuple[int, int] | None:
+    """(rank, world size) inside a ``torch.distributed`` process group of several ranks, else None."""
+    distributed = torch.distributed
+    if distributed.is_available() and distributed.is_initialized() and distributed.get_world_size() > 1:
+        return distributed.get_rank(), distributed.get_world_size()
+    return None
+
+
 def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, seed: int = 0,
              name: str | None = None) -> EvalResult:  # fmt: skip
     """Runs ``policy`` on every prompt of ``env``'s finite eval list once.
+
+    With a ``prompt_shard`` env inside a process group (``make_eval_env`` under ``torchrun``) every rank decodes
+    its shard and gets the records of all of them: the same prompts, each decoded once, as one process would.
+    Records equal a one-process run's when the policy's decisions depend only on each row's observation (the
+    heuristics; a learned policy's or random-k's own sampler draws in batch order, as with another ``num_envs``).
 
     Args:
         env: built with ``split="eval"`` and ``num_prompts`` (see ``make_eval_env``) and SAME_STEP autoreset.
@@ -119,6 +137,10 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
                     "correct": bool(final["correct"][row]), "score": float(final["score"][row]),
                     "nfe": int(final["nfe"][row]), "reward": float(reward[row]),
                 })  # fmt: skip
+    if env.config.prompt_shard is not None and current_shard() is not None:  # every rank's shard, on every rank
+        gathered: list[Any] = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, records)
+        records = [record for part in gathered for record in part]
     records.sort(key=lambda record: record["prompt_id"])
     return summarize(records, name or policy_spec(policy))
 

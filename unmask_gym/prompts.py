@@ -49,9 +49,10 @@ class PromptStreams:
     """
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
-                 check: Callable[[str], None] | None = None, first_group: int = 0) -> None:  # fmt: skip
+                 check: Callable[[str], None] | None = None, first_group: int = 0,
+                 shard: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
-        self.first_group = first_group
+        self.first_group, self.shard = first_group, shard
         self.check = check
         self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
         self.seed(0)
@@ -70,6 +71,9 @@ class PromptStreams:
         if self.num_prompts is not None:
             prompts, references = self.task.sample(self.num_prompts, np.random.default_rng(seed), self.split)
             self._queue = [Episode(i, p, r) for i, (p, r) in enumerate(zip(prompts, references, strict=True))]
+            if self.shard is not None:  # this process's part of the list; ids stay the whole list's indices
+                rank, world = self.shard
+                self._queue = self._queue[rank::world]
 
     def get(self, group: int, episode_index: int) -> Episode | None:
         """The group's ``episode_index``-th prompt; None once a finite list is used up."""

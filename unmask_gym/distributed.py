@@ -1,10 +1,15 @@
-"""Training across processes and GPUs with ``torch.distributed`` (what ``torchrun`` sets up).
+"""Work across processes and GPUs with ``torch.distributed`` (what ``torchrun`` sets up).
 
-``torchrun --nproc-per-node K -m unmask_gym.agents.train --algo grpo|ppo ...`` starts K copies of the trainer.
-Each rank owns its env slice and its dLLM copy, numbers its prompt groups after the other ranks' (the env's
-``first_group``: disjoint prompt streams from one seed), and averages gradients with the others through
-``DistributedDataParallel``; only rank 0 writes checkpoints and logs. The backend is nccl on GPUs, gloo on CPU.
-Outside ``torchrun`` (no ``WORLD_SIZE`` > 1 in the environment) everything here is a no-op.
+Training: ``torchrun --nproc-per-node K -m unmask_gym.agents.train --algo grpo|ppo ...`` starts K copies of the
+trainer. Each rank owns its env slice and its dLLM copy, numbers its prompt groups after the other ranks' (the
+env's ``first_group``: disjoint prompt streams from one seed), and averages gradients with the others through
+``DistributedDataParallel``; only rank 0 writes checkpoints and logs.
+
+Evaluation: ``torchrun --nproc-per-node K -m unmask_gym.cli eval|bench ...``: each rank decodes its shard of the
+finite held-out list (the env's ``prompt_shard``) and the records are gathered, so the result is the same set of
+prompts, each decoded once, as a one-process run.
+
+The backend is nccl on GPUs, gloo on CPU. Outside ``torchrun`` (no ``WORLD_SIZE`` > 1) everything is a no-op.
 """
 
 from __future__ import annotations
@@ -43,6 +48,11 @@ class Distributed:
         if device is None or (str(device) == "cuda" and world_size > 1):
             device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
         return cls(rank, world_size, torch.device(device))
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        """(rank, world size) when there are several ranks, else None: the env's ``prompt_shard``."""
+        return (self.rank, self.world_size) if self.world_size > 1 else None
 
     @property
     def is_main(self) -> bool:
