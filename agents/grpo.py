@@ -139,6 +139,21 @@ class GRPOConfig:
         return dataclasses.asdict(self)
 
 
+def trained_env_kwargs(env: UnmaskVectorEnv, config: Any, task: Any = None, model: Any = None) -> dict[str, Any]:
+    """The ``MDP_KEYS`` of a trainer's env, what its checkpoints record: a policy's ``env_kwargs``.
+
+    ``task``/``model`` are the objects a trainer was given instead of names (an in-memory model has no name to load
+    it by; its class name says what it was).
+    """
+    if model is not None:
+        model_name = getattr(model, "name", type(model).__name__)
+    else:
+        model_name = config.model if config.model is not None else resolve_model_name(env.task)
+    return {"task": config.task if task is None else env.task.name, "block_length": env.block_length,
+            "answer_length": env.answer_length, "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha,
+            "empty_action": env.empty_action, "temperature": env.temperature, "model": model_name}  # fmt: skip
+
+
 def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, normalize_std: bool = False) -> torch.Tensor:
     """GRPO's advantage: each reward minus its group's mean, optionally divided by the group's std (+ 1e-4).
 
@@ -223,15 +238,7 @@ class GRPOTrainer:
     @property
     def env_kwargs(self) -> dict[str, Any]:
         """The MDP settings the policy is trained for (``MDP_KEYS``), with the task's defaults resolved."""
-        env, config = self.env, self.config
-        task = config.task if self._task is None else env.task.name
-        if self._model is not None:  # an in-memory model has no name to load it by; its class name says what it was
-            model = getattr(self._model, "name", type(self._model).__name__)
-        else:
-            model = config.model if config.model is not None else resolve_model_name(env.task)
-        return {"task": task, "block_length": env.block_length, "answer_length": env.answer_length,
-                "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha, "empty_action": env.empty_action,
-                "temperature": env.temperature, "model": model}  # fmt: skip
+        return trained_env_kwargs(self.env, self.config, self._task, self._model)
 
     def learned_policy(self, beta: float = 1.0, seed: int = 0, alpha: float | None = None) -> LearnedPolicy:
         """The current network as an ``obs -> action`` callable (shares the parameters)."""

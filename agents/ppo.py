@@ -33,10 +33,9 @@ from torch import nn
 
 from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
-from unmask_gym.models import resolve_model_name
 
 from .distribution import entropy, env_fallback, highest_logit, log_prob, sample_action
-from .grpo import clipped_surrogate_loss
+from .grpo import clipped_surrogate_loss, trained_env_kwargs
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 
@@ -254,15 +253,7 @@ class PPOTrainer:
     @property
     def env_kwargs(self) -> dict[str, Any]:
         """The MDP settings the policy is trained for, with the task's defaults resolved."""
-        env, config = self.env, self.config
-        task = config.task if self._task is None else env.task.name
-        if self._model is not None:
-            model = getattr(self._model, "name", type(self._model).__name__)
-        else:
-            model = config.model if config.model is not None else resolve_model_name(env.task)
-        return {"task": task, "block_length": env.block_length, "answer_length": env.answer_length,
-                "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha, "empty_action": env.empty_action,
-                "temperature": env.temperature, "model": model}  # fmt: skip
+        return trained_env_kwargs(self.env, self.config, self._task, self._model)
 
     def learned_policy(self, beta: float = 1.0, seed: int = 0) -> LearnedPolicy:
         """The current network as an ``obs -> action`` callable (shares the parameters)."""

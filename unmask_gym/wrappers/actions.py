@@ -47,22 +47,30 @@ def _selectable_width(env: Any) -> int:
     return min(inner.block_length or inner.answer_length, inner.answer_length)
 
 
-class _RemembersObservation:
-    """Keeps the last observation, which the action translation reads."""
+class _Translates:
+    """Turns each low-dimensional action into the per-token one, reading the last observation it returned."""
 
     _obs: Any = None
+    env: Any
 
-    def _remember(self, obs: Any) -> Any:
-        self._obs = obs
-        return obs
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Resets and remembers the observation."""
+        self._obs, info = self.env.reset(**kwargs)
+        return self._obs, info
 
-    def _last(self) -> Any:
+    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+        """Checks ``action``, translates it with the last observation, and steps the env."""
         if self._obs is None:
             raise RuntimeError(f"{type(self).__name__}: call reset() before step()")
-        return self._obs
+        self._obs, reward, terminated, truncated, info = self.env.step(self.translate(action, self._obs))
+        return self._obs, reward, terminated, truncated, info
+
+    def translate(self, action: Any, obs: Any) -> Any:
+        """The per-token action for ``action`` (raises ValueError for a bad one)."""
+        raise NotImplementedError
 
 
-class TopKAction(_RemembersObservation, gym.Wrapper):
+class TopKAction(_Translates, gym.Wrapper):
     """The single env with action ``a`` in ``Discrete(K)``: commit the a + 1 most confident selectable positions.
 
     ``max_k`` (K) defaults to the block length (semi-AR) or L (full diffusion).
@@ -84,19 +92,13 @@ class TopKAction(_RemembersObservation, gym.Wrapper):
         self.max_k = _check_max_k(max_k, _selectable_width(env))
         self.action_space = spaces.Discrete(self.max_k)
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Resets and remembers the observation."""
-        obs, info = self.env.reset(**kwargs)
-        return self._remember(obs), info
-
-    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def translate(self, action: Any, obs: Any) -> Any:
         """Commits ``action + 1`` positions."""
         count = _check_discrete(action, self.max_k, (), self.action_space) + 1
-        obs, reward, terminated, truncated, info = self.env.step(top_k_commit(self._last(), count))
-        return self._remember(obs), reward, terminated, truncated, info
+        return top_k_commit(obs, count)
 
 
-class ThresholdAction(_RemembersObservation, gym.Wrapper):
+class ThresholdAction(_Translates, gym.Wrapper):
     """The single env with a confidence threshold in ``Box(0, 1, (1,))`` as the action (Fast-dLLM's rule).
 
     Example:
@@ -113,19 +115,13 @@ class ThresholdAction(_RemembersObservation, gym.Wrapper):
         super().__init__(env)
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Resets and remembers the observation."""
-        obs, info = self.env.reset(**kwargs)
-        return self._remember(obs), info
-
-    def step(self, action: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def translate(self, action: Any, obs: Any) -> Any:
         """Commits every selectable position at or above the threshold (values are clipped into [0, 1])."""
         threshold = _check_box(action, (1,))
-        obs, reward, terminated, truncated, info = self.env.step(threshold_commit(self._last(), threshold))
-        return self._remember(obs), reward, terminated, truncated, info
+        return threshold_commit(obs, threshold)
 
 
-class VectorTopKAction(_RemembersObservation, VectorWrapper):
+class VectorTopKAction(_Translates, VectorWrapper):
     """``TopKAction`` for the batched env: N counts in ``MultiDiscrete([K] * N)``, one batched translation.
 
     Example:
@@ -146,19 +142,13 @@ class VectorTopKAction(_RemembersObservation, VectorWrapper):
         self.single_action_space = spaces.Discrete(self.max_k)
         self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, self.max_k))
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Resets and remembers the observation."""
-        obs, info = self.env.reset(**kwargs)
-        return self._remember(obs), info
-
-    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def translate(self, action: Any, obs: Any) -> Any:
         """Commits ``actions[i] + 1`` positions in row i."""
-        counts = _check_discrete(actions, self.max_k, (self.num_envs,), self.action_space) + 1
-        obs, reward, terminated, truncated, info = self.env.step(top_k_commit(self._last(), counts))
-        return self._remember(obs), reward, terminated, truncated, info
+        counts = _check_discrete(action, self.max_k, (self.num_envs,), self.action_space) + 1
+        return top_k_commit(obs, counts)
 
 
-class VectorThresholdAction(_RemembersObservation, VectorWrapper):
+class VectorThresholdAction(_Translates, VectorWrapper):
     """``ThresholdAction`` for the batched env: one threshold per row, ``Box(0, 1, (N, 1))``.
 
     Example:
@@ -176,16 +166,10 @@ class VectorThresholdAction(_RemembersObservation, VectorWrapper):
         self.single_action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
         self.action_space = spaces.Box(0.0, 1.0, (self.num_envs, 1), np.float32)
 
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        """Resets and remembers the observation."""
-        obs, info = self.env.reset(**kwargs)
-        return self._remember(obs), info
-
-    def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
+    def translate(self, action: Any, obs: Any) -> Any:
         """Commits, in each row, every selectable position at or above its threshold."""
-        thresholds = _check_box(actions, (self.num_envs, 1))
-        obs, reward, terminated, truncated, info = self.env.step(threshold_commit(self._last(), thresholds))
-        return self._remember(obs), reward, terminated, truncated, info
+        thresholds = _check_box(action, (self.num_envs, 1))
+        return threshold_commit(obs, thresholds)
 
 
 def _check_max_k(max_k: int | None, width: int) -> int:
