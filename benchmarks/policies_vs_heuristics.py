@@ -53,7 +53,9 @@ def print_shipped() -> None:
         words = entry["command"].split()
         flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
         held = entry["held_out"]
-        print(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, alpha {flags['--alpha']} | "
+        conditioned = "--alpha-range" in flags
+        alpha = f"alpha {flags['--alpha-range']} (conditioned)" if conditioned else f"alpha {flags['--alpha']}"
+        print(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | "
               f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
               f"{held['mean_nfe']:.2f} ({held['episodes']} prompts) |")  # fmt: skip
     print()

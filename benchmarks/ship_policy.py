@@ -4,7 +4,8 @@
 
 Writes ``agents/pretrained/<name>.pt`` and the run's entry in ``agents/pretrained/policies.json``: the command
 that reproduces it, its iterations, the seconds its rollouts and updates took (from ``metrics.csv``), the machine,
-and the held-out evaluation the trainer wrote at the end (``eval.json``).
+and the held-out evaluation the trainer wrote at the end (``eval.json``; for a conditioned policy also its sweep over
+alpha).
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> None:
         "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
         "held_out": {key: evaluation[key] for key in ("episodes", "accuracy", "accuracy_ci95", "mean_nfe")},
     }
+    if "alpha_sweep" in evaluation:  # a conditioned policy: its held-out result at each alpha of the sweep
+        manifest[args.name]["held_out"]["alpha"] = evaluation["alpha"]
+        manifest[args.name]["alpha_sweep"] = [{key: point[key] for key in ("alpha", "accuracy", "mean_nfe")}
+                                              for point in evaluation["alpha_sweep"]]  # fmt: skip
     MANIFEST.write_text(json.dumps(dict(sorted(manifest.items())), indent=2) + "\n")
     print(json.dumps({args.name: manifest[args.name]}, indent=2))
 
