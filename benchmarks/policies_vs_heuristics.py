@@ -28,7 +28,8 @@ def compare(task: str, setting: str, data: dict) -> list[dict]:
     ceiling = max((p["accuracy"] for p in data["points"] if p["policy"] in ("top_k_confidence:k=1",
                    "left_to_right:k=1")), default=None)  # fmt: skip
     rows = []
-    for point in sorted((p for p in data["points"] if p.get("learned")), key=lambda p: (p["family"], p["mean_nfe"])):
+    per_alpha = (p for p in data["points"] if p.get("learned") and "alpha" not in p)  # -cond: conditioned_front.py
+    for point in sorted(per_alpha, key=lambda p: (p["family"], p["mean_nfe"])):
         best = best_heuristic_within(data["points"], point["mean_nfe"])
         best_accuracy = best["accuracy"] if best else 0.0
         gain = point["accuracy"] - best_accuracy
