@@ -56,9 +56,10 @@ def print_shipped() -> None:
         held = entry["held_out"]
         conditioned = "--alpha-range" in flags
         alpha = f"alpha {flags['--alpha-range']} (conditioned)" if conditioned else f"alpha {flags['--alpha']}"
+        at = f", at alpha {held['alpha']:g}" if conditioned else ""
         print(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | "
               f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
-              f"{held['mean_nfe']:.2f} ({held['episodes']} prompts) |")  # fmt: skip
+              f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip
     print()
 
 
