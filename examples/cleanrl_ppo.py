@@ -1,6 +1,6 @@
 """CleanRL-style PPO, one file, written against the batched env with torch tensors end to end (no numpy).
 
-    python examples/cleanrl_ppo.py                          # about 2 minutes on 2 CPU cores
+    python examples/cleanrl_ppo.py                          # about 30 s on 2 quiet CPU cores
     python examples/cleanrl_ppo.py --total-timesteps 2048   # a smoke run
 
 CleanRL's ``ppo.py`` choices (GAE, clipped policy and value losses, entropy bonus, advantage normalisation,

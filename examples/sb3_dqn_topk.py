@@ -1,6 +1,6 @@
 """DQN learns a *schedule*: how many of the most confident positions to commit each step (``VectorTopKAction``).
 
-    python examples/sb3_dqn_topk.py                          # about 2 minutes on 2 CPU cores
+    python examples/sb3_dqn_topk.py                          # about 30 s on 2 quiet CPU cores
     python examples/sb3_dqn_topk.py --total-timesteps 2048   # a smoke run
 
 The per-token decision is replaced by one number per step, ``Discrete(L)``: action a commits the a + 1 most

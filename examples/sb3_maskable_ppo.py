@@ -1,6 +1,6 @@
 """sb3-contrib MaskablePPO in semi-autoregressive blocks: positions outside the current block are masked out.
 
-    python examples/sb3_maskable_ppo.py                         # about 2 minutes on 2 CPU cores
+    python examples/sb3_maskable_ppo.py                         # about 30 s on 2 quiet CPU cores
     python examples/sb3_maskable_ppo.py --total-timesteps 2048  # a smoke run
 
 ``SB3VecEnv.action_masks()`` gives MaskablePPO one (may leave, may commit) pair per answer position, so the

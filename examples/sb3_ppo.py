@@ -1,6 +1,6 @@
 """Stable-Baselines3 PPO on the batched env: one dLLM forward per step for all envs, through ``SB3VecEnv``.
 
-    python examples/sb3_ppo.py                         # about 2 minutes on 2 CPU cores
+    python examples/sb3_ppo.py                         # about 30 s on 2 quiet CPU cores
     python examples/sb3_ppo.py --total-timesteps 2048  # a smoke run
 
 The policy is SB3's ``MultiInputPolicy`` (an MLP per observation key, concatenated). ``SB3VecEnv`` shows it the

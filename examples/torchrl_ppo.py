@@ -1,6 +1,6 @@
 """TorchRL PPO on the batched env: ``TorchRLEnv`` + a collector + GAE + ``ClipPPOLoss``, tensors end to end.
 
-    python examples/torchrl_ppo.py                     # about 2 minutes on 2 CPU cores
+    python examples/torchrl_ppo.py                     # about 30 s on 2 quiet CPU cores
     python examples/torchrl_ppo.py --total-frames 2048 # a smoke run
 
 TorchRL resets finished rows itself; ``TorchRLEnv`` takes the env's default SAME_STEP autoreset (the next

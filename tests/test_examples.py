@@ -21,7 +21,7 @@ SMALL_BUDGETS = {
     "torchrl_ppo.py": ["--total-frames", "8192", "--eval-episodes", "64"],
     "cleanrl_ppo.py": ["--total-timesteps", "8192", "--eval-episodes", "64"],
 }
-"""The learning examples and a budget at which each already learns (their defaults take about 2 minutes)."""
+"""The learning examples and a budget at which each already learns (their defaults take about 30 s on 2 quiet cores)."""
 
 
 def test_every_learning_example_is_listed():
