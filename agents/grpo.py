@@ -212,13 +212,7 @@ class GRPOTrainer:
         if config.expert_steering:
             block = self.env.block_length if config.expert_block_length == "same" else config.expert_block_length
             self.expert_env = self._make_env(block, 1, config.num_groups, task, model)
-        tau_eval = policy_config.tau_eval
-        if tau_eval is None:  # the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 in full diffusion
-            tau_eval = 1.0 if self.env.block_length is None else 0.5
-        policy_config = dataclasses.replace(
-            policy_config, seed=config.seed, hidden_size=self.env.hidden_size, tau_eval=tau_eval,
-            end_token_ids=tuple(sorted(self.env.model.end_token_ids)),
-        )  # fmt: skip
+        policy_config = policy_config.resolved_for(self.env, config.seed)
         if policy_config.conditioned:
             if callable(config.reward):
                 raise ValueError("a conditioned policy needs a named reward ('multiplicative' or 'additive') to "

@@ -11,6 +11,7 @@ Shapes: N rows, L answer positions, F input features, D the dLLM's hidden size, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -133,6 +134,15 @@ class PolicyConfig:
             raise ValueError("the 'hidden' feature needs hidden_size >= 1 (the dLLM's hidden size D)")
         if "end_token" in self.features and not self.end_token_ids:
             raise ValueError("the 'end_token' feature needs end_token_ids (the dLLM's end_token_ids)")
+
+    def resolved_for(self, env: Any, seed: int) -> PolicyConfig:
+        """This config with what a trainer reads from its env: seed, the dLLM's hidden size and end tokens, tau_eval.
+
+        An unset ``tau_eval`` becomes the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 otherwise.
+        """
+        tau_eval = self.tau_eval if self.tau_eval is not None else (1.0 if env.block_length is None else 0.5)
+        return dataclasses.replace(self, seed=seed, hidden_size=env.hidden_size, tau_eval=tau_eval,
+                                   end_token_ids=tuple(sorted(env.model.end_token_ids)))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields (tuples become lists)."""

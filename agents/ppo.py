@@ -229,13 +229,7 @@ class PPOTrainer:
             observe_hidden="hidden" in policy_config.features, device=self.distributed.device,
             first_group=self.distributed.rank * config.num_envs,
         )  # fmt: skip
-        tau_eval = policy_config.tau_eval
-        if tau_eval is None:  # the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 in full diffusion
-            tau_eval = 1.0 if self.env.block_length is None else 0.5
-        policy_config = dataclasses.replace(
-            policy_config, seed=config.seed, hidden_size=self.env.hidden_size, tau_eval=tau_eval,
-            end_token_ids=tuple(sorted(self.env.model.end_token_ids)),
-        )  # fmt: skip
+        policy_config = policy_config.resolved_for(self.env, config.seed)
         self.agent = ActorCritic(UnmaskingPolicy(policy_config)).to(self.env.device)
         self.model = self.distributed.wrap(self.agent)  # DDP under torchrun, the module itself otherwise
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=1e-5)
