@@ -97,6 +97,18 @@ def env_fallback(confidence: torch.Tensor, action_mask: torch.Tensor, empty_acti
     return confidence.masked_fill(~action_mask, -1.0).argmax(1)
 
 
+def empty_sample_fallback(logits: torch.Tensor, obs: dict[str, torch.Tensor], empty_action: str,
+                          policy_fallback: bool) -> torch.Tensor:  # fmt: skip
+    """(N,) what an empty sample turns into at collection time.
+
+    The policy's highest logit with ``policy_fallback``, else whatever the env's ``empty_action`` commits
+    (``env_fallback``).
+    """
+    if policy_fallback:
+        return highest_logit(logits, obs["action_mask"])
+    return env_fallback(obs["confidence"], obs["action_mask"], empty_action)
+
+
 def log_prob(
     logits: torch.Tensor,
     action: torch.Tensor,

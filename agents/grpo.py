@@ -285,8 +285,8 @@ class GRPOTrainer:
             return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
                                  fallback_to_highest_logit=self.config.policy_fallback)  # fmt: skip
 
-        group_alpha = self.group_alphas(seed) if self.policy.config.conditioned else None
-        row_alpha = None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
+        group_alpha = self.group_alphas(seed)
+        row_alpha = self._member_alphas(group_alpha)
         rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha)
         if self.expert_env is not None:
             # Same seed, so expert row g gets prompt group g's prompt (group g draws from seed + g in both envs).
@@ -301,11 +301,20 @@ class GRPOTrainer:
             rollouts = dataclasses.replace(rollouts, reward=reward)
         return rollouts
 
-    def group_alphas(self, seed: int) -> torch.Tensor:
-        """(num_groups,) the alphas of an iteration's prompt groups: log-uniform over ``alpha_range``, from ``seed``."""
+    def group_alphas(self, seed: int) -> torch.Tensor | None:
+        """(num_groups,) the alphas of an iteration's prompt groups: log-uniform over ``alpha_range``, from ``seed``.
+
+        None for a policy that is not conditioned.
+        """
+        if not self.policy.config.conditioned:
+            return None
         low, high = self.policy.config.alpha_range
         uniform = torch.rand(self.config.num_groups, generator=torch.Generator().manual_seed(seed))
         return (low * (high / low) ** uniform).to(self.env.device)
+
+    def _member_alphas(self, group_alpha: torch.Tensor | None) -> torch.Tensor | None:
+        """(num_envs,) each row's alpha: its group's, every member the same (None without conditioning)."""
+        return None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
@@ -356,8 +365,7 @@ class GRPOTrainer:
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
 
         def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert at every alpha
-            conditioned = self.policy.config.conditioned
-            alpha = self.group_alphas(seed).repeat_interleave(config.group_size) if conditioned else None
+            alpha = self._member_alphas(self.group_alphas(seed))
             return collect(self.env, self.policy, seed, self._expert_choice, alpha=alpha)
 
         data = expert_episodes(seeds[0])

@@ -34,7 +34,7 @@ from torch import nn
 from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
 
-from .distribution import entropy, env_fallback, highest_logit, log_prob, sample_action
+from .distribution import empty_sample_fallback, entropy, highest_logit, log_prob, sample_action
 from .grpo import clipped_surrogate_loss, trained_env_kwargs
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
@@ -301,14 +301,12 @@ class PPOTrainer:
                 logits, value = self.agent(features, condition)
             action = sample_action(logits, mask, tau, generator=self.rollout_generator,
                                    fallback_to_highest_logit=config.policy_fallback)  # fmt: skip
-            if config.policy_fallback:
-                fallback = highest_logit(logits, mask)
-            else:
-                fallback = env_fallback(obs["confidence"], mask, self.env.empty_action)
+            fallback = empty_sample_fallback(logits, obs, self.env.empty_action, config.policy_fallback)
             obs, reward, terminated, truncated, info = self.env.step(action)
             executed = info["committed"]  # what the env did (its empty-action rule included)
             final_value = torch.zeros_like(value)
-            if bool(truncated.any()):  # a time limit: bootstrap from the finished episode's last state
+            # A time limit (only with max_episode_steps): bootstrap from the finished episode's last state.
+            if self.env.config.max_episode_steps is not None and bool(truncated.any()):
                 with torch.no_grad():
                     final_value = self.agent(*policy_inputs(info["final_obs"], self.policy.config))[1]
             with torch.no_grad():
@@ -318,8 +316,8 @@ class PPOTrainer:
                                ("reward", reward.float()), ("terminated", terminated), ("truncated", truncated),
                                ("final_value", final_value)):  # fmt: skip
                 steps[name].append(item)
-            ended = terminated | truncated
-            if bool(ended.any()):
+            if "episode" in info:  # some episode ended (the env knows it on the host: no device sync here)
+                ended = info["_episode"]
                 returns.append(info["episode"]["r"][ended])
                 correct.append(info["final_info"]["correct"][ended])
                 nfe.append(info["final_info"]["nfe"][ended])

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from .distribution import env_fallback, highest_logit, log_prob
+from .distribution import empty_sample_fallback, log_prob
 from .policy import UnmaskingPolicy, policy_inputs
 
 Chooser = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
@@ -97,10 +97,7 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         with torch.no_grad():
             logits = network(features, condition)  # (N, L)
         action = choose(obs, logits)
-        if policy_fallback:
-            fallback = highest_logit(logits, action_mask)
-        else:
-            fallback = env_fallback(obs["confidence"], action_mask, env.empty_action)
+        fallback = empty_sample_fallback(logits, obs, env.empty_action, policy_fallback)
         obs, step_reward, terminated, _, info = env.step(action)
         executed = info["committed"]  # (N, L): the log-prob is of what the env did, not of what was asked
         with torch.no_grad():

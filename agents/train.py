@@ -2,13 +2,12 @@
 
 Every ``GRPOConfig`` / ``PPOConfig`` field is a flag (``--num-groups``, ``--block-length none``, ``--num-steps``
 ...), and so are the main ``PolicyConfig`` fields (``--width``, ``--features confidence,masked,step_frac``). The run
-
 folder ``--out`` receives ``config.json``, ``metrics.csv`` (one row per iteration; TensorBoard events in ``tb/``
 when tensorboard is installed), ``checkpoints/iteration_NNNNNN.pt`` every ``--checkpoint-every`` iterations and
 at the end, ``policy.pt`` (what ``load_policy(out)`` reads) and ``eval.json`` (held-out accuracy and NFE).
 ``--resume DIR`` continues the run from its latest checkpoint (GRPO: exactly as if it had not stopped).
 Under ``torchrun --nproc-per-node K -m unmask_gym.agents.train ...`` K ranks train one policy together
-(``agents/distributed.py``).
+(``unmask_gym/distributed.py``).
 """
 
 from __future__ import annotations
@@ -162,7 +161,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(config.out) if config.out else None
     if main:
         print(_describe(args.algo, trainer, out))
-    metrics_file, writer = _open_logs(out, trainer, args.resume is not None) if out and main else (None, None)
+    logged = out is not None and main  # rank 0 alone writes
+    metrics_file, writer = _open_logs(out, args.algo, trainer, args.resume is not None) if logged else (None, None)
     progress = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"{args.algo} {config.task}",
                     file=sys.stdout, disable=args.no_progress or not main)  # fmt: skip
     csv_writer = None
@@ -212,10 +212,9 @@ def _describe(algo: str, trainer: Any, out: Path | None) -> str:
             f"out {out}")  # fmt: skip
 
 
-def _open_logs(out: Path, trainer: Any, resumed: bool) -> tuple[Any, Any]:
+def _open_logs(out: Path, algo: str, trainer: Any, resumed: bool) -> tuple[Any, Any]:
     """Opens metrics.csv (dropping rows after the resumed checkpoint) and a TensorBoard writer if available."""
     out.mkdir(parents=True, exist_ok=True)
-    algo = "ppo" if type(trainer).__name__ == "PPOTrainer" else "grpo"
     (out / "config.json").write_text(json.dumps({algo: trainer.config.to_dict(),
                                                  "policy": trainer.policy.config.to_dict(),
                                                  "env_kwargs": trainer.env_kwargs}, indent=2) + "\n")  # fmt: skip

@@ -23,6 +23,23 @@ import torch.distributed as dist
 from torch import nn
 
 
+def current_shard() -> tuple[int, int] | None:
+    """(rank, world size) inside an initialised process group of several ranks, else None (joins nothing)."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def gather_lists(items: list[Any]) -> list[Any]:
+    """Every rank's ``items`` concatenated in rank order, on every rank; ``items`` itself without a process group."""
+    shard = current_shard()
+    if shard is None:
+        return list(items)
+    gathered: list[Any] = [None] * shard[1]
+    dist.all_gather_object(gathered, list(items))
+    return [item for part in gathered for item in part]
+
+
 @dataclass(frozen=True)
 class Distributed:
     """This process's place in the job: rank, world size and the device it trains on."""
@@ -50,11 +67,6 @@ class Distributed:
         return cls(rank, world_size, torch.device(device))
 
     @property
-    def shard(self) -> tuple[int, int] | None:
-        """(rank, world size) when there are several ranks, else None: the env's ``prompt_shard``."""
-        return (self.rank, self.world_size) if self.world_size > 1 else None
-
-    @property
     def is_main(self) -> bool:
         """Rank 0: the process that writes checkpoints, logs and results."""
         return self.rank == 0
@@ -65,14 +77,6 @@ class Distributed:
             return module
         device_ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
-
-    def gather(self, items: list[Any]) -> list[Any]:
-        """Every rank's ``items`` concatenated in rank order (on every rank); ``items`` itself with one rank."""
-        if self.world_size == 1:
-            return list(items)
-        gathered: list[Any] = [None] * self.world_size
-        dist.all_gather_object(gathered, list(items))
-        return [item for part in gathered for item in part]
 
     def mean(self, value: float) -> float:
         """The ranks' mean of ``value`` (the same number on every rank: decisions that must agree use it)."""

@@ -69,9 +69,8 @@ class UnmaskVectorEnv(VectorEnv):
                  temperature: float = 0.0, max_nfe: int | None = None, max_episode_steps: int | None = None,
                  reward: Any = "multiplicative", alpha: float = 1.0,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP, group_size: int = 1,
-                 first_group: int = 0,
-                 split: str = "train", num_prompts: int | None = None, prompt_shard: tuple[int, int] | None = None,
-                 top_k: int = 0, observe_prompt: bool = False,
+                 first_group: int = 0, split: str = "train", num_prompts: int | None = None,
+                 prompt_shard: tuple[int, int] | None = None, top_k: int = 0, observe_prompt: bool = False,
                  observe_hidden: bool = False, validate_actions: bool = True,
                  device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the README's argument table)."""
@@ -87,9 +86,7 @@ class UnmaskVectorEnv(VectorEnv):
             temperature=temperature, max_nfe=max_nfe, max_episode_steps=max_episode_steps, reward=reward, alpha=alpha,
             autoreset_mode=autoreset_mode, group_size=group_size, first_group=first_group, split=split,
             num_prompts=num_prompts, prompt_shard=prompt_shard, top_k=top_k, observe_prompt=observe_prompt,
-            observe_hidden=observe_hidden,
-            validate_actions=validate_actions,
-            device=device,
+            observe_hidden=observe_hidden, validate_actions=validate_actions, device=device,
         )  # fmt: skip
         config = EnvConfig(**arguments)  # value checks first, before the task or model load
         config = self.config = config.resolve(resolve_task(task))

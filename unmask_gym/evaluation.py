@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
+from unmask_gym.distributed import current_shard, gather_lists
 from unmask_gym.env import UnmaskVectorEnv
 
 Policy = Callable[[dict[str, torch.Tensor]], torch.Tensor]
@@ -83,13 +84,6 @@ def make_eval_env(task: Any = "addition", episodes: int = 500, num_envs: int = 6
     )  # fmt: skip
 
 
-def current_shard() -> tuple[int, int] | None:
-    """(rank, world size) inside a ``torch.distributed`` process group of several ranks, else None."""
-    distributed = torch.distributed
-    if distributed.is_available() and distributed.is_initialized() and distributed.get_world_size() > 1:
-        return distributed.get_rank(), distributed.get_world_size()
-    return None
-
 
 def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, seed: int = 0,
              name: str | None = None) -> EvalResult:  # fmt: skip
@@ -137,10 +131,8 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
                     "correct": bool(final["correct"][row]), "score": float(final["score"][row]),
                     "nfe": int(final["nfe"][row]), "reward": float(reward[row]),
                 })  # fmt: skip
-    if env.config.prompt_shard is not None and current_shard() is not None:  # every rank's shard, on every rank
-        gathered: list[Any] = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(gathered, records)
-        records = [record for part in gathered for record in part]
+    if env.config.prompt_shard is not None:  # every rank's shard, on every rank (inside a process group)
+        records = gather_lists(records)
     records.sort(key=lambda record: record["prompt_id"])
     return summarize(records, name or policy_spec(policy))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from gymnasium import spaces
@@ -52,3 +53,25 @@ def observation_space(
 def action_space(answer_length: int) -> spaces.MultiBinary:
     """``MultiBinary(L)``: 1 commits the position's predicted token now."""
     return spaces.MultiBinary(answer_length)
+
+
+def policy_observation_keys(observation_space: spaces.Dict, keys: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The observation keys an adapter (SB3, TorchRL) shows a policy: ``keys``, checked, or the default.
+
+    The default is every key but the token-id (``MultiDiscrete``) ones, which SB3 would one-hot encode into L x V
+    inputs each.
+
+    Raises:
+        ValueError: for a string, an empty list or a key the space does not have (listing the valid ones).
+
+    Example:
+        >>> policy_observation_keys(observation_space(4, 8, 4, 1))
+        ('action_mask', 'block', 'confidence', 'entropy', 'margin', 'masked', 'step_frac')
+    """
+    available = observation_space.spaces
+    if keys is None:
+        return tuple(key for key, space in available.items() if not isinstance(space, spaces.MultiDiscrete))
+    if isinstance(keys, str) or not keys or any(key not in available for key in keys):
+        raise ValueError(f"observation_keys must be a non-empty list of the env's keys {sorted(available)}, got "
+                         f"{keys!r}")  # fmt: skip
+    return tuple(keys)

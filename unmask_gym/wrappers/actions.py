@@ -27,16 +27,15 @@ from unmask_gym.heuristics import as_batched_tensors, commit_above_threshold, in
 def top_k_commit(obs: dict[str, Any], count: Any) -> Any:
     """Commits the ``count`` (one per row) most confident selectable positions; answers in the obs' kind."""
     tensors, was_numpy, single = as_batched_tensors(obs)
-    count = torch.as_tensor(np.asarray(count) if not isinstance(count, torch.Tensor) else count)
-    count = count.to(tensors["confidence"].device).reshape(-1).expand(tensors["confidence"].shape[0])
+    confidence = tensors["confidence"]
+    count = torch.as_tensor(count, device=confidence.device).reshape(-1).expand(confidence.shape[0])
     return in_kind(select_top(tensors["confidence"], tensors["action_mask"], count), was_numpy, single)
 
 
 def threshold_commit(obs: dict[str, Any], threshold: Any) -> Any:
     """Fast-dLLM's rule at ``threshold`` (one per row); answers in the obs' kind."""
     tensors, was_numpy, single = as_batched_tensors(obs)
-    threshold = torch.as_tensor(np.asarray(threshold) if not isinstance(threshold, torch.Tensor) else threshold)
-    threshold = threshold.to(tensors["confidence"].device).float().reshape(-1)
+    threshold = torch.as_tensor(threshold, device=tensors["confidence"].device).float().reshape(-1)
     return in_kind(commit_above_threshold(tensors, threshold), was_numpy, single)
 
 

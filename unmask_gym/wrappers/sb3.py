@@ -26,6 +26,7 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.vec_env import VecEnv
 
+from unmask_gym.spaces import policy_observation_keys
 from unmask_gym.wrappers.numpy import to_numpy
 
 
@@ -57,15 +58,9 @@ class SB3VecEnv(VecEnv):
             raise ValueError(
                 f"SB3VecEnv needs autoreset_mode=SAME_STEP (SB3 resets within the step), got {autoreset_mode}"
             )
-        available = env.single_observation_space.spaces
-        if observation_keys is None:
-            observation_keys = default_observation_keys(env.single_observation_space)
-        unknown = [key for key in observation_keys if key not in available]
-        if unknown or not observation_keys or isinstance(observation_keys, str):
-            raise ValueError(f"observation_keys must be a non-empty list of the env's keys {sorted(available)}, got "
-                             f"{observation_keys!r}")  # fmt: skip
         self.env = env
-        self.observation_keys = tuple(observation_keys)
+        self.observation_keys = policy_observation_keys(env.single_observation_space, observation_keys)
+        available = env.single_observation_space.spaces
         observation_space = spaces.Dict({key: available[key] for key in self.observation_keys})
         super().__init__(env.num_envs, observation_space, env.single_action_space)
         self._actions: Any = None
@@ -151,17 +146,6 @@ class SB3VecEnv(VecEnv):
         if indices is None:
             return range(self.num_envs)
         return [indices] if isinstance(indices, int) else list(indices)
-
-
-def default_observation_keys(observation_space: spaces.Dict) -> tuple[str, ...]:
-    """The keys a policy sees by default: all but the token-id (``MultiDiscrete``) ones, which SB3 one-hot encodes.
-
-    Example:
-        >>> from unmask_gym.spaces import observation_space
-        >>> default_observation_keys(observation_space(4, 8, 4, 1))
-        ('action_mask', 'block', 'confidence', 'entropy', 'margin', 'masked', 'step_frac')
-    """
-    return tuple(key for key, space in observation_space.spaces.items() if not isinstance(space, spaces.MultiDiscrete))
 
 
 def paired_action_masks(action_mask: np.ndarray) -> np.ndarray:

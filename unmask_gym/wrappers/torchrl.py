@@ -28,7 +28,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Binary, Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
-from unmask_gym.wrappers.sb3 import default_observation_keys
+from unmask_gym.spaces import policy_observation_keys
 
 
 def spec_from_space(space: spaces.Space, num_envs: int, device: torch.device) -> Any:
@@ -75,13 +75,10 @@ class TorchRLEnv(EnvBase):
             raise ValueError(f"TorchRLEnv needs autoreset_mode SAME_STEP or DISABLED (TorchRL resets finished rows "
                              f"itself), got {env.autoreset_mode}")  # fmt: skip
         available = env.single_observation_space.spaces
-        keys = default_observation_keys(env.single_observation_space) if observation_keys is None else observation_keys
-        if isinstance(keys, str) or not keys or any(key not in available for key in keys):
-            raise ValueError(f"observation_keys must be a non-empty list of the env's keys {sorted(available)}, got "
-                             f"{observation_keys!r}")  # fmt: skip
+        keys = policy_observation_keys(env.single_observation_space, observation_keys)
         super().__init__(device=env.device, batch_size=torch.Size([env.num_envs]))
         self.env = env
-        self.selected_keys = tuple(keys)
+        self.selected_keys = keys
         n, device = env.num_envs, env.device
         self.observation_spec = Composite(
             {key: spec_from_space(available[key], n, device) for key in self.selected_keys}, shape=(n,),
