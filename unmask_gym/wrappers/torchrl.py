@@ -98,7 +98,7 @@ class TorchRLEnv(EnvBase):
 
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs: Any) -> TensorDictBase:
         mask = None if tensordict is None or "_reset" not in tensordict.keys() else tensordict["_reset"].reshape(-1)
-        if not self._started or mask is None or (bool(mask.all()) and self._pending is None):
+        if not self._started or mask is None:
             obs, _ = self.env.reset(seed=self._seed)
             self._seed, self._started = None, True
         elif self._pending is not None:  # SAME_STEP: the env already started these rows' next episodes
