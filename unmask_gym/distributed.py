@@ -94,6 +94,11 @@ class Distributed:
         return float(tensor.item())
 
     def close(self) -> None:
-        """Leaves the job (destroys the process group this process joined)."""
+        """Leaves the job (destroys the process group this process joined) once every rank has come to leave it.
+
+        The barrier keeps a rank from tearing down while another is still talking to it: without it gloo can
+        abort the slower rank ("terminate called without an active exception").
+        """
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
