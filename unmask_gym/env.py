@@ -18,6 +18,7 @@ from gymnasium.vector.utils import batch_space
 
 from unmask_gym import dynamics, outputs, validation
 from unmask_gym.config import EMPTY_ACTIONS, TASK_DEFAULT, EnvConfig, check_model
+from unmask_gym.models.codec import encode_prompt
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.spaces import action_space, observation_space
 from unmask_gym.state import EnvState, EpisodeBook
@@ -276,7 +277,7 @@ class UnmaskVectorEnv(VectorEnv):
 
     def _check_length(self, prompt: str) -> None:
         """Raises a ValueError naming the prompt and the limit if it does not fit ``max_prompt_length``."""
-        length = len(self.model.tokenizer.encode(prompt))
+        length = len(encode_prompt(self.model, prompt))
         if length > self.prompt_length:
             raise ValueError(
                 f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length} (from "

@@ -124,17 +124,31 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
         obs, reward, terminated, _, info = env.step(policy(obs))
         if terminated.any():
             final = info["final_info"]
+            stopped = stopped_at_end_token(info["final_obs"], env.model.end_token_ids).tolist()  # (N,)
             for row in torch.nonzero(terminated).flatten().tolist():
                 records.append({
                     "prompt_id": int(final["prompt_id"][row]), "prompt": final["prompt"][row],
                     "completion": final["completion"][row], "reference": env_reference(final, row),
                     "correct": bool(final["correct"][row]), "score": float(final["score"][row]),
-                    "nfe": int(final["nfe"][row]), "reward": float(reward[row]),
+                    "nfe": int(final["nfe"][row]), "reward": float(reward[row]), "stopped_at_end": stopped[row],
                 })  # fmt: skip
     if env.config.prompt_shard is not None:  # every rank's shard, on every rank (inside a process group)
         records = gather_lists(records)
     records.sort(key=lambda record: record["prompt_id"])
     return summarize(records, name or policy_spec(policy))
+
+
+def stopped_at_end_token(final_obs: dict[str, torch.Tensor], end_token_ids: Any) -> torch.Tensor:
+    """(N,) bool: the answer holds an end token and every position before the first one is committed.
+
+    That is when the decoded completion ends because of an end token (not at a still-masked position), whatever
+    the tokenizer: the first half of the EOS-trap test.
+    """
+    tokens, masked = final_obs["tokens"], final_obs["masked"]  # (N, L), (N, L)
+    is_end = torch.isin(tokens, torch.tensor(sorted(end_token_ids), device=tokens.device)) & ~masked  # (N, L)
+    first_end = torch.where(is_end.any(1), is_end.int().argmax(1), tokens.shape[1])  # (N,)
+    before = torch.arange(tokens.shape[1], device=tokens.device) < first_end[:, None]  # (N, L)
+    return (is_end.any(1) & ~(masked & before).any(1)).cpu()
 
 
 def env_reference(final_info: dict[str, Any], row: int) -> Any:
@@ -148,7 +162,9 @@ def summarize(records: list[dict[str, Any]], name: str) -> EvalResult:
     count = len(records)
     correct = sum(r["correct"] for r in records)
     premature = sum(
-        isinstance(r["reference"], str) and "_" not in r["completion"] and len(r["completion"]) < len(r["reference"])
+        isinstance(r["reference"], str)
+        and r.get("stopped_at_end", "_" not in r["completion"])
+        and len(r["completion"]) < len(r["reference"])
         for r in records
     )
     return EvalResult(

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from unmask_gym.config import EnvConfig
+from unmask_gym.models.codec import decode_answer
 from unmask_gym.reward import REWARD_FORMULAS, call_reward_function
 from unmask_gym.state import EnvState, EpisodeBook
 
@@ -32,7 +33,7 @@ def end_episodes(
     references_out = np.full(config.num_envs, None, dtype=object)
     if len(done_rows):
         answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3].bool()  # (D, L), (D,), (D,)
-        done_completions = [model.tokenizer.decode(answer.tolist(), sorted(model.end_token_ids)) for answer in answers]
+        done_completions = [decode_answer(model, answer.tolist()) for answer in answers]
         done_prompts = [book.prompts[row] for row in done_rows]
         references = [book.references[row] for row in done_rows]
         done_score = torch.as_tensor(config.task.score(done_completions, references), dtype=torch.float32)

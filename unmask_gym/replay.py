@@ -8,6 +8,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from unmask_gym.env import UnmaskVectorEnv
+from unmask_gym.models.codec import decode_token
 
 EOS_DISPLAY = "$"
 
@@ -19,7 +20,7 @@ def render_answer(tokens: list[int], model: Any) -> str:
         if token in model.end_token_ids:
             out.append(EOS_DISPLAY)
         else:
-            out.append(model.tokenizer.decode([token], end_token_ids=()) or "?")
+            out.append(decode_token(model, token) or "?")
     return "".join(out)
 
 
