@@ -1,0 +1,138 @@
+"""Our own stand-ins for LLaDA's and Dream's hub modeling code (tests only; written from the contracts, not the code).
+
+The contracts are those of ``../shared/fixtures/README.md``. Each stand-in is a tiny random BERT encoder plus its
+masked-LM head, loaded exactly like the real models: this file is copied next to the weights and ``auto_map``
+points ``AutoModel`` at it (``trust_remote_code``). What each reproduces:
+
+- ``LLaDAStandIn`` (``model_type "llada"``): unshifted logits; a ``[B, T]`` 0/1 ``attention_mask`` (key padding;
+  positions count real tokens only, as RoPE makes LLaDA left-padding invariant); ``use_cache=True`` raises.
+- ``DreamStandIn`` (``model_type "Dream"``): logits shifted by one (column i - 1 predicts position i, computed by
+  the head from the hidden state at i - 1); ``attention_mask`` must be None, ``"full"`` or a bool
+  ``[B, 1, T, T]`` (a ``[B, T]`` mask raises); ``position_ids`` say where each row starts.
+
+Config flags break a stand-in the ways the self-test must catch: ``ignores_attention_mask`` (an old LLaDA
+revision), ``random_buffer_at_load`` (a buffer that loading does not restore, like Dream's ``inv_freq`` on 5.x).
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import BertConfig, PretrainedConfig, PreTrainedModel
+from transformers.modeling_outputs import CausalLMOutputWithPast, MaskedLMOutput
+from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead
+
+
+class StandInConfig(PretrainedConfig):
+    """Sizes of the inner BERT plus the diffusion ids and the corruption flags."""
+
+    model_type = "standin"
+
+    def __init__(self, vocab_size: int = 512, hidden_size: int = 32, num_hidden_layers: int = 2,
+                 max_sequence_length: int = 512, mask_token_id: int | None = None,
+                 ignores_attention_mask: bool = False, random_buffer_at_load: bool = False,
+                 **kwargs) -> None:  # fmt: skip
+        self.vocab_size, self.hidden_size, self.num_hidden_layers = vocab_size, hidden_size, num_hidden_layers
+        self.max_sequence_length, self.mask_token_id = max_sequence_length, mask_token_id
+        self.ignores_attention_mask, self.random_buffer_at_load = ignores_attention_mask, random_buffer_at_load
+        kwargs.setdefault("tie_word_embeddings", False)
+        super().__init__(**kwargs)
+
+
+class LLaDAStandInConfig(StandInConfig):
+    """``model_type "llada"``, as LLaDA's config."""
+
+    model_type = "llada"
+
+
+class DreamStandInConfig(StandInConfig):
+    """``model_type "Dream"`` (capital D), as Dream's config; it names ``max_position_embeddings``."""
+
+    model_type = "Dream"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.max_position_embeddings = self.max_sequence_length
+
+
+class _StandIn(PreTrainedModel):
+    """A tiny BERT encoder and MLM head; subclasses set the contract of ``forward``."""
+
+    config_class = StandInConfig
+    base_model_prefix = "standin"
+    _tied_weights_keys = ["head.predictions.decoder.bias"]  # BERT's head shares its bias with the decoder
+
+    def __init__(self, config: StandInConfig) -> None:
+        super().__init__(config)
+        inner = BertConfig(vocab_size=config.vocab_size, hidden_size=config.hidden_size,
+                           num_hidden_layers=config.num_hidden_layers, num_attention_heads=2,
+                           intermediate_size=2 * config.hidden_size, max_position_embeddings=config.max_sequence_length,
+                           attn_implementation="eager")  # fmt: skip
+        self.encoder = BertModel(inner, add_pooling_layer=False)
+        self.head = BertOnlyMLMHead(inner)
+        scale = torch.rand(1) + 0.5 if config.random_buffer_at_load else torch.ones(1)
+        self.register_buffer("output_scale", scale, persistent=False)  # recomputed at every load, never saved
+        self.post_init()
+
+    def _init_weights(self, module: torch.nn.Module) -> None:
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
+            module.weight.data.normal_(0.0, 0.5)
+            if isinstance(module, torch.nn.Linear) and module.bias is not None:
+                module.bias.data.zero_()
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        """The token embedding."""
+        return self.encoder.embeddings.word_embeddings
+
+    def get_output_embeddings(self) -> torch.nn.Module:
+        """The head's vocabulary projection."""
+        return self.head.predictions.decoder
+
+    def _hidden(self, input_ids: torch.Tensor, key_mask: torch.Tensor | None,
+                position_ids: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
+        if self.config.ignores_attention_mask:
+            key_mask, position_ids = None, None
+        if position_ids is None:
+            position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand_as(input_ids)
+        hidden = self.encoder(input_ids=input_ids, attention_mask=key_mask, position_ids=position_ids)[0]
+        return hidden * self.output_scale
+
+
+class LLaDAStandIn(_StandIn):
+    """LLaDA's contract: unshifted logits, ``[B, T]`` mask, no KV cache."""
+
+    config_class = LLaDAStandInConfig
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
+                attention_bias: torch.Tensor | None = None, use_cache: bool | None = None,
+                **kwargs) -> CausalLMOutputWithPast:  # fmt: skip
+        """Logits (B, T, V): column i predicts position i."""
+        if use_cache:
+            raise ValueError("LLaDA has no KV cache: use_cache must be False")
+        if attention_mask is not None and attention_mask.dim() != 2:
+            raise ValueError("LLaDA's attention_mask is [B, T]; a 4-D mask goes in attention_bias")
+        position_ids = None
+        if attention_mask is not None:
+            position_ids = (attention_mask.long().cumsum(1) - 1).clamp(min=0)  # RoPE: only relative offsets count
+        hidden = self._hidden(input_ids, attention_mask, position_ids)
+        return CausalLMOutputWithPast(logits=self.head(hidden))
+
+
+class DreamStandIn(_StandIn):
+    """Dream's contract: shifted logits, bool ``[B, 1, T, T]`` mask with ``position_ids``."""
+
+    config_class = DreamStandInConfig
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | str | None = None,
+                position_ids: torch.Tensor | None = None, use_cache: bool | None = None,
+                **kwargs) -> MaskedLMOutput:  # fmt: skip
+        """Logits (B, T, V): column i - 1 predicts position i (the last column predicts past the end)."""
+        key_mask = None
+        if isinstance(attention_mask, torch.Tensor):
+            if attention_mask.dim() != 4 or attention_mask.dtype != torch.bool:
+                raise ValueError("Dream's attention_mask goes to SDPA: None, 'full' or a bool [B, 1, T, T] mask")
+            key_mask = attention_mask[:, 0].any(1).long()  # (B, T): the keys some query may attend
+        elif attention_mask not in (None, "full"):
+            raise ValueError(f"unknown attention_mask {attention_mask!r}")
+        hidden = self._hidden(input_ids, key_mask, position_ids)  # (B, T, D): state i encodes position i
+        shifted = torch.cat([hidden[:, 1:], hidden[:, -1:]], 1)  # column i holds the state of position i + 1
+        return MaskedLMOutput(logits=self.head(shifted))
