@@ -16,8 +16,12 @@ REGISTERED_TASKS = {
 }
 
 
+# A real dLLM from local files (model=PATH, task="gsm8k"/"math", dataset=PATH): see unmask_gym/hf_env.py.
+HF_ID = "UnmaskGym/HF-v0"
+
+
 def registered_ids() -> list[str]:
-    """Every id this package registers.
+    """Every id of a built-in task with its shipped model (``HF_ID`` is registered too: it needs ``model=PATH``).
 
     Example:
         >>> "UnmaskGym/StateTracking-v1" in registered_ids()
@@ -37,3 +41,6 @@ def register_envs() -> None:
             vector_entry_point="unmask_gym.env:UnmaskVectorEnv",
             kwargs=dict(kwargs),
         )
+    if HF_ID not in gym.registry:
+        gym.register(id=HF_ID, entry_point="unmask_gym.hf_env:make_hf_env",
+                     vector_entry_point="unmask_gym.hf_env:make_hf_vector_env")  # fmt: skip

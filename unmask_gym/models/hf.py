@@ -25,11 +25,13 @@ from unmask_gym.models.hf_support import (
     check_transformers_version,
     detect_family,
     import_transformers,
+    transformers_version,
     version_tuple,
 )
 from unmask_gym.tasks.tokenizer import MASK_DISPLAY
 
 END_OF_TURN_TOKENS = ("<|eot_id|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>")  # LLaDA, Dream/Qwen, GPT
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
 _CACHE: dict[tuple[Any, ...], HFDiffusionLM] = {}
 
 
@@ -113,15 +115,17 @@ class HFDiffusionLM:
                              f"the local cache; allow_download=True fetches it): {error}") from None  # fmt: skip
         family = detect_family(config_dict, family)
         if family in REMOTE_CODE_FAMILIES:
-            check_transformers_version(family, transformers.__version__)
+            check_transformers_version(family, transformers_version())
             if not trust_remote_code:
                 raise ValueError(f"family {family!r} runs the modeling code that ships with its weights in {path}; "
                                  "read it, then pass trust_remote_code=True")  # fmt: skip
+        if Path(path).is_dir() and not any((Path(path) / name).exists() for name in TOKENIZER_FILES):
+            raise ValueError(f"no tokenizer at {str(path)!r}: expected one of {TOKENIZER_FILES} next to config.json")
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 str(path), local_files_only=local, trust_remote_code=trust_remote_code
             )
-        except (OSError, ValueError, TypeError) as error:
+        except (OSError, ValueError, TypeError, ImportError) as error:
             raise ValueError(f"no tokenizer at {str(path)!r} (expected tokenizer.json or tokenizer_config.json next "
                              f"to config.json): {error}") from None  # fmt: skip
         device = torch.device(device)

@@ -34,6 +34,11 @@ def import_transformers() -> Any:
     return transformers
 
 
+def transformers_version() -> str:
+    """The installed transformers version (one place, so tests can pretend another)."""
+    return str(import_transformers().__version__)
+
+
 def detect_family(config: dict[str, Any], family: str | None = None) -> str:
     """The family of a model from its ``config.json`` contents, or ``family`` when given (an explicit override).
 

@@ -1,0 +1,208 @@
+"""The transformers backend on our tiny stand-ins for LLaDA and Dream and on a tiny random BERT (``hf`` tier)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+import torch
+
+from unmask_gym.evaluation import evaluate
+from unmask_gym.heuristics import fast_dllm_threshold
+from unmask_gym.models.codec import decode_answer, encode_prompt
+
+pytestmark = pytest.mark.hf
+transformers = pytest.importorskip("transformers")
+
+from hf_standins import masked_lm_folder, standin_folder  # noqa: E402  (needs transformers)
+
+from unmask_gym.models.hf import HFDiffusionLM, load_hf_model  # noqa: E402
+from unmask_gym.models.hf_self_test import SelfTestError  # noqa: E402
+
+GSM8K_SAMPLE = Path(__file__).parent / "data" / "gsm8k_sample.jsonl"
+FAMILIES = ("llada", "dream", "masked_lm")
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A saved tiny model per family; the LLaDA and Dream stand-ins share their inner weights (same seed)."""
+    root = tmp_path_factory.mktemp("hf")
+    return {
+        "llada": standin_folder(root / "llada", "llada"),
+        "dream": standin_folder(root / "dream", "dream"),
+        "masked_lm": masked_lm_folder(root / "bert"),
+    }
+
+
+def load(folders: dict[str, Path], family: str) -> HFDiffusionLM:
+    return load_hf_model(folders[family], trust_remote_code=family != "masked_lm")
+
+
+def make_vec(folders: dict[str, Path], family: str, num_envs: int = 3, **kwargs) -> gym.vector.VectorEnv:
+    kwargs.setdefault("split", "eval")  # the sample file is all eval prompts (file_split)
+    return gym.make_vec("UnmaskGym/HF-v0", num_envs=num_envs, vectorization_mode="vector_entry_point",
+                        model=str(folders[family]), trust_remote_code=family != "masked_lm", task="gsm8k",
+                        dataset=str(GSM8K_SAMPLE), file_split="eval", device="cpu", **kwargs)  # fmt: skip
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_full_episodes_run_through_make_vec_with_a_heuristic_on_gsm8k(folders, family):
+    envs = make_vec(folders, family, answer_length=8, block_length=4, num_prompts=8)
+    env = envs.unwrapped
+    assert env.task.name == "GSM8K" and env.model.family == family
+    assert env.prompt_length == max(len(encode_prompt(env.model, p)) for p in env.task.prompts)  # tokens, templated
+    result = evaluate(envs, fast_dllm_threshold(0.9), seed=0)
+    assert result.episodes == 8 and sorted(r["prompt_id"] for r in result.records) == list(range(8))
+    assert all(2 <= r["nfe"] <= 8 for r in result.records)  # two 4-token blocks: at least one pass each
+    assert all(isinstance(r["completion"], str) for r in result.records)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_the_first_observation_is_the_backends_prediction_for_each_unpadded_row(folders, family):
+    envs = make_vec(folders, family, answer_length=8, block_length=None)
+    obs, _ = envs.reset(seed=1)
+    env = envs.unwrapped
+    for row in range(envs.num_envs):
+        ids = encode_prompt(env.model, env._book.prompts[row]) + [env.model.mask_token_id] * 8
+        logits = env.model.logits(torch.tensor([ids]), None, torch.arange(len(ids) - 8, len(ids)))[0]
+        probabilities = logits.float().softmax(-1)
+        assert torch.equal(obs["pred_token"][row], logits.argmax(-1))
+        torch.testing.assert_close(obs["confidence"][row], probabilities.max(-1).values, atol=1e-5, rtol=1e-4)
+
+
+def test_dream_logits_are_read_one_column_early(folders):
+    dream, llada = load(folders, "dream"), load(folders, "llada")
+    ids = torch.tensor([encode_prompt(dream, "What is 2 + 3?") + [dream.mask_token_id] * 4])
+    answer = torch.arange(ids.shape[1] - 4, ids.shape[1])
+    raw = dream.model(input_ids=ids).logits  # (1, T, V): column i - 1 predicts position i
+    predicted = dream.logits(ids, None, answer)
+    torch.testing.assert_close(predicted, raw[:, answer - 1])
+    assert not torch.allclose(predicted, raw[:, answer])  # reading column i would be another prediction
+    # The stand-ins share an encoder: the prediction for position i, undone shift included, is LLaDA's.
+    torch.testing.assert_close(predicted, llada.logits(ids, None, answer))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_left_padded_row_gets_the_same_logits_as_alone(folders, family):
+    model = load(folders, family)
+    short = encode_prompt(model, "1 + 1?") + [model.mask_token_id] * 4
+    long = encode_prompt(model, "Natalia sold clips to 48 of her friends. How many?") + [model.mask_token_id] * 4
+    pad = len(long) - len(short)
+    tokens = torch.tensor([[model.pad_token_id] * pad + short, long])
+    attention = torch.ones_like(tokens, dtype=torch.bool)
+    attention[0, :pad] = False
+    answer = torch.arange(len(long) - 4, len(long))
+    batched = model.logits(tokens, attention, answer)
+    alone = model.logits(torch.tensor([short]), None, torch.arange(len(short) - 4, len(short)))
+    torch.testing.assert_close(batched[0], alone[0], atol=1e-4, rtol=1e-4)
+    if family == "masked_lm":  # BERT's absolute positions: without position ids the padding would shift them
+        unshifted = model.model(input_ids=tokens, attention_mask=attention.long()).logits[0, answer]
+        assert (unshifted - alone[0]).abs().max() > 1e-2
+
+
+def test_only_the_answer_columns_reach_the_lm_head(folders):
+    model = load(folders, "llada")
+    seen = []
+    handle = model.head.register_forward_hook(lambda module, args, output: seen.append(tuple(output.shape)))
+    ids = torch.tensor([encode_prompt(model, "2 + 2?") + [model.mask_token_id] * 5])
+    logits = model.logits(ids, None, torch.arange(ids.shape[1] - 5, ids.shape[1]))
+    handle.remove()
+    assert seen == [(1, 5, model.vocab_size)] and logits.shape == (1, 5, model.vocab_size)
+    torch.testing.assert_close(logits, model.model(input_ids=ids).logits[:, -5:])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_decoding_stops_at_the_first_end_token_and_drops_special_tokens(folders, family):
+    model = load(folders, family)
+    text = model.tokenizer.encode("72 clips", add_special_tokens=False)
+    end_of_turn = model.tokenizer.convert_tokens_to_ids("<|eot_id|>")
+    assert end_of_turn in model.end_token_ids and model.tokenizer.eos_token_id in model.end_token_ids
+    after = model.tokenizer.encode(" more", add_special_tokens=False)
+    assert decode_answer(model, [*text, model.mask_token_id, end_of_turn, *after]) == "72 clips"
+    assert decode_answer(model, [*text, model.tokenizer.eos_token_id, *after]) == "72 clips"
+    assert decode_answer(model, text + after) == "72 clips more"
+
+
+def test_a_prompt_longer_than_max_prompt_length_is_refused_at_construction(folders):
+    message = "max_prompt_length=20 is shorter than 8 GSM8K prompts (the longest has"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make_vec(folders, "llada", answer_length=8, block_length=4, max_prompt_length=20)
+
+
+def test_skip_long_prompts_drops_and_counts_the_prompts_over_the_limit(folders):
+    model = load(folders, "llada")
+    from unmask_gym.tasks import make_dataset_task
+
+    task = make_dataset_task("gsm8k", GSM8K_SAMPLE, file_split="eval")
+    lengths = sorted(len(encode_prompt(model, prompt)) for prompt in task.prompts)
+    limit = lengths[3]
+    envs = make_vec(folders, "llada", answer_length=8, block_length=4, max_prompt_length=limit,
+                    skip_long_prompts=True)  # fmt: skip
+    kept = envs.unwrapped.task
+    assert kept.skipped_prompts == sum(length > limit for length in lengths) > 0
+    assert len(kept.prompts) == 8 - kept.skipped_prompts and envs.unwrapped.prompt_length == limit
+    envs.reset(seed=0)
+
+
+def test_the_self_test_catches_a_model_that_ignores_its_attention_mask(tmp_path):
+    folder = standin_folder(tmp_path / "old_llada", "llada", ignores_attention_mask=True)
+    with pytest.raises(SelfTestError, match=re.escape("a left-padded row predicts differently from the same row")):
+        HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
+
+
+def test_the_self_test_catches_a_model_that_loading_does_not_restore(tmp_path):
+    folder = standin_folder(tmp_path / "bad_dream", "dream", random_buffer_at_load=True)
+    with pytest.raises(SelfTestError, match=re.escape("the model saved and loaded again predicts differently")):
+        HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
+
+
+def test_clear_errors_for_bad_folders_families_and_versions(folders, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=re.escape("no model config at")):
+        HFDiffusionLM.from_pretrained(tmp_path / "missing")
+    no_tokenizer = tmp_path / "no_tokenizer"
+    shutil.copytree(folders["masked_lm"], no_tokenizer)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        (no_tokenizer / name).unlink(missing_ok=True)
+    with pytest.raises(ValueError, match=re.escape("no tokenizer at")):
+        HFDiffusionLM.from_pretrained(no_tokenizer)
+    with pytest.raises(ValueError, match=re.escape("family must be one of ('llada', 'dream', 'masked_lm')")):
+        HFDiffusionLM.from_pretrained(folders["masked_lm"], family="gpt")
+    with pytest.raises(ValueError, match=re.escape("family 'llada' runs the modeling code that ships with its")):
+        HFDiffusionLM.from_pretrained(folders["llada"])
+    monkeypatch.setattr("unmask_gym.models.hf.transformers_version", lambda: "5.3.0")
+    with pytest.raises(ValueError, match=re.escape("which works with transformers 4.46 to 4.57; this is "
+                                                   "transformers 5.3.0")):  # fmt: skip
+        HFDiffusionLM.from_pretrained(folders["dream"], trust_remote_code=True)
+
+
+def test_a_model_without_a_mask_token_is_refused(tmp_path):
+    folder = masked_lm_folder(tmp_path / "bert")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    tokenizer.mask_token = None
+    tokenizer.save_pretrained(folder)
+    with pytest.raises(ValueError, match=re.escape("has no mask token: neither its config's mask_token_id nor")):
+        HFDiffusionLM.from_pretrained(folder)
+
+
+def test_a_shipped_policy_trained_on_a_built_in_dllm_runs_on_a_transformers_model(folders):
+    from unmask_gym.agents import load_policy
+
+    policy = load_policy("permutation-full-a6")  # trained on the built-in Permutation dLLM, sees only features
+    envs = make_vec(folders, "dream", answer_length=8, block_length=None, num_prompts=8)
+    result = evaluate(envs, policy, seed=0)
+    assert result.episodes == 8 and all(1 <= r["nfe"] <= 8 for r in result.records)
+    assert result.mean_nfe < 8  # it commits several tokens per pass, as on the model it was trained on
+
+
+def test_the_single_env_id_plays_an_episode(folders):
+    env = gym.make("UnmaskGym/HF-v0", model=str(folders["llada"]), trust_remote_code=True, task="gsm8k",
+                   dataset=str(GSM8K_SAMPLE), answer_length=8, block_length=4, device="cpu")  # fmt: skip
+    obs, _ = env.reset(seed=0)
+    terminated, steps = False, 0
+    while not terminated:
+        obs, _, terminated, _, info = env.step(obs["action_mask"].astype("int8"))  # the whole block at once
+        steps += 1
+    assert steps == 2 and isinstance(info["completion"], str) and env.unwrapped.task.name == "GSM8K"
