@@ -1,7 +1,7 @@
 r"""MATH (Hendrycks et al.) from a local file: competition problems whose solutions box their answer.
 
-Records need ``problem`` and ``solution`` (the answer is the solution's last ``\boxed{}``; an ``answer`` field,
-as in MATH-500, is used when present). A completion is right when its final answer (the last ``\boxed{}``, else
+Records need ``problem`` and ``solution`` (the answer is the solution's last ``\boxed{}``; other fields, such as
+MATH-500's ``answer``, are ignored). A completion is right when its final answer (the last ``\boxed{}``, else
 the last number) is equivalent to the reference's: equal after normalisation, or equal by sympy.
 """
 
