@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs
+
 ALGORITHMS = ("grpo", "ppo")
 """The trainers ``--algo`` picks from."""
 
@@ -128,6 +130,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="held-out prompts evaluated at the end, written to eval.json; 0 skips (default: 200)",
     )
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1)")
+    add_hf_arguments(parser, with_model=False)  # --dataset PATH makes --model a transformers model folder
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (print one line per checkpoint)")
 
 
@@ -150,13 +153,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--algo {args.algo} has no {', '.join('--' + n.replace('_', '-') for n in foreign)}")
     config_flags = {name: given[name] for name in known if name in given}
     policy_flags = {name: given[name] for name in POLICY_FLAGS if name in given}
+    hf: dict[str, Any] = {}
+    if getattr(args, "dataset", None) is not None:  # a transformers model (--model PATH) on GSM8K/MATH
+        hf = hf_env_kwargs(args, given.get("device"))
+        config_flags.update(task=hf["task"].name.lower(), model=None, answer_length=hf["answer_length"])
+    objects = {"task": hf["task"], "model": hf["model"]} if hf else {}
     if args.resume is not None:
-        others = sorted(set(config_flags) - {"iterations"} | set(policy_flags))
+        others = sorted(set(config_flags) - {"iterations", *objects, "answer_length"} | set(policy_flags))
         if others:
             raise ValueError(f"--resume keeps the checkpoint's settings; only --iterations may change, got {others}")
-        trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"))
+        trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"), **objects)
     else:
-        trainer = trainer_class(config_class(**config_flags), PolicyConfig(**policy_flags))
+        trainer = trainer_class(config_class(**config_flags), PolicyConfig(**policy_flags), **objects)
     config, main = trainer.config, trainer.distributed.is_main
     out = Path(config.out) if config.out else None
     if main:
@@ -190,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
     if writer is not None:
         writer.close()
     if args.eval_episodes > 0:  # every rank decodes its shard of the held-out list under torchrun
-        _evaluate(trainer, args.eval_episodes, out if main else None, verbose=main)
+        _evaluate(trainer, args.eval_episodes, out if main else None, verbose=main, overrides=hf)
     if out is not None and main:
         print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
               f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
@@ -239,14 +247,19 @@ def _open_logs(out: Path, algo: str, trainer: Any, resumed: bool) -> tuple[Any, 
     return path.open("a", newline=""), writer
 
 
-def _evaluate(trainer: Any, episodes: int, out: Path | None, verbose: bool = True) -> None:
-    """Held-out accuracy and NFE at beta 1; a conditioned policy at its default alpha, then along ``alpha_grid``."""
+def _evaluate(trainer: Any, episodes: int, out: Path | None, verbose: bool = True,
+              overrides: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Held-out accuracy and NFE at beta 1; a conditioned policy at its default alpha, then along ``alpha_grid``.
+
+    ``overrides`` replace env arguments the policy's names cannot rebuild (a transformers model and its task).
+    """
     from unmask_gym.evaluation import evaluate, make_eval_env, save_json
 
     from .policy import alpha_grid
 
     policy = trainer.learned_policy()
-    env = make_eval_env(episodes=episodes, device=trainer.env.device, **policy.env_kwargs, **policy.observation_kwargs)
+    env_kwargs = {**policy.env_kwargs, **(overrides or {})}
+    env = make_eval_env(episodes=episodes, device=trainer.env.device, **env_kwargs, **policy.observation_kwargs)
     alphas = [policy.alpha, *alpha_grid(policy.config.alpha_range)] if policy.config.conditioned else [None]
     results = []
     for alpha in alphas:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs
+
 TASK_DEFAULT = "task"  # the same sentinel as unmask_gym.config.TASK_DEFAULT, without importing torch for --help
 
 
@@ -68,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the trade-off a conditioned policy (a -cond one) serves: higher, fewer passes (default: its trained one)",
     )  # fmt: skip
     evaluate.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    add_hf_arguments(evaluate)
     evaluate.set_defaults(run=_eval)
 
     bench = commands.add_parser("bench", help="every heuristic over its standard grid, semi-AR and full diffusion")
@@ -85,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--alpha", type=float, nargs="+", default=None, metavar="A",
         help="the alphas a conditioned shipped policy is swept over (default: 7 spread over its trained range)",
     )  # fmt: skip
+    add_hf_arguments(bench)
     bench.set_defaults(run=_bench)
 
     show = commands.add_parser("replay", help="print one episode step by step")
@@ -98,6 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--prompt", default=None, help="a prompt of your own in the task's format (default: a held-out one)"
     )
     show.add_argument("--seed", type=int, default=0)
+    add_hf_arguments(show)
     show.set_defaults(run=_replay)
 
     train = commands.add_parser("train-dllm", help="train a built-in tiny dLLM (the recipe of the shipped models)")
@@ -171,7 +176,11 @@ def _eval(args: argparse.Namespace) -> int:
         if not hasattr(policy, "alpha"):
             raise ValueError(f"--alpha is for a conditioned learned policy; {args.policy!r} is a heuristic")
         policy.alpha = args.alpha  # ValueError for a policy trained for one alpha, or an alpha out of its range
-    args.task = env_kwargs["task"]
+    hf = hf_env_kwargs(args, distributed.device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
+    if hf:
+        env_kwargs.pop("max_nfe", None)  # a transferred policy's budget was its own L; here it is this L
+    env_kwargs.update(hf)
+    args.task = getattr(env_kwargs["task"], "name", env_kwargs["task"])
     env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=distributed.device, **env_kwargs)
     args.block_length = env.block_length  # the resolved value, for the printout and the JSON
     result = evaluate(env, policy, seed=args.seed)
@@ -199,7 +208,8 @@ def _bench(args: argparse.Namespace) -> int:
     from unmask_gym.tasks import make_task
 
     distributed = Distributed.from_environment(args.device)  # under torchrun: each rank decodes its shard
-    task = make_task(args.task)
+    hf = hf_env_kwargs(args, distributed.device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
+    task = hf["task"] if hf else make_task(args.task)
     block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
     if block_length is None:
         raise ValueError("bench always runs full diffusion; --block-length picks the semi-AR setting's B, not none")
@@ -215,7 +225,7 @@ def _bench(args: argparse.Namespace) -> int:
     results = {}
     for setting, block in settings.items():
         results[setting] = sweep(
-            families[setting], {"task": args.task, "block_length": block, "device": distributed.device},
+            families[setting], {"task": args.task, **hf, "block_length": block, "device": distributed.device},
             episodes=args.episodes, seed=args.seed, num_envs=args.num_envs, on_result=lambda _: progress.update(1),
         )  # fmt: skip
     progress.close()
@@ -250,6 +260,10 @@ def _replay(args: argparse.Namespace) -> int:
     from unmask_gym.replay import replay
 
     policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
+    hf = hf_env_kwargs(args, _device(None))
+    if hf:
+        env_kwargs.pop("max_nfe", None)
+    env_kwargs.update(hf)
     for line in replay(policy, seed=args.seed, prompt=args.prompt, **env_kwargs):
         print(line)
     return 0

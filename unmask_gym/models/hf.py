@@ -54,6 +54,7 @@ class HFDiffusionLM:
     def __init__(self, model: Any, tokenizer: Any, family: str, *, chat_template: bool = True,
                  end_token_ids: Iterable[int] | None = None) -> None:  # fmt: skip
         self.model, self.tokenizer, self.family = model, tokenizer, detect_family({}, family)
+        self.name = str(getattr(model.config, "name_or_path", "") or type(model).__name__)  # what checkpoints record
         self.use_chat_template = bool(chat_template) and bool(getattr(tokenizer, "chat_template", None))
         config = model.config
         mask = getattr(config, "mask_token_id", None)

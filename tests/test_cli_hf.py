@@ -1,0 +1,88 @@
+"""``--model PATH --dataset PATH`` on the CLI's eval, bench, replay and train, with a tiny stand-in (``hf`` tier)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from unmask_gym.cli import main
+
+pytestmark = pytest.mark.hf
+pytest.importorskip("transformers")
+
+from hf_standins import standin_folder  # noqa: E402  (needs transformers)
+
+
+@pytest.fixture(scope="module")
+def llada(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A LLaDA stand-in folder."""
+    return str(standin_folder(tmp_path_factory.mktemp("cli") / "llada", "llada"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """40 GSM8K-format problems: enough for both hash splits."""
+    path = tmp_path_factory.mktemp("data") / "gsm8k.jsonl"
+    lines = [json.dumps({"question": f"What is {a} + {a + 3}?", "answer": f"{a} + {a + 3} = {2 * a + 3}\n#### "
+                         f"{2 * a + 3}"}) for a in range(40)]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def hf_flags(llada: str, dataset: str, device: bool = True) -> list[str]:
+    flags = ["--model", llada, "--dataset", dataset, "--trust-remote-code", "--answer-length", "8"]
+    return [*flags, "--device", "cpu"] if device else flags
+
+
+def test_eval_runs_a_heuristic_on_a_transformers_model(llada, dataset, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", "--task", "gsm8k", "--policy", "top_k_confidence:k=2", "--block-length", "4", "--episodes", "3",
+            "--num-envs", "2", *hf_flags(llada, dataset), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "task=GSM8K  block_length=4  episodes=3" in printed
+    result = json.loads(out.read_text())
+    assert result["episodes"] == 3 and result["mean_nfe"] == 4.0  # two per 4-token block
+
+
+def test_eval_transfers_a_shipped_policy_to_a_transformers_model(llada, dataset, capsys):
+    argv = ["eval", "--policy", "permutation-full-a6", "--episodes", "3", *hf_flags(llada, dataset)]
+    assert main(argv) == 0
+    assert "task=GSM8K  block_length=None  episodes=3" in capsys.readouterr().out
+
+
+def test_bench_and_replay_take_a_transformers_model(llada, dataset, tmp_path, capsys):
+    argv = ["bench", "--quick", "--no-policies", "--episodes", "2", "--block-length", "4", "--out", str(tmp_path),
+            *hf_flags(llada, dataset)]  # fmt: skip
+    assert main(argv) == 0
+    written = json.loads((tmp_path / "bench_gsm8k.json").read_text())
+    assert written["task"] == "GSM8K" and all(p["episodes"] == 2 for r in written["results"].values()
+                                              for p in r["points"])  # fmt: skip
+    capsys.readouterr()
+    assert main(["replay", "--policy", "top_k_confidence:k=4", "--block-length", "4",
+                 *hf_flags(llada, dataset, device=False)]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1].startswith("completion ") and lines[-1].endswith("NFE 2")
+
+
+def test_train_runs_grpo_on_a_transformers_model(llada, dataset, tmp_path, capsys):
+    from unmask_gym.agents.train import main as train_main
+
+    out = tmp_path / "run"
+    argv = ["--dataset", dataset, "--model", llada, "--trust-remote-code", "--task", "gsm8k", "--answer-length", "8",
+            "--block-length", "4", "--iterations", "1", "--num-groups", "1", "--group-size", "2", "--width", "16",
+            "--ff-width", "32", "--eval-episodes", "2", "--out", str(out), "--no-progress",
+            "--device", "cpu"]  # fmt: skip
+    assert train_main(argv) == 0
+    assert "GRPO on gsm8k: block_length=4" in capsys.readouterr().out
+    assert json.loads((out / "eval.json").read_text())["episodes"] == 2
+
+
+def test_model_and_dataset_go_together(dataset, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", "--policy", "top_k_confidence:k=2", "--dataset", dataset])
+    assert re.search("--model PATH and --dataset PATH go together", capsys.readouterr().err)
+    assert Path(dataset).exists()
