@@ -103,6 +103,16 @@ def test_a_left_padded_row_gets_the_same_logits_as_alone(folders, family):
         assert (unshifted - alone[0]).abs().max() > 1e-2
 
 
+def test_observe_hidden_gives_the_states_the_lm_head_reads(folders):
+    envs = make_vec(folders, "dream", num_envs=2, answer_length=8, block_length=None, observe_hidden=True)
+    obs, _ = envs.reset(seed=0)
+    model = envs.unwrapped.model
+    assert obs["hidden"].shape == (2, 8, model.hidden_size)
+    head = model.head  # the vocabulary projection: its input is the observed state
+    logits = head(obs["hidden"].to(head.weight.dtype))
+    assert torch.equal(logits.argmax(-1), obs["pred_token"])
+
+
 def test_only_the_answer_columns_reach_the_lm_head(folders):
     model = load(folders, "llada")
     seen = []

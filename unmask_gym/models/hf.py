@@ -109,6 +109,8 @@ class HFDiffusionLM:
         """
         transformers = import_transformers()
         local = not allow_download
+        if Path(path).expanduser().exists():
+            path = Path(path).expanduser()
         try:
             config_dict, _ = transformers.PretrainedConfig.get_config_dict(str(path), local_files_only=local)
         except OSError as error:
