@@ -32,6 +32,22 @@ TRAINING_TEXT = [
 ]
 
 
+def needs_remote_code_support() -> None:
+    """Skips where the installed transformers is outside the range LLaDA's and Dream's hub code works with.
+
+    There the backend refuses those families (``test_clear_errors_for_bad_folders_families_and_versions``).
+    """
+    import pytest
+    import transformers
+
+    from unmask_gym.models.hf_support import check_transformers_version
+
+    try:
+        check_transformers_version("llada", transformers.__version__)
+    except ValueError:
+        pytest.skip(f"LLaDA/Dream-family models are refused on transformers {transformers.__version__}")
+
+
 def make_tokenizer(folder: str | Path, chat_template: bool = True, mask_token: str | None = None) -> Any:
     """Trains a ~300-token byte-level BPE tokenizer in memory and saves it to ``folder``; returns it."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

@@ -13,12 +13,13 @@ from unmask_gym.cli import main
 pytestmark = pytest.mark.hf
 pytest.importorskip("transformers")
 
-from hf_standins import standin_folder  # noqa: E402  (needs transformers)
+from hf_standins import needs_remote_code_support, standin_folder  # noqa: E402  (needs transformers)
 
 
 @pytest.fixture(scope="module")
 def llada(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A LLaDA stand-in folder."""
+    needs_remote_code_support()
     return str(standin_folder(tmp_path_factory.mktemp("cli") / "llada", "llada"))
 
 

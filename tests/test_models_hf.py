@@ -17,7 +17,7 @@ from unmask_gym.models.codec import decode_answer, encode_prompt
 pytestmark = pytest.mark.hf
 transformers = pytest.importorskip("transformers")
 
-from hf_standins import masked_lm_folder, standin_folder  # noqa: E402  (needs transformers)
+from hf_standins import masked_lm_folder, needs_remote_code_support, standin_folder  # noqa: E402
 
 from unmask_gym.models.hf import HFDiffusionLM, load_hf_model  # noqa: E402
 from unmask_gym.models.hf_self_test import SelfTestError  # noqa: E402
@@ -26,22 +26,33 @@ GSM8K_SAMPLE = Path(__file__).parent / "data" / "gsm8k_sample.jsonl"
 FAMILIES = ("llada", "dream", "masked_lm")
 
 
+class Folders(dict):
+    """Family -> a saved tiny model, built on first use; the LLaDA and Dream stand-ins share their encoder weights."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, family: str) -> Path:
+        if family == "masked_lm":
+            self[family] = masked_lm_folder(self.root / "bert")
+        else:
+            needs_remote_code_support()
+            self[family] = standin_folder(self.root / family, family)
+        return self[family]
+
+
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A saved tiny model per family; the LLaDA and Dream stand-ins share their inner weights (same seed)."""
-    root = tmp_path_factory.mktemp("hf")
-    return {
-        "llada": standin_folder(root / "llada", "llada"),
-        "dream": standin_folder(root / "dream", "dream"),
-        "masked_lm": masked_lm_folder(root / "bert"),
-    }
+def folders(tmp_path_factory: pytest.TempPathFactory) -> Folders:
+    """The tiny model folders of this module."""
+    return Folders(tmp_path_factory.mktemp("hf"))
 
 
-def load(folders: dict[str, Path], family: str) -> HFDiffusionLM:
+def load(folders: Folders, family: str) -> HFDiffusionLM:
     return load_hf_model(folders[family], trust_remote_code=family != "masked_lm")
 
 
-def make_vec(folders: dict[str, Path], family: str, num_envs: int = 3, **kwargs) -> gym.vector.VectorEnv:
+def make_vec(folders: Folders, family: str, num_envs: int = 3, **kwargs) -> gym.vector.VectorEnv:
     kwargs.setdefault("split", "eval")  # the sample file is all eval prompts (file_split)
     return gym.make_vec("UnmaskGym/HF-v0", num_envs=num_envs, vectorization_mode="vector_entry_point",
                         model=str(folders[family]), trust_remote_code=family != "masked_lm", task="gsm8k",
@@ -158,12 +169,14 @@ def test_skip_long_prompts_drops_and_counts_the_prompts_over_the_limit(folders):
 
 
 def test_the_self_test_catches_a_model_that_ignores_its_attention_mask(tmp_path):
+    needs_remote_code_support()
     folder = standin_folder(tmp_path / "old_llada", "llada", ignores_attention_mask=True)
     with pytest.raises(SelfTestError, match=re.escape("a left-padded row predicts differently from the same row")):
         HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
 
 
 def test_the_self_test_catches_a_model_that_loading_does_not_restore(tmp_path):
+    needs_remote_code_support()
     folder = standin_folder(tmp_path / "bad_dream", "dream", random_buffer_at_load=True)
     with pytest.raises(SelfTestError, match=re.escape("the model saved and loaded again predicts differently")):
         HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
@@ -180,12 +193,16 @@ def test_clear_errors_for_bad_folders_families_and_versions(folders, tmp_path, m
         HFDiffusionLM.from_pretrained(no_tokenizer)
     with pytest.raises(ValueError, match=re.escape("family must be one of ('llada', 'dream', 'masked_lm')")):
         HFDiffusionLM.from_pretrained(folders["masked_lm"], family="gpt")
-    with pytest.raises(ValueError, match=re.escape("family 'llada' runs the modeling code that ships with its")):
-        HFDiffusionLM.from_pretrained(folders["llada"])
+    remote = tmp_path / "remote"  # a LLaDA/Dream download's config; the checks come before any code runs
+    remote.mkdir()
+    (remote / "config.json").write_text('{"model_type": "Dream", "auto_map": {"AutoModel": "modeling_dream.Dream"}}')
+    monkeypatch.setattr("unmask_gym.models.hf.transformers_version", lambda: "4.57.6")
+    with pytest.raises(ValueError, match=re.escape("family 'dream' runs the modeling code that ships with its")):
+        HFDiffusionLM.from_pretrained(remote)
     monkeypatch.setattr("unmask_gym.models.hf.transformers_version", lambda: "5.3.0")
     with pytest.raises(ValueError, match=re.escape("which works with transformers 4.46 to 4.57; this is "
                                                    "transformers 5.3.0")):  # fmt: skip
-        HFDiffusionLM.from_pretrained(folders["dream"], trust_remote_code=True)
+        HFDiffusionLM.from_pretrained(remote, trust_remote_code=True)
 
 
 def test_a_model_without_a_mask_token_is_refused(tmp_path):

@@ -22,7 +22,7 @@ import torch
 pytestmark = pytest.mark.hf
 pytest.importorskip("transformers")
 
-from hf_standins import make_tokenizer  # noqa: E402  (needs transformers)
+from hf_standins import make_tokenizer, needs_remote_code_support  # noqa: E402  (needs transformers)
 
 from unmask_gym.evaluation import evaluate  # noqa: E402
 from unmask_gym.heuristics import fast_dllm_threshold  # noqa: E402
@@ -50,6 +50,7 @@ def remote_folder(tmp_path: Path, family: str) -> Path:
     variable = CODE_VARIABLES[family]
     if not os.environ.get(variable):
         pytest.skip(f"{variable} does not name a folder holding {family}'s hub modeling code")
+    needs_remote_code_support()
     code = Path(os.environ[variable])
     folder = tmp_path / family
     folder.mkdir()
