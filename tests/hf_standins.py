@@ -32,20 +32,22 @@ TRAINING_TEXT = [
 ]
 
 
-def needs_remote_code_support() -> None:
-    """Skips where the installed transformers is outside the range LLaDA's and Dream's hub code works with.
+def needs_remote_code_support(families: tuple[str, ...] = ("llada", "dream")) -> None:
+    """Skips where the backend refuses a family's remote code on the installed transformers (5.x for Dream).
 
-    There the backend refuses those families (``test_clear_errors_for_bad_folders_families_and_versions``).
+    The stand-ins (``families`` both) are written for transformers 4.x, where both families run unpatched. The
+    refusal itself is tested on every version (``test_clear_errors_for_bad_folders_families_and_versions``).
     """
     import pytest
     import transformers
 
     from unmask_gym.models.hf_support import check_transformers_version
 
-    try:
-        check_transformers_version("llada", transformers.__version__)
-    except ValueError:
-        pytest.skip(f"LLaDA/Dream-family models are refused on transformers {transformers.__version__}")
+    for family in families:
+        try:
+            check_transformers_version(family, transformers.__version__)
+        except ValueError:
+            pytest.skip(f"{family} models are refused on transformers {transformers.__version__}")
 
 
 def make_tokenizer(folder: str | Path, chat_template: bool = True, mask_token: str | None = None) -> Any:

@@ -203,6 +203,11 @@ def test_clear_errors_for_bad_folders_families_and_versions(folders, tmp_path, m
     with pytest.raises(ValueError, match=re.escape("which works with transformers 4.46 to 4.57; this is "
                                                    "transformers 5.3.0")):  # fmt: skip
         HFDiffusionLM.from_pretrained(remote, trust_remote_code=True)
+    (remote / "config.json").write_text('{"model_type": "llada", "auto_map": {"AutoModel": "modeling_llada.L"}}')
+    monkeypatch.setattr("unmask_gym.models.hf.transformers_version", lambda: "5.0.0")  # before the patches' range
+    with pytest.raises(ValueError, match=re.escape("which works with transformers 4.46 to 4.57, or 5.1 and later; "
+                                                   "this is transformers 5.0.0")):  # fmt: skip
+        HFDiffusionLM.from_pretrained(remote, trust_remote_code=True)
 
 
 def test_a_model_without_a_mask_token_is_refused(tmp_path):

@@ -50,7 +50,7 @@ def remote_folder(tmp_path: Path, family: str) -> Path:
     variable = CODE_VARIABLES[family]
     if not os.environ.get(variable):
         pytest.skip(f"{variable} does not name a folder holding {family}'s hub modeling code")
-    needs_remote_code_support()
+    needs_remote_code_support((family,))
     code = Path(os.environ[variable])
     folder = tmp_path / family
     folder.mkdir()

@@ -19,12 +19,14 @@ from typing import Any
 
 import torch
 
+from unmask_gym.models.hf_patches import patch_loaded_model, patch_model_class, remote_model_class
 from unmask_gym.models.hf_self_test import run_self_test
 from unmask_gym.models.hf_support import (
     REMOTE_CODE_FAMILIES,
     check_transformers_version,
     detect_family,
     import_transformers,
+    needs_v5_patches,
     transformers_version,
     version_tuple,
 )
@@ -101,7 +103,8 @@ class HFDiffusionLM:
             trust_remote_code: run the modeling code that ships with the weights (LLaDA and Dream need it).
             allow_download: let transformers download missing files (default: local files only).
             chat_template: wrap prompts in the tokenizer's chat template.
-            self_test: run ``run_self_test`` after loading (default: for remote-code families).
+            self_test: run ``run_self_test`` after loading (default: for remote-code families; always for a
+                model patched for transformers 5.x).
 
         Raises:
             ValueError: no config or tokenizer at ``path``, no mask token, an unknown family, remote code without
@@ -139,11 +142,16 @@ class HFDiffusionLM:
         options = {"local_files_only": local, "trust_remote_code": trust_remote_code, dtype_key: dtype}
         if device_map is not None:
             options["device_map"] = device_map
+        patched = needs_v5_patches(family, transformers_version())
+        if patched:  # LLaDA's hub code on transformers 5.x (hf_patches.py), verified by the self-test below
+            patch_model_class(remote_model_class(transformers, config_dict, path, local))
         model = auto.from_pretrained(str(path), **options).eval()
+        if patched:
+            patch_loaded_model(model)
         if device_map is None:
             model = model.to(device)
         backend = cls(model, tokenizer, family, chat_template=chat_template)
-        if self_test if self_test is not None else family in REMOTE_CODE_FAMILIES:
+        if patched or (self_test if self_test is not None else family in REMOTE_CODE_FAMILIES):
             run_self_test(backend, reload=lambda folder: auto.from_pretrained(folder, **options).to(backend.device))
         return backend
 
