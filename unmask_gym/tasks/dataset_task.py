@@ -2,7 +2,8 @@
 
 Prompts are plain text: the model's codec applies its chat template when the env encodes them
 (``unmask_gym.models.codec``), so one task serves LLaDA, Dream and any masked LM. Records are split into ``train``
-and ``eval`` by the prompt hash every task uses (``split_of``), or all into one split with ``file_split``. A
+and ``eval`` by the stable hash every task uses (``split_of``, of the question, so few-shot settings do not move a
+record), or all into one split with ``file_split``. A
 prompt's length is counted in the model's tokens, so ``max_prompt_length`` is set by ``fit_to_model``: the longest
 templated prompt by default; a given limit that some prompt exceeds is a ValueError naming it, unless
 ``skip_long_prompts=True`` drops such prompts (``skipped_prompts`` counts them).
