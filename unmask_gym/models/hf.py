@@ -78,9 +78,10 @@ class HFDiffusionLM:
         self.vocab_size = int(self.head.out_features if isinstance(self.head, torch.nn.Linear) else config.vocab_size)
         self.hidden_size = int(self.head.in_features if isinstance(self.head, torch.nn.Linear) else config.hidden_size)
         positions = getattr(config, "max_position_embeddings", None) or getattr(config, "max_sequence_length", None)
-        self.max_length = None if positions is None else int(positions) - _position_offset(model)
+        self.max_length = None if positions is None else int(positions) - _position_offset(model)  # RoBERTa: 2
         self.device = model.get_input_embeddings().weight.device
         self._takes_position_ids = "position_ids" in inspect.signature(model.forward).parameters
+        self._position_offset = _position_offset(model)
         self._columns: torch.Tensor | None = None  # (S,) hidden columns the head projects during one forward
         self._captured: torch.Tensor | None = None  # (N, S, D) the head's input from the latest forward
         if isinstance(self.head, torch.nn.Linear):
@@ -218,7 +219,7 @@ class HFDiffusionLM:
         """The attention mask (and position ids) in the format of this family's forward."""
         # LLaDA raises on a KV cache; Dream's hub config asks for one it then drops (pure overhead).
         no_cache = {"use_cache": False} if self.family in REMOTE_CODE_FAMILIES else {}
-        if attention_mask is None or bool(attention_mask.all()):
+        if attention_mask is None:  # (asking whether a mask is all True would cost a host sync per step)
             return no_cache  # no padding: every family's default (full bidirectional attention, positions 0..T-1)
         mask = attention_mask.to(self.device, torch.bool)  # (N, T)
         position_ids = (mask.long().cumsum(1) - 1).clamp(min=0)  # (N, T): 0 at each row's first real token
@@ -231,7 +232,7 @@ class HFDiffusionLM:
             return {"attention_mask": square, "position_ids": position_ids, "use_cache": False}
         arguments: dict[str, Any] = {"attention_mask": mask.long()}
         if self._takes_position_ids:  # absolute positions (BERT) must not shift with the left padding
-            arguments["position_ids"] = position_ids + _position_offset(self.model)
+            arguments["position_ids"] = position_ids + self._position_offset
         return arguments
 
     def _select_columns(self, module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
