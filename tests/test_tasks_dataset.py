@@ -111,3 +111,21 @@ def test_prompt_lengths_are_counted_in_the_models_tokens():
     assert fitted.skipped_prompts == sum(length > lengths[2] for length in lengths)
     assert len(fitted.prompts) == 8 - fitted.skipped_prompts and fitted.max_prompt_length == lengths[2]
     assert len(task.prompts) == 8  # the original is untouched
+
+
+def test_parquet_and_arrow_files_of_a_datasets_copy_read_like_jsonl(tmp_path):
+    pytest.importorskip("pyarrow")  # not a dependency: reading parquet/Arrow needs it (pip install pyarrow)
+    import pyarrow
+    import pyarrow.ipc
+    import pyarrow.parquet
+
+    records = read_records(DATA / "gsm8k_sample.jsonl")
+    table = pyarrow.Table.from_pylist(records)
+    pyarrow.parquet.write_table(table, tmp_path / "test-00000-of-00001.parquet")
+    cache = tmp_path / "cache"  # the datasets cache keeps Arrow IPC streams
+    cache.mkdir()
+    with pyarrow.ipc.new_stream(str(cache / "gsm8k-test.arrow"), table.schema) as writer:
+        writer.write_table(table)
+    assert read_records(tmp_path / "test-00000-of-00001.parquet") == records
+    assert read_records(cache) == records
+    assert GSM8K(cache, file_split="eval").prompts == GSM8K(DATA / "gsm8k_sample.jsonl", file_split="eval").prompts
