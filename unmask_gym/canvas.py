@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -24,12 +25,12 @@ def left_pad(
         >>> tokens.tolist(), attention.tolist()
         ([[0, 5, 6], [0, 0, 7]], [[False, True, True], [False, False, True]])
     """
-    tokens = torch.full((len(prompt_ids), prompt_length), pad_token_id, dtype=torch.int64)
-    attention = torch.zeros((len(prompt_ids), prompt_length), dtype=torch.bool)
+    tokens = np.full((len(prompt_ids), prompt_length), pad_token_id, dtype=np.int64)
+    attention = np.zeros((len(prompt_ids), prompt_length), dtype=bool)
     for row, ids in enumerate(prompt_ids):
         if len(ids) > prompt_length:
             raise ValueError(f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}")
-        if ids:
-            tokens[row, prompt_length - len(ids) :] = torch.as_tensor(list(ids), dtype=torch.int64)
+        if len(ids):
+            tokens[row, prompt_length - len(ids) :] = ids
             attention[row, prompt_length - len(ids) :] = True
-    return tokens, attention
+    return torch.from_numpy(tokens), torch.from_numpy(attention)
