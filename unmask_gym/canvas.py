@@ -25,12 +25,21 @@ def left_pad(
         >>> tokens.tolist(), attention.tolist()
         ([[0, 5, 6], [0, 0, 7]], [[False, True, True], [False, False, True]])
     """
+    tokens, lengths = left_pad_arrays(prompt_ids, prompt_length, pad_token_id)
+    attention = np.arange(prompt_length)[None, :] >= prompt_length - lengths[:, None]
+    return torch.from_numpy(tokens), torch.from_numpy(attention)
+
+
+def left_pad_arrays(
+    prompt_ids: Sequence[Sequence[int]], prompt_length: int, pad_token_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``left_pad`` on the host: the (n, P) int64 tokens and the (n,) int64 prompt lengths (which give the mask)."""
     tokens = np.full((len(prompt_ids), prompt_length), pad_token_id, dtype=np.int64)
-    attention = np.zeros((len(prompt_ids), prompt_length), dtype=bool)
+    lengths = np.zeros(len(prompt_ids), dtype=np.int64)
     for row, ids in enumerate(prompt_ids):
         if len(ids) > prompt_length:
             raise ValueError(f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}")
         if len(ids):
             tokens[row, prompt_length - len(ids) :] = ids
-            attention[row, prompt_length - len(ids) :] = True
-    return torch.from_numpy(tokens), torch.from_numpy(attention)
+        lengths[row] = len(ids)
+    return tokens, lengths

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from unmask_gym.canvas import left_pad
+from unmask_gym.canvas import left_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.features import Prediction, predict
 from unmask_gym.noise import episode_uniforms
@@ -61,7 +61,7 @@ class NewEpisodes:
     rows: np.ndarray  # (R,) int64: slots reset
     started: np.ndarray  # (S,) int64: slots that got a prompt (a finite prompt list may have run out)
     tokens: np.ndarray  # (S, P) int64: left-padded prompts
-    attention: np.ndarray  # (S, P) bool: False on padding
+    lengths: np.ndarray  # (S,) int64: the prompts' lengths (the rest of each row is padding)
 
 
 def next_episodes(
@@ -82,9 +82,8 @@ def next_episodes(
             book.prompt_id[row] = episode.prompt_id
     for group in {row // config.group_size for row in rows}:
         streams.release(group, book.group_oldest(group))
-    tokens, attention = left_pad(prompt_tokens, config.max_prompt_length, model.pad_token_id)
-    return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens.numpy(),
-                       attention.numpy())  # fmt: skip
+    tokens, lengths = left_pad_arrays(prompt_tokens, config.max_prompt_length, model.pad_token_id)
+    return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths)
 
 
 def start_and_forward(
@@ -98,36 +97,44 @@ def start_and_forward(
     """
     episodes = next_episodes(book, reset_rows, streams, model, config)
     forward_rows = np.union1d(stay_rows, episodes.started).astype(np.int64)
-    sent = to_device(
-        {"reset": episodes.rows, "started": episodes.started, "tokens": episodes.tokens,
-         "attention": episodes.attention, "forward": forward_rows, "prompt_id": book.prompt_id,
-         "episode_index": book.episode_index},
-        state.canvas.device,
-    )  # fmt: skip
-    state = place_episodes(state, episodes, sent, config)
-    return forward(state, forward_rows, sent["forward"], model, config, seed)
+    arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
+              book.episode_index)  # fmt: skip
+    reset, started, lengths, tokens, forward_index, prompt_id, episode_index = to_device(arrays, state.canvas.device)
+    state = state.replace(prompt_id=prompt_id, episode_index=episode_index)
+    if len(episodes.rows):
+        state = place_episodes(state, reset, started, tokens, lengths, config)
+    return forward(state, forward_rows, forward_index, model, config, seed)
 
 
 def place_episodes(
-    state: EnvState, episodes: NewEpisodes, sent: dict[str, torch.Tensor], config: EnvConfig
-) -> EnvState:
-    """Puts the new prompts on fresh canvases (device side of ``next_episodes``; ``sent`` holds its arrays)."""
-    state = state.replace(prompt_id=sent["prompt_id"], episode_index=sent["episode_index"])
-    if len(episodes.rows) == 0:
-        return state
-    running = state.running.index_fill(0, sent["reset"], False)
-    if len(episodes.started) == 0:
+    state: EnvState, reset: torch.Tensor, started: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
+    config: EnvConfig,
+) -> EnvState:  # fmt: skip
+    """Puts the new prompts on fresh canvases (the device side of ``next_episodes``: its arrays, on the device).
+
+    Args:
+        state: the state before.
+        reset: (R,) the slots reset; they stop running unless they are also in ``started``.
+        started: (S,) the slots that got a prompt.
+        tokens: (S, P) their left-padded prompts.
+        lengths: (S,) their prompts' lengths, which give the attention mask.
+        config: the env's config.
+    """
+    running = state.running.index_fill(0, reset, False)
+    if len(started) == 0:
         return state.replace(running=running)
-    index = sent["started"]
-    answer = torch.full((len(index), config.answer_length), state.mask_token_id, device=index.device)
-    canvas = torch.cat([sent["tokens"], answer], 1)  # (S, T)
-    attention = torch.cat([sent["attention"], torch.ones_like(answer, dtype=torch.bool)], 1)
+    prompt_attention = torch.arange(config.max_prompt_length, device=tokens.device) >= (
+        config.max_prompt_length - lengths[:, None]
+    )  # (S, P): left padding
+    answer = torch.full((len(started), config.answer_length), state.mask_token_id, device=tokens.device)
+    canvas = torch.cat([tokens, answer], 1)  # (S, T)
+    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
     return state.replace(
-        canvas=state.canvas.index_copy(0, index, canvas),
-        attention=state.attention.index_copy(0, index, attention),
-        steps=state.steps.index_fill(0, index, 0),
-        unmask_step=state.unmask_step.index_fill(0, index, -1),
-        running=running.index_fill(0, index, True),
+        canvas=state.canvas.index_copy(0, started, canvas),
+        attention=state.attention.index_copy(0, started, attention),
+        steps=state.steps.index_fill(0, started, 0),
+        unmask_step=state.unmask_step.index_fill(0, started, -1),
+        running=running.index_fill(0, started, True),
     )
 
 

@@ -76,11 +76,9 @@ def end_info(
     The host's numbers reach the device in one transfer, and only when an episode ended.
     """
     if len(endings.rows):
-        sent = to_device(
-            {"reward": endings.reward, "score": endings.score, "budget_exhausted": endings.budget_exhausted},
-            config.device,
-        )
-        reward, score, budget_exhausted = sent["reward"], sent["score"], sent["budget_exhausted"]
+        arrays = (endings.reward, endings.score, endings.budget_exhausted)
+        reward, score, budget_exhausted = to_device(arrays, config.device, np.float32)
+        budget_exhausted = budget_exhausted != 0
     else:
         reward = score = torch.zeros(config.num_envs, device=config.device)
         budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
