@@ -46,3 +46,9 @@ def test_scaling_sweeps_the_batch_sizes():
     report = run_quick("bench_scaling.py")
     assert [point["num_envs"] for point in report["points"]] == [1, 4, 16]
     assert all(point["forward_tokens_per_second"] > 0 for point in report["points"])
+
+
+def test_feature_memory_measures_both_ways():
+    report = run_quick("feature_memory.py")
+    assert report["chunked"]["peak_extra_bytes"] > 0 and report["one_piece"]["peak_extra_bytes"] > 0
+    assert "GB" in report["paper_shape"]
