@@ -224,10 +224,9 @@ class UnmaskVectorEnv(VectorEnv):
         ended = done | truncated
         host = torch.cat(
             [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
-        ).cpu()  # the step's one host sync: which episodes ended, and their answers
-        host_ended = host[:, 0].numpy().astype(bool)
-        done_rows = np.flatnonzero(host_ended)  # every ended episode: terminated or truncated
-        stay_rows = np.flatnonzero(host[:, 1].numpy().astype(bool) & ~host_ended)  # committed and still running
+        ).cpu().numpy()  # the step's one host sync: which episodes ended, and their answers
+        done_rows = np.flatnonzero(host[:, 0])  # every ended episode: terminated or truncated
+        stay_rows = np.flatnonzero((host[:, 1] != 0) & (host[:, 0] == 0))  # committed and still running
         ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             reset_rows = done_rows

@@ -32,23 +32,23 @@ class Endings:
 
 
 def score_episodes(
-    book: EpisodeBook, done_rows: np.ndarray, host: torch.Tensor, model: Any, config: EnvConfig
+    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig
 ) -> Endings:
     """Decodes and scores the finished rows on the host: their terminal reward and what their info reports.
 
-    ``host`` holds per row: ended, committed anything, steps, truncated, then the answer tokens. A truncated
-    episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
+    ``host`` (N, 4 + L) holds per row: ended, committed anything, steps, truncated, then the answer tokens. A
+    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
     """
     n = config.num_envs
     reward, score = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
     budget_exhausted = np.zeros(n, dtype=bool)
     completions, prompts, references_out = (np.full(n, None, dtype=object) for _ in range(3))
     if len(done_rows):
-        answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3].bool()  # (D, L), (D,), (D,)
+        answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3] != 0  # (D, L), (D,), (D,)
         done_completions = [model.tokenizer.decode(answer.tolist(), sorted(model.end_token_ids)) for answer in answers]
         done_prompts = [book.prompts[row] for row in done_rows]
         references = [book.references[row] for row in done_rows]
-        done_score = torch.as_tensor(config.task.score(done_completions, references), dtype=torch.float32)
+        done_score = np.asarray(config.task.score(done_completions, references), dtype=np.float32)
         if done_score.shape != (len(done_rows),):
             raise ValueError(f"task.score returned shape {tuple(done_score.shape)}, expected ({len(done_rows)},)")
         if callable(config.reward):
@@ -57,14 +57,15 @@ def score_episodes(
                 scores=done_score.tolist(), answer_length=config.answer_length,
             )  # fmt: skip
         else:
-            values = REWARD_FORMULAS[config.reward](done_score, nfe, config.answer_length, config.alpha)
-        reward[done_rows] = torch.as_tensor(values, dtype=torch.float32).masked_fill(cut, 0.0).numpy()
-        score[done_rows] = done_score.masked_fill(cut, 0.0).numpy()
-        budget_exhausted[done_rows] = ((answers == model.mask_token_id).any(1) & ~cut).numpy()
-        for row, completion, prompt, reference in zip(
-            done_rows, done_completions, done_prompts, references, strict=True
-        ):
-            completions[row], prompts[row], references_out[row] = completion, prompt, reference
+            formula = REWARD_FORMULAS[config.reward]
+            values = formula(torch.from_numpy(done_score), torch.from_numpy(nfe), config.answer_length, config.alpha)
+        reward[done_rows] = np.where(cut, 0.0, np.asarray(values, dtype=np.float32))
+        score[done_rows] = np.where(cut, 0.0, done_score)
+        budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut
+        completions[done_rows] = done_completions
+        prompts[done_rows] = done_prompts
+        for row, reference in zip(done_rows, references, strict=True):  # a reference may itself be a sequence
+            references_out[row] = reference
     return Endings(done_rows, reward, score, budget_exhausted, completions, prompts, references_out)
 
 
