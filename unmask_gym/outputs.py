@@ -59,7 +59,8 @@ def score_episodes(
         else:
             formula = REWARD_FORMULAS[config.reward]
             values = formula(torch.from_numpy(done_score), torch.from_numpy(nfe), config.answer_length, config.alpha)
-        reward[done_rows] = np.where(cut, 0.0, np.asarray(values, dtype=np.float32))
+        values = torch.as_tensor(values, dtype=torch.float32).numpy()  # (numpy's own conversion of a tensor is slow)
+        reward[done_rows] = np.where(cut, 0.0, values)
         score[done_rows] = np.where(cut, 0.0, done_score)
         budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut
         completions[done_rows] = done_completions
