@@ -39,3 +39,22 @@ def test_temperature_samples_tokens_at_the_given_uniforms_and_reports_their_mode
     assert len(first.pred_token.unique()) > 1  # sampling, not greedy
     probs = logits.softmax(-1)
     torch.testing.assert_close(first.confidence, probs.gather(-1, first.pred_token[..., None])[..., 0])
+
+
+def test_chunked_features_equal_the_features_in_one_piece():
+    logits = torch.randn(3, 7, 50, generator=torch.Generator().manual_seed(1))
+    uniforms = torch.rand(3, 7, generator=torch.Generator().manual_seed(2))
+    for temperature, top_k in ((0.0, 0), (0.7, 4)):
+        whole = predict(logits, temperature, uniforms, top_k)
+        chunked = predict(logits, temperature, uniforms, top_k, chunk_elements=120)  # 2 positions per chunk
+        for name in ("pred_token", "confidence", "margin", "entropy", "top_k_probs", "top_k_tokens"):
+            expected, actual = getattr(whole, name), getattr(chunked, name)
+            assert (expected is None and actual is None) or torch.equal(expected, actual), name
+
+
+def test_half_precision_logits_give_float32_features_close_to_float32_logits():
+    logits = torch.randn(2, 5, 40, generator=torch.Generator().manual_seed(3))
+    exact, half = predict(logits), predict(logits.bfloat16())
+    assert half.confidence.dtype == half.entropy.dtype == torch.float32
+    torch.testing.assert_close(half.confidence, exact.confidence, atol=0.02, rtol=0.05)
+    torch.testing.assert_close(half.entropy, exact.entropy, atol=0.05, rtol=0.05)

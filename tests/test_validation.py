@@ -60,14 +60,15 @@ def snapshot(env: UnmaskVectorEnv) -> dict[str, Any]:
     }
 
 
-def assert_snapshots_equal(before: dict[str, Any], after: dict[str, Any]) -> None:
-    """Compares two ``snapshot``s field by field."""
+def assert_snapshots_equal(before: dict[str, Any], after: dict[str, Any], ignore: tuple[str, ...] = ()) -> None:
+    """Compares two ``snapshot``s field by field (except the keys in ``ignore``)."""
     assert before["tensors"].keys() == after["tensors"].keys()
     for name, tensor in before["tensors"].items():
         assert torch.equal(tensor, after["tensors"][name]), name
     for key in ("seed", "prompt_id", "episode_index", "prompts", "references", "streams", "next_prompts",
                 "autoreset_pending", "model_calls"):  # fmt: skip
-        assert before[key] == after[key], key
+        if key not in ignore:
+            assert before[key] == after[key], key
 
 
 def assert_tree_equal(left: Any, right: Any) -> None:
@@ -345,7 +346,12 @@ def test_a_failing_reward_callable_raises_at_the_episode_end_and_leaves_the_env_
     with pytest.raises(error_type, match=re.escape(message)):
         env.step(observation["action_mask"])  # commits everything: both episodes end
     assert reward.calls == 1
-    assert_snapshots_equal(before, snapshot(env))
+    # The step's forward is queued before scoring (so that on a GPU it overlaps the host's decoding): with SAME_STEP
+    # the restarted episodes' forward ran, and its result was dropped with the rest of the failed step.
+    dropped_forwards = int(autoreset_mode == AutoresetMode.SAME_STEP)
+    assert snapshot(env)["model_calls"] == before["model_calls"] + dropped_forwards
+    assert_snapshots_equal(before, snapshot(env), ignore=("model_calls",))
+    env.model.calls -= dropped_forwards  # from here on the twins must call their models alike
     reward.failure = None
     result, twin_result = env.step(observation["action_mask"]), twin.step(observation["action_mask"])
     assert_tree_equal(result, twin_result)

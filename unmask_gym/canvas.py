@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 
@@ -24,12 +25,21 @@ def left_pad(
         >>> tokens.tolist(), attention.tolist()
         ([[0, 5, 6], [0, 0, 7]], [[False, True, True], [False, False, True]])
     """
-    tokens = torch.full((len(prompt_ids), prompt_length), pad_token_id, dtype=torch.int64)
-    attention = torch.zeros((len(prompt_ids), prompt_length), dtype=torch.bool)
+    tokens, lengths = left_pad_arrays(prompt_ids, prompt_length, pad_token_id)
+    attention = np.arange(prompt_length)[None, :] >= prompt_length - lengths[:, None]
+    return torch.from_numpy(tokens), torch.from_numpy(attention)
+
+
+def left_pad_arrays(
+    prompt_ids: Sequence[Sequence[int]], prompt_length: int, pad_token_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``left_pad`` on the host: the (n, P) int64 tokens and the (n,) int64 prompt lengths (which give the mask)."""
+    tokens = np.full((len(prompt_ids), prompt_length), pad_token_id, dtype=np.int64)
+    lengths = np.zeros(len(prompt_ids), dtype=np.int64)
     for row, ids in enumerate(prompt_ids):
         if len(ids) > prompt_length:
             raise ValueError(f"prompt {row} has {len(ids)} tokens, more than max_prompt_length={prompt_length}")
-        if ids:
-            tokens[row, prompt_length - len(ids) :] = torch.as_tensor(list(ids), dtype=torch.int64)
-            attention[row, prompt_length - len(ids) :] = True
-    return tokens, attention
+        if len(ids):
+            tokens[row, prompt_length - len(ids) :] = ids
+        lengths[row] = len(ids)
+    return tokens, lengths

@@ -8,18 +8,20 @@ Shapes: N envs, R rows forwarded, L answer positions, P prompt columns.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from unmask_gym.canvas import left_pad
+from unmask_gym.canvas import left_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.features import Prediction, predict
 from unmask_gym.models.codec import encode_prompt
 from unmask_gym.noise import episode_uniforms
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.state import EnvState, EpisodeBook
+from unmask_gym.transfer import to_device
 
 
 def commit(
@@ -53,43 +55,22 @@ def time_limit(state: EnvState, done: torch.Tensor, config: EnvConfig) -> torch.
     return state.running & ~done & (state.steps >= config.max_episode_steps)
 
 
-def forward(state: EnvState, rows: np.ndarray, model: Any, config: EnvConfig, seed: int, book: EpisodeBook) -> EnvState:
-    """One dLLM pass over ``rows`` only; the other rows keep their cached prediction.
+@dataclass(frozen=True)
+class NewEpisodes:
+    """The host side of starting episodes: the slots reset, those that got a prompt, and the prompts' tokens."""
 
-    With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, its member index in its
-    group, its step): its own noise, whatever else is in the batch.
-    """
-    if len(rows) == 0:
-        return state
-    device = state.canvas.device
-    index = torch.as_tensor(rows, device=device)
-    canvas, attention = state.canvas[index], state.attention[index]
-    answer_columns = torch.arange(config.max_prompt_length, canvas.shape[1], device=device)
-    uniforms = None
-    if config.temperature > 0:
-        prompt_id = torch.as_tensor(book.prompt_id[rows], device=device)
-        member = torch.as_tensor(rows % config.group_size, device=device)
-        uniforms = episode_uniforms(seed, prompt_id, member, state.steps[index], config.answer_length)
-    with torch.no_grad():
-        if config.observe_hidden:
-            logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)
-        else:
-            logits, hidden = model.logits(canvas, attention, positions=answer_columns), None
-        fresh = dataclasses.replace(predict(logits, config.temperature, uniforms, config.top_k), hidden=hidden)
-    merged = {}
-    for item in dataclasses.fields(Prediction):
-        old = getattr(state.prediction, item.name)
-        if old is not None:
-            merged[item.name] = old.index_copy(0, index, getattr(fresh, item.name).to(old.dtype))
-    return state.replace(prediction=Prediction(**merged))
+    rows: np.ndarray  # (R,) int64: slots reset
+    started: np.ndarray  # (S,) int64: slots that got a prompt (a finite prompt list may have run out)
+    tokens: np.ndarray  # (S, P) int64: left-padded prompts
+    lengths: np.ndarray  # (S,) int64: the prompts' lengths (the rest of each row is padding)
 
 
-def start_episodes(
-    state: EnvState, book: EpisodeBook, rows: np.ndarray, streams: PromptStreams, model: Any, config: EnvConfig
-) -> tuple[EnvState, np.ndarray]:
-    """Puts each row's next prompt on a fresh canvas (recording it in ``book``); returns the rows started.
+def next_episodes(
+    book: EpisodeBook, rows: np.ndarray, streams: PromptStreams, model: Any, config: EnvConfig
+) -> NewEpisodes:
+    """Draws each row's next prompt and records it in ``book`` (host only).
 
-    Rows whose finite prompt list is used up stay idle.
+    Rows whose finite prompt list is used up get none and stay idle.
     """
     started, prompt_tokens = [], []
     for row in rows:
@@ -102,23 +83,90 @@ def start_episodes(
             book.prompt_id[row] = episode.prompt_id
     for group in {row // config.group_size for row in rows}:
         streams.release(group, book.group_oldest(group))
-    started = np.asarray(started, dtype=np.int64)
-    if len(rows) == 0:
-        return state, started
-    device = state.canvas.device
-    running = state.running.index_fill(0, torch.as_tensor(np.asarray(rows), device=device), False)
-    if not len(started):
-        return state.replace(running=running), started
-    tokens, prompt_attention = left_pad(prompt_tokens, config.max_prompt_length, model.pad_token_id)
-    answer = torch.full((len(started), config.answer_length), model.mask_token_id)
-    index = torch.as_tensor(started, device=device)
-    canvas = torch.cat([tokens, answer], 1).to(device)  # (R, T)
-    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1).to(device)
-    state = state.replace(
-        canvas=state.canvas.index_copy(0, index, canvas),
-        attention=state.attention.index_copy(0, index, attention),
-        steps=state.steps.index_fill(0, index, 0),
-        unmask_step=state.unmask_step.index_fill(0, index, -1),
-        running=running.index_fill(0, index, True),
+    tokens, lengths = left_pad_arrays(prompt_tokens, config.max_prompt_length, model.pad_token_id)
+    return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths)
+
+
+def start_and_forward(
+    state: EnvState, book: EpisodeBook, reset_rows: np.ndarray, stay_rows: np.ndarray, streams: PromptStreams,
+    model: Any, config: EnvConfig, seed: int,
+) -> EnvState:  # fmt: skip
+    """Starts the next episodes of ``reset_rows``, then one dLLM pass over them and ``stay_rows``.
+
+    Everything the device needs from the host (the new prompts, the book's ids, the rows to forward) goes in one
+    transfer (``unmask_gym.transfer``), so on CUDA the step never waits on a host → device copy.
+    """
+    episodes = next_episodes(book, reset_rows, streams, model, config)
+    forward_rows = np.union1d(stay_rows, episodes.started).astype(np.int64)
+    arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
+              book.episode_index)  # fmt: skip
+    reset, started, lengths, tokens, forward_index, prompt_id, episode_index = to_device(arrays, state.canvas.device)
+    state = state.replace(prompt_id=prompt_id, episode_index=episode_index)
+    if len(episodes.rows):
+        state = place_episodes(state, reset, started, tokens, lengths, config)
+    return forward(state, forward_rows, forward_index, model, config, seed)
+
+
+def place_episodes(
+    state: EnvState, reset: torch.Tensor, started: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
+    config: EnvConfig,
+) -> EnvState:  # fmt: skip
+    """Puts the new prompts on fresh canvases (the device side of ``next_episodes``: its arrays, on the device).
+
+    Args:
+        state: the state before.
+        reset: (R,) the slots reset; they stop running unless they are also in ``started``.
+        started: (S,) the slots that got a prompt.
+        tokens: (S, P) their left-padded prompts.
+        lengths: (S,) their prompts' lengths, which give the attention mask.
+        config: the env's config.
+    """
+    running = state.running.index_fill(0, reset, False)
+    if len(started) == 0:
+        return state.replace(running=running)
+    prompt_attention = torch.arange(config.max_prompt_length, device=tokens.device) >= (
+        config.max_prompt_length - lengths[:, None]
+    )  # (S, P): left padding
+    answer = torch.full((len(started), config.answer_length), state.mask_token_id, device=tokens.device)
+    canvas = torch.cat([tokens, answer], 1)  # (S, T)
+    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    return state.replace(
+        canvas=state.canvas.index_copy(0, started, canvas),
+        attention=state.attention.index_copy(0, started, attention),
+        steps=state.steps.index_fill(0, started, 0),
+        unmask_step=state.unmask_step.index_fill(0, started, -1),
+        running=running.index_fill(0, started, True),
     )
-    return state, started
+
+
+def forward(
+    state: EnvState, rows: np.ndarray, index: torch.Tensor, model: Any, config: EnvConfig, seed: int
+) -> EnvState:
+    """One dLLM pass over ``rows`` only (``index``: the same rows on the device); the others keep their prediction.
+
+    With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, its member index in its
+    group, its step): its own noise, whatever else is in the batch.
+    """
+    if len(rows) == 0:
+        return state
+    every_row = len(rows) == config.num_envs  # rows are sorted and unique: all of them, in order
+    canvas = state.canvas if every_row else state.canvas[index]
+    attention = state.attention if every_row else state.attention[index]
+    answer_columns = torch.arange(config.max_prompt_length, canvas.shape[1], device=canvas.device)
+    uniforms = None
+    if config.temperature > 0:
+        prompt_id, steps = state.prompt_id[index], state.steps[index]
+        uniforms = episode_uniforms(seed, prompt_id, index % config.group_size, steps, config.answer_length)
+    with torch.no_grad():
+        if config.observe_hidden:
+            logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)
+        else:
+            logits, hidden = model.logits(canvas, attention, positions=answer_columns), None
+        fresh = dataclasses.replace(predict(logits, config.temperature, uniforms, config.top_k), hidden=hidden)
+    merged = {}
+    for item in dataclasses.fields(Prediction):
+        old = getattr(state.prediction, item.name)
+        if old is not None:
+            new = getattr(fresh, item.name).to(old.dtype)
+            merged[item.name] = new if every_row else old.index_copy(0, index, new)
+    return state.replace(prediction=Prediction(**merged))

@@ -186,16 +186,17 @@ class UnmaskVectorEnv(VectorEnv):
                 self._streams.set(group, book.group_episode(group), prompt, reference)
             state = self._state or EnvState.empty(
                 self.num_envs, self.prompt_length, self.answer_length, self.model.mask_token_id,
-                self.model.pad_token_id, self.top_k, self.device, self.hidden_size,
+                self.model.pad_token_id, self.top_k, self.device, self.hidden_size, self.block_length,
             )  # fmt: skip
-            state, started = dynamics.start_episodes(state, book, rows, self._streams, self.model, self.config)
-            state = dynamics.forward(state, started, self.model, self.config, new_seed, book)
+            no_rows = np.zeros(0, dtype=np.int64)
+            state = dynamics.start_and_forward(state, book, rows, no_rows, self._streams, self.model, self.config,
+                                               new_seed)  # fmt: skip
         except BaseException:
             self._streams.restore(snapshot)
             raise
         self._state, self._book, self._seed = state, book, new_seed
         self._autoreset_pending[rows] = False
-        return outputs.observation(state, self.config), outputs.step_info(state, book, self.config)
+        return outputs.observation(state, self.config), outputs.step_info(state, self.config)
 
     def step(
         self, actions: Any
@@ -213,52 +214,53 @@ class UnmaskVectorEnv(VectorEnv):
         self._check_ready()
         state, book, config = self._state, self._book, self.config
         selected, device_check = validation.action_to_tensor(actions, self.num_envs, self.answer_length, self.device)
-        action_mask = state.action_mask(self.block_length)  # (N, L)
+        # A host sync only when some check is on (strict, empty_action="error", 0/1 values of device actions).
         validation.check_selection(
-            selected, action_mask, device_check if config.validate_actions else None, actions,
+            selected, state.action_mask, device_check if config.validate_actions else None, actions,
             strict=self.strict, empty_action=self.empty_action,
         )  # fmt: skip
 
-        new, committed, done = dynamics.commit(state, selected, action_mask, config)
+        new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
         ended = done | truncated
         host = torch.cat(
             [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
-        ).cpu()  # the step's one host sync
-        done_rows = np.flatnonzero(host[:, 0].numpy())  # every ended episode: terminated or truncated
-        stay_rows = np.flatnonzero(host[:, 1].numpy() & ~host[:, 0].numpy())  # committed and still running
-        reward, end_info = outputs.end_episodes(new, book, done_rows, host, self.model, config)
-        new = new.replace(running=new.running & ~ended)
+        ).cpu().numpy()  # the step's one host sync: which episodes ended, and their answers
+        done_rows = np.flatnonzero(host[:, 0])  # every ended episode: terminated or truncated
+        stay_rows = np.flatnonzero((host[:, 1] != 0) & (host[:, 0] == 0))  # committed and still running
+        ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             reset_rows = done_rows
-            if len(done_rows):  # the finished episodes' last view, before their rows restart
-                final_info = {**outputs.step_info(new, book, config, end_info), **end_info["extras"]}
-                final_info["committed"] = committed
-                final_obs = outputs.observation(new, config)
         else:
             reset_rows = np.flatnonzero(self._autoreset_pending)  # always empty with DISABLED
         snapshot = self._streams.snapshot(row // self.group_size for row in reset_rows)
         try:
-            book = book.copy()
-            book.advance(reset_rows, restart=False)
-            new, started_rows = dynamics.start_episodes(new, book, reset_rows, self._streams, self.model, config)
-            new = dynamics.forward(new, np.union1d(stay_rows, started_rows), self.model, config, self._seed, book)
+            next_book = book.copy()
+            next_book.advance(reset_rows, restart=False)
+            new = dynamics.start_and_forward(ended_state, next_book, reset_rows, stay_rows, self._streams,
+                                             self.model, config, self._seed)  # fmt: skip
+            # Decoding and scoring come after the forward is queued: on an accelerator they overlap it.
+            endings = outputs.score_episodes(book, done_rows, host, self.model, config)
         except BaseException:
             self._streams.restore(snapshot)
             raise
+        reward, end_info = outputs.end_info(ended_state, ended, endings, config)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            info = outputs.step_info(new, book, config)
+            info = outputs.step_info(new, config)
             if len(done_rows):
+                final_info = {**outputs.step_info(ended_state, config, end_info), **end_info["extras"]}
+                final_info["committed"] = committed
+                final_obs = outputs.observation(ended_state, config)
                 info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
         else:
-            info = {**outputs.step_info(new, book, config, end_info), **end_info["extras"]}
+            info = {**outputs.step_info(new, config, end_info), **end_info["extras"]}
             self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
             self._autoreset_pending[done_rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
         info["committed"] = committed.clone()
         if len(done_rows):
             info["episode"], info["_episode"] = end_info["episode"], ended.clone()
-        self._state, self._book = new, book
+        self._state, self._book = new, next_book
         return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
 
     def close(self, **kwargs: Any) -> None:

@@ -5,6 +5,7 @@ Shapes: N rows, L answer positions, V vocabulary, K top-k.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -32,42 +33,72 @@ class Prediction:
     """(N, L, D) float32 last hidden states, or None when not requested."""
 
 
+FEATURE_CHUNK_ELEMENTS = 2**25
+"""Logit elements turned into features at a time (128 MiB of float32 scratch): bounds a step's peak memory."""
+
+
 def predict(
     logits: torch.Tensor,
     temperature: float = 0.0,
     uniforms: torch.Tensor | None = None,
     top_k: int = 0,
+    chunk_elements: int = FEATURE_CHUNK_ELEMENTS,
 ) -> Prediction:
     """Turns logits (N, L, V) into a ``Prediction``.
 
     With ``temperature > 0`` the token is drawn from softmax(logits / temperature) at ``uniforms`` (N, L) (see
     ``unmask_gym.noise``); as in LLaDA's sampler its confidence is still read from the untempered distribution.
 
+    Memory: the logits are the only (N, L, V) tensor; the float32 work runs over chunks of at most
+    ``chunk_elements`` logits (whole positions), so a step's peak is the logits plus about four float32 chunks,
+    whatever N, L and V (at LLaDA's V = 126,464 and L = 256: the bf16 logits, 64.8 MB per row, plus 0.5 GiB).
+
     Example:
         >>> prediction = predict(torch.tensor([[[2.0, 0.0, 0.0]]]))
         >>> prediction.pred_token.tolist(), round(prediction.confidence.item(), 3)
         ([[0]], 0.787)
     """
-    log_probs = torch.log_softmax(logits.float(), dim=-1)  # (N, L, V)
-    probs = log_probs.exp()
-    top2 = probs.topk(2, dim=-1).values  # (N, L, 2)
-    if temperature > 0:
-        if uniforms is None:
-            raise ValueError("temperature > 0 needs uniforms of shape (N, L)")
-        pred_token = sample_tokens(log_probs, temperature, uniforms)  # (N, L)
-    else:
-        pred_token = log_probs.argmax(dim=-1)
-    confidence = probs.gather(-1, pred_token.unsqueeze(-1)).squeeze(-1)
-    max_entropy = torch.log(torch.tensor(float(logits.shape[-1])))
-    entropy = (-(probs * log_probs).sum(-1)).clamp(0.0, max_entropy.item())
+    if temperature > 0 and uniforms is None:
+        raise ValueError("temperature > 0 needs uniforms of shape (N, L)")
+    rows, length, vocab = logits.shape
+    flat = logits.reshape(rows * length, vocab)  # a view for contiguous logits
+    flat_uniforms = None if uniforms is None else uniforms.reshape(rows * length)
+    step = max(1, chunk_elements // vocab)
+    parts = []
+    for start in range(0, rows * length, step):
+        chunk_uniforms = None if flat_uniforms is None else flat_uniforms[start : start + step]
+        parts.append(_chunk_features(flat[start : start + step], temperature, chunk_uniforms, top_k))
+    joined = [torch.cat(items) if len(parts) > 1 else items[0] for items in zip(*parts, strict=True)]
+    pred_token, confidence, margin, entropy = (item.view(rows, length) for item in joined[:4])
     top_k_probs = top_k_tokens = None
     if top_k > 0:
-        top_k_probs, top_k_tokens = probs.topk(top_k, dim=-1)
-    return Prediction(
-        pred_token=pred_token,
-        confidence=confidence,
-        margin=(top2[..., 0] - top2[..., 1]).clamp(0.0, 1.0),
-        entropy=entropy,
-        top_k_probs=top_k_probs,
-        top_k_tokens=top_k_tokens,
-    )
+        top_k_probs, top_k_tokens = joined[4].view(rows, length, top_k), joined[5].view(rows, length, top_k)
+    return Prediction(pred_token, confidence, margin, entropy, top_k_probs, top_k_tokens)
+
+
+def _chunk_features(
+    logits: torch.Tensor, temperature: float, uniforms: torch.Tensor | None, top_k: int
+) -> tuple[torch.Tensor, ...]:
+    """Features of M positions' logits (M, V): token, confidence, margin, entropy (M,) and top-k (M, K) if asked.
+
+    Works from e = exp(x - max x), so p = e / z with z = sum e: one exponential pass, and the top-2 from two max
+    passes (CPU's topk is several times slower over a small vocabulary).
+    """
+    x = logits.float()  # (M, V): the chunk's one float32 copy (a no-op for float32 logits)
+    top1_logit, top1 = x.max(-1)  # (M,)
+    e = (x - top1_logit[:, None]).exp_()  # (M, V) in [0, 1], 1 at the top token
+    inverse_z = e.sum(-1).reciprocal_()  # (M,): the top token's probability
+    # H = -sum p log p = log z + max x - sum(e x) / z, clamped since rounding can step outside [0, log V].
+    entropy = (top1_logit - inverse_z.log() - (e * x).sum(-1) * inverse_z).clamp_(0.0, math.log(x.shape[-1]))
+    out_top_k: tuple[torch.Tensor, ...] = ()
+    if top_k > 0:
+        values, tokens = e.topk(top_k, dim=-1)
+        out_top_k = (values * inverse_z[:, None], tokens)
+    if temperature > 0:
+        pred_token = sample_tokens(x, temperature, uniforms)  # softmax(x / T) is softmax(log p / T)
+        confidence = e.gather(-1, pred_token[:, None])[:, 0] * inverse_z
+    else:
+        pred_token, confidence = top1, inverse_z
+    second = e.scatter_(-1, top1[:, None], 0.0).amax(-1)  # e is done with: reused in place
+    margin = ((1.0 - second) * inverse_z).clamp_(0.0, 1.0)
+    return (pred_token, confidence, margin, entropy, *out_top_k)

@@ -42,7 +42,7 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
 
 def _mix(key: torch.Tensor, value: torch.Tensor | int) -> torch.Tensor:
     """Folds a 64-bit non-negative ``value`` into a 32-bit ``key``, one 32-bit word at a time."""
-    value = torch.as_tensor(value, dtype=torch.int64, device=key.device)
+    # A Python int stays one (a kernel argument): turning it into a device tensor would be a blocking copy.
     key = hash32(key ^ (value & _MASK32))
     return hash32(key ^ ((value >> 32) & _MASK32))
 

@@ -6,6 +6,7 @@ state), so a caller may keep or modify it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,28 +16,40 @@ from unmask_gym.config import EnvConfig
 from unmask_gym.models.codec import decode_answer
 from unmask_gym.reward import REWARD_FORMULAS, call_reward_function
 from unmask_gym.state import EnvState, EpisodeBook
+from unmask_gym.transfer import to_device
 
 
-def end_episodes(
-    state: EnvState, book: EpisodeBook, done_rows: np.ndarray, host: torch.Tensor, model: Any, config: EnvConfig
-) -> tuple[torch.Tensor, dict[str, Any]]:
-    """Decodes and scores the finished rows: the terminal reward (N,) and the end-of-episode info.
+@dataclass(frozen=True)
+class Endings:
+    """What the host learns about the episodes that ended in a step; (N,) arrays, meaningful at ``rows`` only."""
 
-    ``host`` holds per row: ended, committed anything, steps, truncated, then the answer tokens. A truncated
-    episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
+    rows: np.ndarray  # (D,) int64: the slots whose episode ended (terminated or truncated)
+    reward: np.ndarray  # (N,) float32
+    score: np.ndarray  # (N,) float32
+    budget_exhausted: np.ndarray  # (N,) bool
+    completions: np.ndarray  # (N,) object: decoded answers
+    prompts: np.ndarray  # (N,) object
+    references: np.ndarray  # (N,) object
+
+
+def score_episodes(
+    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig
+) -> Endings:
+    """Decodes and scores the finished rows on the host: their terminal reward and what their info reports.
+
+    ``host`` (N, 4 + L) holds per row: ended, committed anything, steps, truncated, then the answer tokens. A
+    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
     """
-    reward = torch.zeros(config.num_envs, dtype=torch.float32)
-    score = torch.zeros(config.num_envs, dtype=torch.float32)
-    budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool)
-    completions = np.full(config.num_envs, None, dtype=object)
-    prompts = np.full(config.num_envs, None, dtype=object)
-    references_out = np.full(config.num_envs, None, dtype=object)
+    n = config.num_envs
+    reward, score = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    budget_exhausted = np.zeros(n, dtype=bool)
+    completions, prompts, references_out = (np.full(n, None, dtype=object) for _ in range(3))
     if len(done_rows):
-        answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3].bool()  # (D, L), (D,), (D,)
+        answers, nfe, cut = host[done_rows, 4:], host[done_rows, 2], host[done_rows, 3] != 0  # (D, L), (D,), (D,)
         done_completions = [decode_answer(model, answer.tolist()) for answer in answers]
         done_prompts = [book.prompts[row] for row in done_rows]
         references = [book.references[row] for row in done_rows]
-        done_score = torch.as_tensor(config.task.score(done_completions, references), dtype=torch.float32)
+        done_score = np.asarray(config.task.score(done_completions, references), dtype=np.float32)
         if done_score.shape != (len(done_rows),):
             raise ValueError(f"task.score returned shape {tuple(done_score.shape)}, expected ({len(done_rows)},)")
         if callable(config.reward):
@@ -45,48 +58,64 @@ def end_episodes(
                 scores=done_score.tolist(), answer_length=config.answer_length,
             )  # fmt: skip
         else:
-            values = REWARD_FORMULAS[config.reward](done_score, nfe, config.answer_length, config.alpha)
-        reward[done_rows] = torch.as_tensor(values, dtype=torch.float32).masked_fill(cut, 0.0)
-        score[done_rows] = done_score.masked_fill(cut, 0.0)
+            formula = REWARD_FORMULAS[config.reward]
+            values = formula(torch.from_numpy(done_score), torch.from_numpy(nfe), config.answer_length, config.alpha)
+        values = torch.as_tensor(values, dtype=torch.float32).numpy()  # (numpy's own conversion of a tensor is slow)
+        reward[done_rows] = np.where(cut, 0.0, values)
+        score[done_rows] = np.where(cut, 0.0, done_score)
         budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut
-        for row, completion, prompt, reference in zip(
-            done_rows, done_completions, done_prompts, references, strict=True
-        ):
-            completions[row], prompts[row], references_out[row] = completion, prompt, reference
-    done = torch.zeros(config.num_envs, dtype=torch.bool)
-    done[done_rows] = True
-    device_done = done.to(config.device)
-    unmask_step = torch.where(device_done[:, None], state.unmask_step, -1)
-    end_info = {
-        "score": score.to(config.device),
-        "nfe_budget_exhausted": budget_exhausted.to(config.device),
-        "episode": {"r": reward.to(config.device), "l": state.steps.clone(), "nfe": state.steps.clone()},
+        completions[done_rows] = done_completions
+        prompts[done_rows] = done_prompts
+        for row, reference in zip(done_rows, references, strict=True):  # a reference may itself be a sequence
+            references_out[row] = reference
+    return Endings(done_rows, reward, score, budget_exhausted, completions, prompts, references_out)
+
+
+def end_info(
+    state: EnvState, ended: torch.Tensor, endings: Endings, config: EnvConfig
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The step's reward (N,) on the device and the end-of-episode info of ``state`` (the state they ended in).
+
+    The host's numbers reach the device in one transfer, and only when an episode ended.
+    """
+    if len(endings.rows):
+        arrays = (endings.reward, endings.score, endings.budget_exhausted)
+        reward, score, budget_exhausted = to_device(arrays, config.device, np.float32)
+        budget_exhausted = budget_exhausted != 0
+    else:
+        reward = score = torch.zeros(config.num_envs, device=config.device)
+        budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
+    done = np.zeros(config.num_envs, dtype=bool)
+    done[endings.rows] = True
+    length = torch.where(ended, state.steps, 0)
+    info = {
+        "score": score,
+        "nfe_budget_exhausted": budget_exhausted,
+        "episode": {"r": reward.clone(), "l": length, "nfe": length.clone()},
         "extras": {
-            "completion": completions, "_completion": done.numpy(),
-            "prompt": prompts, "_prompt": done.numpy().copy(),
-            "reference": references_out, "_reference": done.numpy().copy(),
-            "unmask_step": unmask_step, "_unmask_step": device_done,
+            "completion": endings.completions, "_completion": done,
+            "prompt": endings.prompts, "_prompt": done.copy(),
+            "reference": endings.references, "_reference": done.copy(),
+            "unmask_step": torch.where(ended[:, None], state.unmask_step, -1), "_unmask_step": ended.clone(),
         },
     }  # fmt: skip
-    end_info["episode"]["l"][~device_done] = 0
-    end_info["episode"]["nfe"][~device_done] = 0
-    return reward.to(config.device), end_info
+    return reward, info
 
 
-def step_info(
-    state: EnvState, book: EpisodeBook, config: EnvConfig, end_info: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Per-step info tensors (N,) of the returned observation's episodes."""
-    score = torch.zeros(config.num_envs, device=config.device) if end_info is None else end_info["score"]
+def step_info(state: EnvState, config: EnvConfig, end_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per-step info tensors (N,) of ``state``'s episodes."""
+    if end_info is None:
+        score = torch.zeros(config.num_envs, device=config.device)
+        budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
+    else:
+        score, budget_exhausted = end_info["score"].clone(), end_info["nfe_budget_exhausted"].clone()
     return {
         "nfe": state.steps.clone(),
         "correct": score >= 1.0,
-        "score": score.clone(),
-        "prompt_id": torch.as_tensor(book.prompt_id, device=config.device).clone(),
-        "episode_index": torch.as_tensor(book.episode_index, device=config.device).clone(),
-        "nfe_budget_exhausted": torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
-        if end_info is None
-        else end_info["nfe_budget_exhausted"].clone(),
+        "score": score,
+        "prompt_id": state.prompt_id.clone(),
+        "episode_index": state.episode_index.clone(),
+        "nfe_budget_exhausted": budget_exhausted,
     }
 
 
@@ -97,13 +126,13 @@ def observation(state: EnvState, config: EnvConfig) -> dict[str, torch.Tensor]:
     out = {
         "confidence": torch.where(masked, prediction.confidence, 1.0),
         "pred_token": torch.where(masked, prediction.pred_token, state.answer),
-        "masked": masked,
-        "action_mask": state.action_mask(config.block_length),
+        "masked": masked.clone(),
+        "action_mask": state.action_mask.clone(),
         "margin": torch.where(masked, prediction.margin, 1.0),
         "entropy": torch.where(masked, prediction.entropy, 0.0),
         "tokens": state.answer.clone(),
         "step_frac": (state.steps.float() / config.answer_length)[:, None],  # (N, 1)
-        "block": state.block(config.block_length),
+        "block": state.block.clone(),
     }
     if config.top_k:
         out["top_k_probs"] = torch.where(masked[..., None], prediction.top_k_probs, 0.0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,10 @@ from unmask_gym.features import Prediction
 
 @dataclass(frozen=True)
 class EnvState:
-    """Device state. Steps build new ``EnvState`` objects, so a failed step leaves the old one untouched."""
+    """Device state. Steps build new ``EnvState`` objects, so a failed step leaves the old one untouched.
+
+    ``masked``, ``block`` and ``action_mask`` are computed once per state (a step and its observation share them).
+    """
 
     canvas: torch.Tensor  # (N, T) int64: left-padded prompt, then the answer (mask id where masked)
     attention: torch.Tensor  # (N, T) bool: False on padding
@@ -25,11 +29,15 @@ class EnvState:
     steps: torch.Tensor  # (N,) int64: steps taken in the episode, which is its NFE
     unmask_step: torch.Tensor  # (N, L) int64: step at which each position was committed, -1 while masked
     running: torch.Tensor  # (N,) bool: the slot holds an episode that has not ended
+    prompt_id: torch.Tensor  # (N,) int64: the device copy of ``EpisodeBook.prompt_id``
+    episode_index: torch.Tensor  # (N,) int64: the device copy of ``EpisodeBook.episode_index``
     mask_token_id: int
+    block_length: int | None  # semi-AR block length, None in full diffusion
 
     @staticmethod
     def empty(num_envs: int, prompt_length: int, answer_length: int, mask_token_id: int, pad_token_id: int,
-              top_k: int, device: torch.device, hidden_size: int = 0) -> EnvState:  # fmt: skip
+              top_k: int, device: torch.device, hidden_size: int = 0,
+              block_length: int | None = None) -> EnvState:  # fmt: skip
         """A state with no episode in any slot."""
         shape = (num_envs, answer_length)
         zeros = torch.zeros(shape, device=device)
@@ -51,7 +59,10 @@ class EnvState:
             steps=torch.zeros(num_envs, dtype=torch.int64, device=device),
             unmask_step=torch.full(shape, -1, dtype=torch.int64, device=device),
             running=torch.zeros(num_envs, dtype=torch.bool, device=device),
+            prompt_id=torch.full((num_envs,), -1, dtype=torch.int64, device=device),
+            episode_index=torch.full((num_envs,), -1, dtype=torch.int64, device=device),
             mask_token_id=mask_token_id,
+            block_length=block_length,
         )
 
     @property
@@ -64,30 +75,32 @@ class EnvState:
         """(N, L) int64 view of the answer region."""
         return self.canvas[:, -self.answer_length :]
 
-    @property
+    @cached_property
     def masked(self) -> torch.Tensor:
         """(N, L) bool: positions still masked."""
         return self.answer == self.mask_token_id
 
-    def block(self, block_length: int | None) -> torch.Tensor:
+    @cached_property
+    def block(self) -> torch.Tensor:
         """(N,) int64: the current semi-AR block, the first one holding a masked position (the last if none)."""
-        if block_length is None:
+        if self.block_length is None:
             return torch.zeros_like(self.steps)
-        num_blocks = self.answer_length // block_length
+        num_blocks = self.answer_length // self.block_length
         masked = self.masked
         first_masked = torch.where(masked.any(1), masked.int().argmax(1), self.answer_length - 1)  # (N,)
-        return (first_masked // block_length).clamp(max=num_blocks - 1)
+        return (first_masked // self.block_length).clamp(max=num_blocks - 1)
 
-    def action_mask(self, block_length: int | None) -> torch.Tensor:
+    @cached_property
+    def action_mask(self) -> torch.Tensor:
         """(N, L) bool: masked, inside the current block, and the episode running."""
         mask = self.masked & self.running[:, None]
-        if block_length is None:
+        if self.block_length is None:
             return mask
         positions = torch.arange(self.answer_length, device=self.canvas.device)
-        return mask & ((positions[None, :] // block_length) == self.block(block_length)[:, None])
+        return mask & ((positions[None, :] // self.block_length) == self.block[:, None])
 
     def replace(self, **changes: Any) -> EnvState:
-        """A copy with some fields replaced."""
+        """A copy with some fields replaced (its cached masks recomputed on first use)."""
         return dataclasses.replace(self, **changes)
 
 

@@ -6,9 +6,11 @@ They let tests (ours and yours) write expected trajectories out by hand, without
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
+from torch.overrides import TorchFunctionMode
 
 from unmask_gym.tasks.base import SyntheticTask
 from unmask_gym.tasks.tokenizer import CharTokenizer
@@ -99,3 +101,78 @@ class FakeDiffusionLM:
             answer = ""
         ids = self.tokenizer.encode(answer)
         return ids + [self.tokenizer.eos_token_id] * (length - len(ids))
+
+
+_DEVICE_TO_HOST = {
+    torch.Tensor.cpu, torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__bool__, torch.Tensor.__int__,
+    torch.Tensor.__float__, torch.Tensor.__index__, torch.Tensor.nonzero, torch.nonzero, torch.masked_select,
+    torch.Tensor.masked_select, torch.Tensor.unique, torch.unique, torch.Tensor.numpy,
+}  # fmt: skip
+_HOST_TO_DEVICE = {torch.tensor, torch.as_tensor, torch.Tensor.to, torch.Tensor.cuda}
+
+
+class SyncCounter(TorchFunctionMode):
+    """Counts the torch calls that would make the host wait for an accelerator, on any device (CPU included).
+
+    Device → host: ``.cpu()``, ``.item()``, ``.tolist()``, ``.numpy()``, ``bool()``/``int()``/``float()`` of a tensor,
+    and the ops whose output size depends on values (``nonzero``, ``masked_select``, ``unique``, indexing with a
+    bool tensor), except on host tensors: results of ``.cpu()`` or of ``torch.tensor``/``torch.as_tensor`` without a
+    device, and what is computed from them (tensors made by ``torch.from_numpy`` are not seen: do not count on
+    them). Host →
+    device: ``torch.tensor``/``torch.as_tensor`` with a ``device``, ``.to(device)``/``.cuda()`` without
+    ``non_blocking=True``. On CUDA each is a synchronisation (``torch.cuda.set_sync_debug_mode`` reports the same
+    ones); on CPU they are free, so a CPU test can still hold the env to its sync budget.
+
+    Example:
+        >>> with SyncCounter() as counter:
+        ...     total = torch.ones(3).sum().item()
+        >>> counter.device_to_host, counter.host_to_device
+        (1, 0)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.device_to_host = 0
+        self.host_to_device = 0
+        self.calls: list[str] = []  # what was counted, for error messages
+        self._host_storages: set[int] = set()
+        self._host_tensors: list[torch.Tensor] = []  # kept alive so that no device tensor reuses their memory
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        name = getattr(func, "__name__", str(func))
+        first = args[0] if args else None
+        on_host = isinstance(first, torch.Tensor) and first.untyped_storage().data_ptr() in self._host_storages
+        bool_index = func is torch.Tensor.__getitem__ and _has_bool_tensor(args[1:])
+        to_device = func in _HOST_TO_DEVICE and _names_a_device(func, args, kwargs)
+        if (func in _DEVICE_TO_HOST or bool_index) and not on_host:
+            self.device_to_host += 1
+            self.calls.append(name)
+        if to_device and not kwargs.get("non_blocking", False):
+            self.host_to_device += 1
+            self.calls.append(name)
+        host_born = func in (torch.tensor, torch.as_tensor) and not to_device
+        if func is torch.Tensor.cpu or host_born or (on_host and not to_device):  # what is computed from the host
+            for tensor in result if isinstance(result, tuple | list) else (result,):
+                if isinstance(tensor, torch.Tensor):
+                    self._host_storages.add(tensor.untyped_storage().data_ptr())
+                    self._host_tensors.append(tensor)
+        return result
+
+
+def _has_bool_tensor(index: Any) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(
+        (isinstance(item, torch.Tensor) and item.dtype == torch.bool)
+        or (isinstance(item, tuple) and _has_bool_tensor(item))
+        for item in items
+    )
+
+
+def _names_a_device(func: Any, args: tuple, kwargs: dict) -> bool:
+    if func is torch.Tensor.cuda:
+        return True
+    if kwargs.get("device") is not None:
+        return True
+    return func is torch.Tensor.to and any(isinstance(arg, str | torch.device) for arg in args[1:])

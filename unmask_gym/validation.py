@@ -76,13 +76,14 @@ def action_to_tensor(
         if actions.is_complex() or actions.dtype not in _TORCH_NUMERIC:
             raise TypeError(f"actions must be a bool, integer or float tensor, got dtype {actions.dtype}")
         _check_shape(tuple(actions.shape), expected_shape)
-        if actions.dtype == torch.bool:
-            return actions.to(device), None
-        if actions.device.type == "cpu":
+        checked_on_host = actions.device.type == "cpu" and actions.dtype != torch.bool
+        if checked_on_host:
             _check_binary_host(actions.numpy(force=True))
-            return actions.to(device) != 0, None
-        actions = actions.to(device)
-        return actions != 0, ((actions != 0) & (actions != 1)).any()
+        if actions.device != device:  # a same-device .to() would be a no-op, but one more call to count
+            actions = actions.to(device)
+        if actions.dtype == torch.bool:
+            return actions, None
+        return actions != 0, None if checked_on_host else ((actions != 0) & (actions != 1)).any()
     try:
         array = np.asarray(actions)
     except ValueError:  # numpy refuses ragged nested lists
