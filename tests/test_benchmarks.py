@@ -52,3 +52,11 @@ def test_feature_memory_measures_both_ways():
     report = run_quick("feature_memory.py")
     assert report["chunked"]["peak_extra_bytes"] > 0 and report["one_piece"]["peak_extra_bytes"] > 0
     assert "GB" in report["paper_shape"]
+
+
+def test_step_profile_accounts_for_the_forward_and_the_parts():
+    report = run_quick("profile_step.py")
+    for measured in report["settings"].values():
+        parts = measured["parts_ms_per_step"]
+        assert parts["dLLM forward (model.logits)"] > 0 and "features (confidence, margin, entropy)" in parts
+        assert measured["ms_outside_forward"] > 0
