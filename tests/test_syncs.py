@@ -85,3 +85,14 @@ def test_a_cuda_step_synchronises_at_most_twice(setting):
             assert len(syncs) <= 2, syncs
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+def test_no_heuristic_synchronises():
+    from unmask_gym.heuristics import HEURISTICS, make_policy
+
+    env = UnmaskVectorEnv(8, task="permutation", block_length=4)
+    obs, _ = env.reset(seed=0)
+    for name in HEURISTICS:
+        with SyncCounter() as counter:
+            make_policy(name)(obs)
+        assert (counter.device_to_host, counter.host_to_device) == (0, 0), (name, counter.calls)

@@ -48,8 +48,9 @@ def commit_above_threshold(obs: Observation, threshold: float | torch.Tensor) ->
         [[False, True, False], [False, True, True]]
     """
     values, order, _ = _sorted_by_confidence(obs)
-    threshold = torch.as_tensor(threshold, device=values.device).reshape(-1, 1)  # (1 or N, 1)
-    take = values >= threshold
+    if isinstance(threshold, torch.Tensor):
+        threshold = threshold.to(values.device).reshape(-1, 1)  # (N, 1)
+    take = values >= threshold  # a number stays a number: no host-to-device copy
     take[:, 0] = True  # the most confident position always goes
     return _from_sorted(order, take, obs["action_mask"])
 
@@ -74,8 +75,9 @@ def as_batched_tensors(obs: dict[str, Any]) -> tuple[Observation, bool, bool]:
     single = obs["masked"].ndim == 1
     tensors = {}
     for key, value in obs.items():
-        value = torch.as_tensor(value)
-        if key in ("masked", "action_mask"):
+        if not isinstance(value, torch.Tensor):
+            value = torch.as_tensor(value)
+        if key in ("masked", "action_mask") and value.dtype != torch.bool:
             value = value.bool()
         tensors[key] = value.unsqueeze(0) if single else value
     return tensors, was_numpy, single
