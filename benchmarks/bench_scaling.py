@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_env_overhead import synchronize  # (scripts run from benchmarks/)
 
 from unmask_gym import UnmaskVectorEnv
 from unmask_gym.bench import machine_description
@@ -35,12 +36,6 @@ class RowCounter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
-
-
-def synchronize(device: torch.device) -> None:
-    """Waits for the device's queued work (a no-op on CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(num_envs: int, args: argparse.Namespace) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from bench_env_overhead import SETTINGS  # the same two settings as the overhead benchmark (run from benchmarks/)
 
 import unmask_gym  # noqa: F401  (registers the ids)
 from unmask_gym import dynamics, outputs, validation
@@ -36,10 +37,6 @@ PARTS = {
     "per-step info": (outputs, "step_info"),
     "host -> device transfers": (dynamics, "to_device"),
     "action checks": (validation, "check_selection"),
-}
-SETTINGS = {
-    "semi_ar": {"block_length": 4, "policy": "fast_dllm_threshold:threshold=0.9", "threads": None},
-    "full": {"block_length": None, "policy": "top_k_confidence:k=1", "threads": 1},
 }
 
 
