@@ -91,7 +91,10 @@ class EnvConfig:
     top_k: int = _argument(0, "0", "K of the `top_k_probs`/`top_k_tokens` observation keys (at most V)")
     observe_prompt: bool = _argument(False, "`False`", "add the `prompt_tokens` observation key")
     observe_hidden: bool = _argument(False, "`False`", "add the `hidden` observation key (the dLLM's last states)")
-    validate_actions: bool = _argument(True, "`True`", "check action values (folded into the step's single host sync)")
+    validate_actions: bool = _argument(
+        True, "`True`", "check that action values are 0/1 (host actions on the host; non-bool device actions in "
+        "one reduction, the step's second sync)"
+    )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"
     )
