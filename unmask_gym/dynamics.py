@@ -17,7 +17,6 @@ import torch
 from unmask_gym.canvas import left_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.features import Prediction, predict
-from unmask_gym.models.codec import encode_prompt
 from unmask_gym.noise import episode_uniforms
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.state import EnvState, EpisodeBook
@@ -78,7 +77,7 @@ def next_episodes(
         episode = streams.get(group, int(book.episode_index[row]))
         if episode is not None:
             started.append(row)
-            prompt_tokens.append(encode_prompt(model, episode.prompt))
+            prompt_tokens.append(episode.tokens)  # encoded (and length-checked) once, by the stream
             book.prompts[row], book.references[row] = episode.prompt, episode.reference
             book.prompt_id[row] = episode.prompt_id
     for group in {row // config.group_size for row in rows}:

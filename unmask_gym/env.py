@@ -111,7 +111,7 @@ class UnmaskVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
-        self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._check_length,
+        self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
                                       config.first_group, config.prompt_shard)  # fmt: skip
         self._seed = 0  # the reset seed, part of every sampled episode's noise key
         self._state: EnvState | None = None
@@ -169,7 +169,7 @@ class UnmaskVectorEnv(VectorEnv):
             raise ValueError(f"unknown reset options {unknown}; valid options are reset_mask, prompts, references")
         rows = validation.reset_rows(options.get("reset_mask"), self.num_envs)
         prompts = validation.reset_prompts(
-            options.get("prompts"), options.get("references"), self.num_groups, self.task, self._check_length
+            options.get("prompts"), options.get("references"), self.num_groups, self.task, self._encode_prompt
         )
         if len(rows) < self.num_envs and (self._state is None or seed is not None or prompts is not None):
             raise ValueError("reset_mask must select every slot on the first reset and when seed or prompts is given")
@@ -277,12 +277,14 @@ class UnmaskVectorEnv(VectorEnv):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
 
-    def _check_length(self, prompt: str) -> None:
-        """Raises a ValueError naming the prompt and the limit if it does not fit ``max_prompt_length``."""
-        length = len(encode_prompt(self.model, prompt))
+    def _encode_prompt(self, prompt: str) -> list[int]:
+        """The prompt's ids; a ValueError naming the prompt and the limit if it does not fit ``max_prompt_length``."""
+        tokens = encode_prompt(self.model, prompt)
+        length = len(tokens)
         if length > self.prompt_length:
             raise ValueError(
                 f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length} (from "
                 f"task {self.task.name!r}: this prompt is skipped from now on; raise max_prompt_length to keep it)"
             )
+        return tokens
 

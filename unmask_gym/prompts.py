@@ -11,8 +11,9 @@ finite list, else a 63-bit BLAKE2 hash of its text (generated and user-given pro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ class Episode:
     prompt_id: int
     prompt: str
     reference: Any
+    tokens: tuple[int, ...] = ()  # the prompt as the model's ids, filled in when the stream hands it out
 
 
 def prompt_hash(prompt: str) -> int:
@@ -43,17 +45,18 @@ def prompt_hash(prompt: str) -> int:
 class PromptStreams:
     """Per-group prompt streams over a task's split; ``get(group, k)`` is the group's k-th prompt or None.
 
-    ``check(prompt)`` raises a ValueError for a prompt the env cannot take (longer than ``max_prompt_length``).
-    Such a prompt raises once; it is remembered and skipped from then on (even after ``restore`` rewinds the
+    ``encode(prompt)`` turns a prompt into the model's ids, or raises a ValueError for a prompt the env cannot take
+    (longer than ``max_prompt_length``); each episode handed out carries its ids, so a prompt is encoded once.
+    A refused prompt raises once; it is remembered and skipped from then on (even after ``restore`` rewinds the
     stream to it), so one bad prompt from a task cannot wedge the env.
     """
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
-                 check: Callable[[str], None] | None = None, first_group: int = 0,
+                 encode: Callable[[str], Sequence[int]], first_group: int = 0,
                  shard: tuple[int, int] | None = None) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
         self.first_group, self.shard = first_group, shard
-        self.check = check
+        self.encode = encode
         self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
         self.seed(0)
 
@@ -89,18 +92,18 @@ class PromptStreams:
                 episode = Episode(prompt_hash(prompts[0]), prompts[0], references[0])
             if episode.prompt in self.rejected:
                 continue
-            if self.check is not None:
-                try:
-                    self.check(episode.prompt)
-                except ValueError:
-                    self.rejected.add(episode.prompt)
-                    raise
-            pending[episode_index] = episode
+            try:
+                tokens = tuple(self.encode(episode.prompt))
+            except ValueError:
+                self.rejected.add(episode.prompt)
+                raise
+            pending[episode_index] = dataclasses.replace(episode, tokens=tokens)
         return pending[episode_index]
 
     def set(self, group: int, episode_index: int, prompt: str, reference: Any) -> None:
         """Makes ``prompt`` the group's ``episode_index``-th episode (``reset(options={"prompts": ...})``)."""
-        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference)
+        tokens = tuple(self.encode(prompt))
+        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference, tokens)
 
     def release(self, group: int, below: int) -> None:
         """Forgets the group's episodes before ``below``: every member has started a later one."""
