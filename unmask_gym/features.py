@@ -50,8 +50,9 @@ def predict(
     ``unmask_gym.noise``); as in LLaDA's sampler its confidence is still read from the untempered distribution.
 
     Memory: the logits are the only (N, L, V) tensor; the float32 work runs over chunks of at most
-    ``chunk_elements`` logits (whole positions), so a step's peak is the logits plus about four float32 chunks,
-    whatever N, L and V (at LLaDA's V = 126,464 and L = 256: the bf16 logits, 64.8 MB per row, plus 0.5 GiB).
+    ``chunk_elements`` logits (whole positions), so a step's peak is the logits plus about two float32 chunks,
+    whatever N, L and V (``benchmarks/feature_memory.py`` measured 0.28 GB; LLaDA's bf16 logits at L = 256 are
+    64.8 MB per row).
 
     Example:
         >>> prediction = predict(torch.tensor([[[2.0, 0.0, 0.0]]]))

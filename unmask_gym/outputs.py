@@ -83,7 +83,7 @@ def end_info(
         reward, score, budget_exhausted = to_device(arrays, config.device, np.float32)
         budget_exhausted = budget_exhausted != 0
     else:
-        reward = score = torch.zeros(config.num_envs, device=config.device)
+        reward, score = (torch.zeros(config.num_envs, device=config.device) for _ in range(2))  # not one tensor
         budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
     done = np.zeros(config.num_envs, dtype=bool)
     done[endings.rows] = True
