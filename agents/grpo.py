@@ -128,6 +128,10 @@ class GRPOConfig:
                              '"top_confidence" or policy_fallback=True')  # fmt: skip
         if not 0 < self.clip_coef:
             raise ValueError(f"clip_coef must be > 0, got {self.clip_coef}")
+        if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
+            raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
+                             f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
+                             f"minibatch would have nothing to learn from")  # fmt: skip
 
     @property
     def num_envs(self) -> int:
@@ -135,8 +139,33 @@ class GRPOConfig:
         return self.num_groups * self.group_size
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields."""
-        return dataclasses.asdict(self)
+        """JSON-friendly fields (a callable reward by its name: ``reward_name``)."""
+        return {**dataclasses.asdict(self), "reward": reward_name(self.reward)}
+
+
+def reward_name(reward: Any) -> str:
+    """A reward as checkpoints record it: its name, or ``"callable:module.qualname"`` for a function.
+
+    Example:
+        >>> reward_name("additive"), reward_name(len)
+        ('additive', 'callable:builtins.len')
+    """
+    if isinstance(reward, str):
+        return reward
+    return f"callable:{getattr(reward, '__module__', '?')}.{getattr(reward, '__qualname__', type(reward).__name__)}"
+
+
+def seed_generators(generators: tuple[torch.Generator, ...], seed: int, stream: int, iteration: int,
+                    rank: int) -> None:  # fmt: skip
+    """Seeds each generator from a hash of (seed, stream, iteration, rank).
+
+    Each rank samples its own actions and minibatch order, and an iteration's draws depend on nothing before it,
+    so a resumed run (every rank, under torchrun) continues exactly as the run never interrupted; no generator
+    state needs saving.
+    """
+    states = np.random.SeedSequence([seed, stream, iteration, rank]).generate_state(len(generators), np.uint64)
+    for generator, state in zip(generators, states.tolist(), strict=True):
+        generator.manual_seed(state >> 1)
 
 
 def trained_env_kwargs(env: UnmaskVectorEnv, config: Any, task: Any = None, model: Any = None) -> dict[str, Any]:
@@ -150,7 +179,8 @@ def trained_env_kwargs(env: UnmaskVectorEnv, config: Any, task: Any = None, mode
     else:
         model_name = config.model if config.model is not None else resolve_model_name(env.task)
     return {"task": config.task if task is None else env.task.name, "block_length": env.block_length,
-            "answer_length": env.answer_length, "max_nfe": env.max_nfe, "reward": env.reward, "alpha": env.alpha,
+            "answer_length": env.answer_length, "max_nfe": env.max_nfe, "reward": reward_name(env.reward),
+            "alpha": env.alpha,
             "empty_action": env.empty_action, "temperature": env.temperature, "model": model_name}  # fmt: skip
 
 
@@ -223,9 +253,8 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._cosine)
-        rank = self.distributed.rank  # each rank samples its own actions and minibatches (rank 0: the seed's own)
-        self.rollout_generator = torch.Generator(device=self.env.device).manual_seed(config.seed + rank)
-        self.shuffle_generator = torch.Generator().manual_seed(config.seed + 1 + rank)
+        self.rollout_generator = torch.Generator(device=self.env.device)
+        self.shuffle_generator = torch.Generator()
         self.iteration = 0
         self.warm_start_result: dict[str, float] | None = None
 
@@ -256,6 +285,7 @@ class GRPOTrainer:
     def train_iteration(self) -> dict[str, float]:
         """One batch of group rollouts and its clipped updates; returns the iteration's metrics."""
         start = time.perf_counter()
+        self.seed_generators(stream=2)
         rollouts = self.collect(self.iteration_seed(self.iteration))
         rollout_seconds = time.perf_counter() - start
         start = time.perf_counter()
@@ -325,8 +355,11 @@ class GRPOTrainer:
         weights = 1.0 / rollouts.nfe[rollouts.episode].float()  # (S,) each episode weighs 1 in total
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
                                           "grad_norm": []}  # fmt: skip
+        # Every group agreed (all right or all wrong): nothing to learn, and an AdamW step would still move the
+        # policy through its momentum and weight decay. Ranks skip together (DDP needs every rank's backward).
+        learnable = self.distributed.mean(float(bool(advantages.abs().max() > 0))) > 0
         self.policy.train()
-        for _ in range(config.update_epochs):
+        for _ in range(config.update_epochs if learnable else 0):
             order = torch.randperm(rollouts.num_steps, generator=self.shuffle_generator).to(advantages.device)
             for batch in order.tensor_split(config.num_minibatches):  # always that many (DDP: same on every rank)
                 logits = self.model(rollouts.features[batch], rollouts.condition[batch])
@@ -349,9 +382,11 @@ class GRPOTrainer:
                     totals["entropy"].append(entropy(logits, mask, tau).mean().item())
                     totals["grad_norm"].append(grad_norm.item())
         self.policy.eval()
-        self.scheduler.step()
-        return {**{key: float(np.mean(values)) for key, values in totals.items()},
-                "learning_rate": self.scheduler.get_last_lr()[0]}  # fmt: skip
+        with warnings.catch_warnings():  # a skipped first update calls the scheduler before any optimizer step
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()` before")
+            self.scheduler.step()
+        return {**{key: float(np.mean(values)) if values else 0.0 for key, values in totals.items()},
+                "skipped_update": float(not learnable), "learning_rate": self.scheduler.get_last_lr()[0]}  # fmt: skip
 
     def imitation_warm_start(self) -> dict[str, float]:
         """Fits the policy to the expert's decisions: maximum likelihood of its actions on its own episodes.
@@ -362,6 +397,7 @@ class GRPOTrainer:
         expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of other prompts).
         """
         config, tau = self.config, self.policy.config.tau_train
+        self.seed_generators(stream=3)
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
 
         def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert at every alpha
@@ -399,6 +435,11 @@ class GRPOTrainer:
         """The reset seed of an iteration (stream 0: RL, 1: warm start), a hash of (seed, stream, iteration)."""
         return int(np.random.SeedSequence([self.config.seed, stream, iteration]).generate_state(1)[0] >> 1)
 
+    def seed_generators(self, stream: int) -> None:
+        """Seeds the action and minibatch generators from (seed, stream, iteration, rank): ``seed_generators``."""
+        seed_generators((self.rollout_generator, self.shuffle_generator), self.config.seed, stream, self.iteration,
+                        self.distributed.rank)  # fmt: skip
+
     def save(self, path: str | Path) -> Path:
         """Writes a checkpoint that ``load_policy`` reads and ``GRPOTrainer.resume`` continues from."""
         state = {
@@ -408,18 +449,16 @@ class GRPOTrainer:
             "warm_start": json.dumps(self.warm_start_result),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rollout_generator": self.rollout_generator.get_state(),
-            "shuffle_generator": self.shuffle_generator.get_state(),
-        }
+        }  # no generator states: every iteration seeds its own (seed_generators), on every rank
         return save_checkpoint(path, self.policy, self.env_kwargs, trainer_state=state)
 
     @classmethod
     def resume(cls, path: str | Path, iterations: int | None = None, *, task: Any = None,
-               model: Any = None) -> GRPOTrainer:  # fmt: skip
+               model: Any = None, reward: Any = None) -> GRPOTrainer:  # fmt: skip
         """A trainer in the state a checkpoint (or a run folder's latest one) recorded.
 
         ``iterations`` extends (or shortens) the run, and the cosine schedule then spans the new length; everything
-        else is the checkpoint's.
+        else is the checkpoint's. A run trained with a reward function needs it again (``reward``).
         """
         payload = read_checkpoint(path, need_trainer_state=True)
         state = payload["trainer_state"]
@@ -427,14 +466,17 @@ class GRPOTrainer:
             raise ValueError(f"{payload['path']} is a {state['algo'].upper()} checkpoint; resume it with --algo "
                              f"{state['algo']}")  # fmt: skip
         config = GRPOConfig(**json.loads(state["config"]))
+        if config.reward.startswith("callable:"):
+            if reward is None:
+                raise ValueError(f"{payload['path']} was trained with the reward function {config.reward[9:]}; "
+                                 "pass it again: GRPOTrainer.resume(path, reward=function)")  # fmt: skip
+            config = dataclasses.replace(config, reward=reward)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
         trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)
         trainer.policy.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])
-        trainer.rollout_generator.set_state(state["rollout_generator"])
-        trainer.shuffle_generator.set_state(state["shuffle_generator"])
         trainer.iteration = int(state["iteration"])
         trainer.warm_start_result = json.loads(state["warm_start"])
         return trainer

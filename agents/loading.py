@@ -123,7 +123,10 @@ def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,
         network.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
         raise ValueError(f"checkpoint {payload['path']} does not match its policy config: {error}") from error
-    return LearnedPolicy(network.requires_grad_(False), payload["env_kwargs"], beta=beta, seed=seed,
+    env_kwargs = dict(payload["env_kwargs"])
+    if str(env_kwargs.get("reward", "")).startswith("callable:"):  # a reward function cannot be rebuilt from its
+        env_kwargs.pop("reward")  # name; the env's default reward stands in (accuracy and NFE do not depend on it)
+    return LearnedPolicy(network.requires_grad_(False), env_kwargs, beta=beta, seed=seed,
                          name=str(name_or_path), alpha=alpha)  # fmt: skip
 
 

@@ -35,7 +35,7 @@ from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
 
 from .distribution import empty_sample_fallback, entropy, highest_logit, log_prob, sample_action
-from .grpo import clipped_surrogate_loss, trained_env_kwargs
+from .grpo import clipped_surrogate_loss, reward_name, seed_generators, trained_env_kwargs
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 
@@ -120,8 +120,8 @@ class PPOConfig:
                              '"top_confidence" or policy_fallback=True')  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields."""
-        return dataclasses.asdict(self)
+        """JSON-friendly fields (a callable reward by its name: ``reward_name``)."""
+        return {**dataclasses.asdict(self), "reward": reward_name(self.reward)}
 
 
 def generalized_advantages(rewards: torch.Tensor, values: torch.Tensor, terminated: torch.Tensor,
@@ -233,9 +233,8 @@ class PPOTrainer:
         self.agent = ActorCritic(UnmaskingPolicy(policy_config)).to(self.env.device)
         self.model = self.distributed.wrap(self.agent)  # DDP under torchrun, the module itself otherwise
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=1e-5)
-        rank = self.distributed.rank  # each rank samples its own actions and minibatches
-        self.rollout_generator = torch.Generator(device=self.env.device).manual_seed(config.seed + rank)
-        self.shuffle_generator = torch.Generator().manual_seed(config.seed + 1 + rank)
+        self.rollout_generator = torch.Generator(device=self.env.device)  # seeded per iteration and rank
+        self.shuffle_generator = torch.Generator()
         self.iteration = 0
         self._obs: dict[str, torch.Tensor] | None = None
 
@@ -272,6 +271,8 @@ class PPOTrainer:
             remaining = 1 - self.iteration / max(config.iterations, 1)
             self.optimizer.param_groups[0]["lr"] = remaining * config.learning_rate
         start = time.perf_counter()
+        seed_generators((self.rollout_generator, self.shuffle_generator), config.seed, 2, self.iteration,
+                        self.distributed.rank)  # fmt: skip
         rollout, episodes, next_value = self.collect()
         rollout_seconds = time.perf_counter() - start
         start = time.perf_counter()
@@ -289,8 +290,10 @@ class PPOTrainer:
     def collect(self) -> tuple[Rollout, dict[str, float], torch.Tensor]:
         """``num_steps`` decisions in every slot; returns the rollout, episode statistics and the next state's value."""
         config, tau = self.config, self.policy.config.tau_train
-        if self._obs is None:
-            self._obs, _ = self.env.reset(seed=config.seed)
+        if self._obs is None:  # a resumed run starts new prompts, not the opening ones again
+            seed = config.seed if self.iteration == 0 else int(
+                np.random.SeedSequence([config.seed, 4, self.iteration]).generate_state(1)[0] >> 1)  # fmt: skip
+            self._obs, _ = self.env.reset(seed=seed)
         obs = self._obs
         steps: dict[str, list[torch.Tensor]] = {field.name: [] for field in dataclasses.fields(Rollout)}
         returns, correct, nfe = [], [], []
@@ -380,14 +383,12 @@ class PPOTrainer:
             "iteration": self.iteration,
             "value_head": {key: value.detach().cpu() for key, value in self.agent.value_head.state_dict().items()},
             "optimizer": self.optimizer.state_dict(),
-            "rollout_generator": self.rollout_generator.get_state(),
-            "shuffle_generator": self.shuffle_generator.get_state(),
-        }
+        }  # no generator states: every iteration seeds its own (seed_generators), on every rank
         return save_checkpoint(path, self.policy, self.env_kwargs, trainer_state=state)
 
     @classmethod
     def resume(cls, path: str | Path, iterations: int | None = None, *, task: Any = None,
-               model: Any = None) -> PPOTrainer:  # fmt: skip
+               model: Any = None, reward: Any = None) -> PPOTrainer:  # fmt: skip
         """A trainer with the parameters, optimiser and generators a checkpoint recorded.
 
         The env restarts its episodes (the rollouts in flight at the checkpoint are not saved), so a resumed run
@@ -398,13 +399,16 @@ class PPOTrainer:
         if state.get("algo", "grpo") != "ppo":
             raise ValueError(f"{payload['path']} is a GRPO checkpoint; resume it with --algo grpo")
         config = PPOConfig(**json.loads(state["config"]))
+        if config.reward.startswith("callable:"):
+            if reward is None:
+                raise ValueError(f"{payload['path']} was trained with the reward function {config.reward[9:]}; "
+                                 "pass it again: PPOTrainer.resume(path, reward=function)")  # fmt: skip
+            config = dataclasses.replace(config, reward=reward)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
         trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)
         trainer.policy.load_state_dict(payload["state_dict"])
         trainer.agent.value_head.load_state_dict(state["value_head"])
         trainer.optimizer.load_state_dict(state["optimizer"])
-        trainer.rollout_generator.set_state(state["rollout_generator"])
-        trainer.shuffle_generator.set_state(state["shuffle_generator"])
         trainer.iteration = int(state["iteration"])
         return trainer

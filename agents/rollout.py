@@ -98,18 +98,18 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
             logits = network(features, condition)  # (N, L)
         action = choose(obs, logits)
         fallback = empty_sample_fallback(logits, obs, env.empty_action, policy_fallback)
-        obs, step_reward, terminated, _, info = env.step(action)
+        obs, step_reward, terminated, truncated, info = env.step(action)
         executed = info["committed"]  # (N, L): the log-prob is of what the env did, not of what was asked
         with torch.no_grad():
             old = log_prob(logits, executed, action_mask, config.tau_train, fallback)
         for name, value in zip(steps, (features, condition, action_mask, executed, fallback, old, rows), strict=True):
             steps[name].append(value[alive])
-        ended = terminated & alive
+        ended = (terminated | truncated) & alive  # a time limit ends an episode too (reward 0, not correct)
         reward = torch.where(ended, step_reward, reward)
-        score = torch.where(ended, info["score"], score)
-        correct = torch.where(ended, info["correct"], correct)
+        score = torch.where(ended & ~truncated, info["score"], score)
+        correct = torch.where(ended & ~truncated, info["correct"], correct)
         nfe = torch.where(ended, info["nfe"], nfe)
-        alive = alive & ~terminated
+        alive = alive & ~ended
     stored = {name: torch.cat(values) for name, values in steps.items()}
     return Rollouts(
         **stored, reward=reward, score=score, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,

@@ -253,19 +253,20 @@ def _evaluate(trainer: Any, episodes: int, out: Path | None, verbose: bool = Tru
 
     ``overrides`` replace env arguments the policy's names cannot rebuild (a transformers model and its task).
     """
-    from unmask_gym.evaluation import evaluate, make_eval_env, save_json
+    from unmask_gym.evaluation import evaluate, make_eval_env, save_json, served_env_kwargs
 
     from .policy import alpha_grid
 
     policy = trainer.learned_policy()
-    env_kwargs = {**policy.env_kwargs, **(overrides or {})}
-    env = make_eval_env(episodes=episodes, device=trainer.env.device, **env_kwargs, **policy.observation_kwargs)
+    env_kwargs = {**policy.env_kwargs, **(overrides or {}), **policy.observation_kwargs}
     alphas = [policy.alpha, *alpha_grid(policy.config.alpha_range)] if policy.config.conditioned else [None]
     results = []
     for alpha in alphas:
         if alpha is not None:
             policy.alpha = alpha
         policy.reseed()
+        # the reward at the alpha served: the swept one, not the trained one
+        env = make_eval_env(episodes=episodes, device=trainer.env.device, **served_env_kwargs(policy, env_kwargs))
         result = evaluate(env, policy, seed=0)
         low, high = result.accuracy_ci95
         if verbose:

@@ -41,7 +41,7 @@ def test_eval_and_replay_take_the_same_block_length_defaults_as_the_env_ids(tmp_
 @pytest.mark.parametrize(
     ("task", "prompt", "message"),
     [
-        ("permutation", "hello world", "'hello world' is not a Permutation prompt: expected 1 to 10 distinct digits"),
+        ("permutation", "hello world", "'hello world' is not a Permutation prompt: expected 4 to 10 digits in non-decreasing order"),
         ("addition", "12+34=", "'12+34=' is not an Addition prompt: expected two 6-digit zero-padded numbers"),
     ],
 )
@@ -68,10 +68,11 @@ def test_help_does_not_import_torch():
 def test_bench_prints_a_table_and_writes_json_and_png(tmp_path, capsys):
     assert main(["bench", "--task", "addition", "--quick", "--episodes", "16", "--out", str(tmp_path)]) == 0
     data = json.loads((tmp_path / "bench_addition.json").read_text())
-    assert set(data["results"]) == {"semi-AR B=4", "full diffusion"}
-    assert len(data["results"]["full diffusion"]["points"]) == 4
+    assert data["schema"] == "unmask-gym-bench/1" and data["distinct_prompts"] == 16
+    assert set(data["settings"]) == {"semi_ar", "full"} and data["settings"]["semi_ar"]["block_length"] == 4
+    assert len(data["settings"]["full"]["heuristics"]) == 4
     assert (tmp_path / "bench_addition.png").stat().st_size > 1000
-    assert "Pareto front" in capsys.readouterr().out
+    assert "a vertex of the heuristic hull" in capsys.readouterr().out
 
 
 def test_replay_prints_every_step_and_the_verdict(capsys):

@@ -29,7 +29,7 @@ def test_the_readme_argument_table_is_the_generated_one():
     assert argument_table() in README
 
 
-@pytest.mark.parametrize("name", ["addition", "permutation", "statetracking", "sudoku"])
+@pytest.mark.parametrize("name", ["addition", "permutation", "permutation-v0", "statetracking", "sudoku"])
 def test_the_readme_shows_each_tasks_prompt_format(name):
     assert f"| {name} | {make_task(name).prompt_format} |" in README
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -55,29 +57,49 @@ def standard_grid(answer_length: int, quick: bool = False, block_length: int | N
     }
 
 
-def shipped_policy_families(task_name: str, block_length: int | None, betas: tuple[float, ...] = BETAS,
-                            alphas: tuple[float, ...] | None = None) -> dict:  # fmt: skip
-    """Family → policies: each shipped policy of ``task_name`` trained for ``block_length``.
+def policy_variants(name: str, policy: Any, betas: tuple[float, ...] = BETAS,
+                    alphas: tuple[float, ...] | None = None) -> list[Any]:  # fmt: skip
+    """The points of one learned policy's curve; the variants share its network.
 
-    A policy for one alpha appears at every beta; a trade-off-conditioned one (``-cond``) at beta 1 along
-    ``alphas`` (default: 7 alphas spread over the range it was trained on), its sweep drawn as one curve. Loaded
-    lazily from ``unmask_gym.agents`` (the env never needs the agents).
+    A conditioned policy runs along ``alphas`` (default: 7 spread over the range it was trained on) at beta 1, any
+    other one at every beta.
     """
-    from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
+    from unmask_gym.agents import LearnedPolicy
     from unmask_gym.agents.policy import alpha_grid
 
-    families = {}
-    for name in list_policies():
-        if not name.startswith(f"{task_name.lower()}-"):
-            continue
-        policy = load_policy(name)  # read once; the variants share its network
-        if policy.env_kwargs.get("block_length") != block_length:
-            continue
-        if policy.config.conditioned:
-            sweep = alphas if alphas is not None else alpha_grid(policy.config.alpha_range, points=7)
-            families[name] = [LearnedPolicy(policy.network, policy.env_kwargs, alpha=alpha,
-                                            name=f"{name}:alpha={alpha:g}") for alpha in sweep]  # fmt: skip
-        else:
-            families[name] = [LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}")
-                              for beta in betas]  # fmt: skip
-    return families
+    if policy.config.conditioned:
+        sweep = alphas if alphas is not None else alpha_grid(policy.config.alpha_range, points=7)
+        return [LearnedPolicy(policy.network, policy.env_kwargs, alpha=alpha, name=f"{name}:alpha={alpha:g}")
+                for alpha in sweep]  # fmt: skip
+    return [LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}")
+            for beta in betas]  # fmt: skip
+
+
+def bench_agents(task_key: str, specs: list[str], shipped: bool = True,
+                 alphas: tuple[float, ...] | None = None) -> dict[str, list[Any]]:  # fmt: skip
+    """``unmask-gym bench``'s learned agents, each as its curve of ``policy_variants``.
+
+    Every shipped policy trained on the task ``task_key`` (its ``make_task`` name; if ``shipped``) and each
+    ``--policy`` (a shipped name, run folder or checkpoint).
+
+    Raises:
+        ValueError: a ``--policy`` that is not a learned policy, or one trained on another task.
+    """
+    from unmask_gym.agents import list_policies, load_policy
+    from unmask_gym.agents.loading import policy_from_spec
+
+    agents = {}
+    for name in list_policies() if shipped else []:
+        policy = load_policy(name)
+        if str(policy.env_kwargs.get("task")).lower() == task_key.lower():
+            agents[name] = policy_variants(name, policy, alphas=alphas)
+    for spec in specs:
+        policy, trained_for = policy_from_spec(spec)
+        if not trained_for:
+            raise ValueError(f"--policy takes a learned policy (a run folder, checkpoint or shipped name), got "
+                             f"{spec!r}; heuristics are in the grid already")  # fmt: skip
+        trained_task = str(trained_for.get("task")).lower()
+        if trained_task != task_key.lower():
+            raise ValueError(f"--policy {spec} was trained on task {trained_task!r}, not {task_key.lower()!r}")
+        agents[spec] = policy_variants(Path(spec).name, policy, alphas=alphas)
+    return agents

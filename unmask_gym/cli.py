@@ -73,20 +73,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_hf_arguments(evaluate)
     evaluate.set_defaults(run=_eval)
 
-    bench = commands.add_parser("bench", help="every heuristic over its standard grid, semi-AR and full diffusion")
+    bench = commands.add_parser(
+        "bench", help="your agents, the shipped policies and the heuristic grid against the heuristic hull",
+        description="Runs the heuristic grid, every shipped policy of the task and your agents on the same distinct "
+        "held-out prompts, semi-AR and full diffusion, and compares each agent point with the heuristic hull (the "
+        "best a per-prompt mix of two heuristic settings reaches) at its mean NFE, with a paired bootstrap 95%% "
+        "interval. Writes OUT/bench_<task>.json (schema unmask-gym-bench/1) and a plot.",
+    )  # fmt: skip
     add_env_arguments(bench)
+    bench.set_defaults(episodes=1000)
+    bench.add_argument(
+        "--agent", action="append", default=[], metavar="PKG.MODULE:NAME",
+        help="your agent: a callable obs -> action, or a zero-argument factory returning one (repeatable; the "
+        "current folder is importable)",
+    )  # fmt: skip
+    bench.add_argument(
+        "--policy", action="append", default=[], metavar="PATH",
+        help="a learned policy: a run folder, a checkpoint or a shipped name (repeatable); it runs in the setting "
+        "it was trained for",
+    )  # fmt: skip
     bench.add_argument(
         "--block-length", type=block_length_argument, default=TASK_DEFAULT,
         help="the semi-AR setting's block length (default: the task's); full diffusion always runs too",
     )  # fmt: skip
-    bench.add_argument("--out", type=Path, default=Path("bench"), help="folder for JSON and PNG (default: ./bench)")
-    bench.add_argument("--quick", action="store_true", help="a smaller grid (for smoke tests)")
-    bench.add_argument(
-        "--no-policies", action="store_true", help="heuristics only (default: also every shipped policy of the task)"
-    )
+    bench.add_argument("--settings", nargs="+", choices=("semi_ar", "full"), default=["semi_ar", "full"],
+                       help="which settings to run (default: both)")  # fmt: skip
+    bench.add_argument("--out", type=Path, default=Path("bench"),
+                       help="folder for the JSON, the plot and the heuristics' cache (default: ./bench)")  # fmt: skip
+    bench.add_argument("--quick", action="store_true", help="a four-setting heuristic grid (for smoke tests)")
+    bench.add_argument("--no-policies", action="store_true", help="leave out the shipped policies of the task")
+    bench.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
     bench.add_argument(
         "--alpha", type=float, nargs="+", default=None, metavar="A",
-        help="the alphas a conditioned shipped policy is swept over (default: 7 spread over its trained range)",
+        help="the alphas a conditioned policy is swept over (default: 7 spread over its trained range)",
     )  # fmt: skip
     add_hf_arguments(bench)
     bench.set_defaults(run=_bench)
@@ -168,7 +187,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from unmask_gym.agents.loading import policy_and_env_kwargs
     from unmask_gym.distributed import Distributed
-    from unmask_gym.evaluation import evaluate, make_eval_env, save_json
+    from unmask_gym.evaluation import evaluate, make_eval_env, save_json, served_env_kwargs
 
     distributed = Distributed.from_environment(args.device)  # under torchrun: each rank decodes its shard
     policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
@@ -181,7 +200,8 @@ def _eval(args: argparse.Namespace) -> int:
         env_kwargs.pop("max_nfe", None)  # a transferred policy's budget was its own L; here it is this L
     env_kwargs.update(hf)
     args.task = getattr(env_kwargs["task"], "name", env_kwargs["task"])
-    env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=distributed.device, **env_kwargs)
+    env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=distributed.device,
+                        **served_env_kwargs(policy, env_kwargs))  # fmt: skip
     args.block_length = env.block_length  # the resolved value, for the printout and the JSON
     result = evaluate(env, policy, seed=args.seed)
     distributed.close()
@@ -201,57 +221,36 @@ def _eval(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from unmask_gym.bench import machine_description, shipped_policy_families, standard_grid
-    from unmask_gym.distributed import Distributed
-    from unmask_gym.evaluation import plot_sweep, save_json, sweep
-    from unmask_gym.heuristics import make_policy
+    from unmask_gym.bench import bench_agents, standard_grid
+    from unmask_gym.benchmarking import benchmark, import_agent
     from unmask_gym.tasks import make_task
 
-    distributed = Distributed.from_environment(args.device)  # under torchrun: each rank decodes its shard
-    hf = hf_env_kwargs(args, distributed.device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
-    task = hf["task"] if hf else make_task(args.task)
+    device = _device(args.device)
+    hf = hf_env_kwargs(args, device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
+    task = hf.pop("task") if hf else make_task(args.task)
     block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
     if block_length is None:
         raise ValueError("bench always runs full diffusion; --block-length picks the semi-AR setting's B, not none")
-    settings = {f"semi-AR B={block_length}": block_length, "full diffusion": None}
-    families = {}
-    for setting, block in settings.items():
-        grid = standard_grid(task.answer_length, quick=args.quick, block_length=block)
-        families[setting] = {family: [make_policy(spec) for spec in specs] for family, specs in grid.items()}
-        if not args.no_policies:
-            families[setting].update(shipped_policy_families(task.name, block, alphas=args.alpha))
-    total = sum(len(members) for setting in families.values() for members in setting.values())
-    progress = tqdm(total=total, desc=f"bench {task.name}", file=sys.stdout, disable=not distributed.is_main)
-    results = {}
-    for setting, block in settings.items():
-        results[setting] = sweep(
-            families[setting], {"task": args.task, **hf, "block_length": block, "device": distributed.device},
-            episodes=args.episodes, seed=args.seed, num_envs=args.num_envs, on_result=lambda _: progress.update(1),
-        )  # fmt: skip
+    sys.path.insert(0, "")  # --agent mymodule:agent finds a module in the current folder, as `python -m` does
+    agents = {reference: import_agent(reference) for reference in args.agent}
+    task_key = str(getattr(task, "name", args.task)) if hf else args.task
+    agents.update(bench_agents(task_key, args.policy, shipped=not args.no_policies and not hf, alphas=args.alpha))
+    answer_length = hf.get("answer_length") or task.answer_length
+    grids = {setting: [spec for specs in standard_grid(answer_length, True, block).values() for spec in specs]
+             for setting, block in (("semi_ar", block_length), ("full", None))}  # fmt: skip
+    progress = tqdm(desc=f"bench {task.name}", unit="run", file=sys.stderr, disable=args.no_progress)
+    report = benchmark(
+        agents, task=task, settings=args.settings, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs,
+        device=device, heuristics=grids if args.quick else None, cache_dir=args.out / "cache",
+        on_result=lambda *_: progress.update(1), block_length=block_length, **hf,
+    )  # fmt: skip
     progress.close()
-    distributed.close()
-    if not distributed.is_main:  # every rank holds all the records; rank 0 reports them
-        return 0
-    for setting, data in results.items():
-        shown = [p for p in data["points"] if p in data["heuristic_front"] or p["learned"]]
-        print(f"\n{task.name}, {setting}, {args.episodes} held-out prompts: the heuristics' Pareto front (*) and "
-              f"every trained policy; all {len(data['points'])} points are in the JSON")  # fmt: skip
-        print(f"{'policy':36s} {'accuracy':>8s} {'95% CI':>11s} {'mean NFE':>8s} {'tok/NFE':>7s} {'early EOS':>9s}")
-        for point in sorted(shown, key=lambda p: p["mean_nfe"]):
-            star = "*" if point in data["heuristic_front"] else " "
-            low, high = point["accuracy_ci95"]
-            print(f"{star}{point['policy']:35s} {point['accuracy']:8.3f} {low:5.2f}-{high:4.2f} "
-                  f"{point['mean_nfe']:8.2f} {point['tokens_per_forward']:7.2f} "
-                  f"{point['premature_eos_rate']:9.3f}")  # fmt: skip
-    print("\nearly EOS: share of answers that an end token cut shorter than the reference (the EOS trap)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"bench_{task.name.lower()}"
-    save_json({"task": task.name, "machine": machine_description(), "results": results}, f"{stem}.json")
+    print(report.table())
+    path = report.save(args.out)
     try:
-        plot_sweep(results, f"{stem}.png", title=task.name)
-        print(f"wrote {stem}.json and {stem}.png")
+        print(f"wrote {path} and {report.plot(path.with_suffix('.png'))}")
     except ImportError as error:
-        print(f"wrote {stem}.json; no plot: {error}")
+        print(f"wrote {path}; no plot: {error}")
     return 0
 
 

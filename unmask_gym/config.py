@@ -84,6 +84,10 @@ class EnvConfig:
     )  # fmt: skip
     split: str = _argument("train", '`"train"`', '`"train"` or `"eval"` prompts')
     num_prompts: int | None = _argument(None, "`None`", "a finite list of this many prompts, each served once")
+    prompt_repeats: int = _argument(
+        1, "1", "each prompt of a finite list is served this many times back to back (a sampled policy's repeats, "
+        "one cluster per prompt in `evaluate`); needs `temperature=0`: the dLLM's noise is keyed by prompt",
+    )  # fmt: skip
     prompt_shard: tuple[int, int] | None = _argument(
         None, "`None`", "`(rank, world)`: serve only the finite list's prompts whose index % world == rank (prompt "
         "ids stay the list's indices): one process's part of an evaluation across processes",
@@ -128,6 +132,11 @@ class EnvConfig:
             ) from None
         check.check_choice("split", self.split, ("train", "eval"))
         check.check_int("num_prompts", self.num_prompts, 1, allow_none=True)
+        check.check_int("prompt_repeats", self.prompt_repeats, 1)
+        if self.prompt_repeats > 1 and (self.num_prompts is None or self.temperature > 0):
+            raise ValueError(f"prompt_repeats={self.prompt_repeats} needs a finite list (num_prompts) and "
+                             f"temperature=0 (a prompt's copies would share the dLLM's noise); got "
+                             f"num_prompts={self.num_prompts}, temperature={self.temperature}")  # fmt: skip
         if self.prompt_shard is not None:
             shard = self.prompt_shard
             valid = isinstance(shard, tuple | list) and len(shard) == 2 and all(

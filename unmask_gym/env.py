@@ -71,7 +71,8 @@ class UnmaskVectorEnv(VectorEnv):
                  reward: Any = "multiplicative", alpha: float = 1.0,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.SAME_STEP, group_size: int = 1,
                  first_group: int = 0, split: str = "train", num_prompts: int | None = None,
-                 prompt_shard: tuple[int, int] | None = None, top_k: int = 0, observe_prompt: bool = False,
+                 prompt_repeats: int = 1, prompt_shard: tuple[int, int] | None = None, top_k: int = 0,
+                 observe_prompt: bool = False,
                  observe_hidden: bool = False, validate_actions: bool = True,
                  device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the README's argument table)."""
@@ -86,7 +87,8 @@ class UnmaskVectorEnv(VectorEnv):
             max_prompt_length=max_prompt_length, block_length=block_length, empty_action=empty_action, strict=strict,
             temperature=temperature, max_nfe=max_nfe, max_episode_steps=max_episode_steps, reward=reward, alpha=alpha,
             autoreset_mode=autoreset_mode, group_size=group_size, first_group=first_group, split=split,
-            num_prompts=num_prompts, prompt_shard=prompt_shard, top_k=top_k, observe_prompt=observe_prompt,
+            num_prompts=num_prompts, prompt_repeats=prompt_repeats, prompt_shard=prompt_shard, top_k=top_k,
+            observe_prompt=observe_prompt,
             observe_hidden=observe_hidden, validate_actions=validate_actions, device=device,
         )  # fmt: skip
         config = EnvConfig(**arguments)  # value checks first, before the task or model load
@@ -112,7 +114,7 @@ class UnmaskVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
-                                      config.first_group, config.prompt_shard)  # fmt: skip
+                                      config.first_group, config.prompt_shard, config.prompt_repeats)  # fmt: skip
         self._seed = 0  # the reset seed, part of every sampled episode's noise key
         self._state: EnvState | None = None
         self._book: EpisodeBook | None = None

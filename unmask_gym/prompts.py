@@ -3,7 +3,8 @@
 With ``group_size = G`` the N slots form N/G groups. Each group draws from its own stream, so the k-th episode of
 every member of a group has the same prompt whatever order the members finish in (what GRPO needs while slots
 autoreset independently). A finite prompt list (``num_prompts``) is a single queue shared by the groups: each
-group claims the next prompt when its first member needs one, and every prompt is served exactly once per group.
+group claims the next prompt when its first member needs one, and every prompt is served exactly once per group
+(``repeats`` times, back to back, when asked). A finite list holds distinct prompts (``distinct_prompts``).
 
 An episode's ``prompt_id`` is a function of its prompt alone, so two runs join by prompt: the prompt's index in a
 finite list, else a 63-bit BLAKE2 hash of its text (generated and user-given prompts).
@@ -19,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from unmask_gym.tasks.base import Task
+from unmask_gym.tasks.base import Task, distinct_prompts
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,9 @@ class PromptStreams:
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
                  encode: Callable[[str], Sequence[int]], first_group: int = 0,
-                 shard: tuple[int, int] | None = None) -> None:  # fmt: skip
+                 shard: tuple[int, int] | None = None, repeats: int = 1) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
-        self.first_group, self.shard = first_group, shard
+        self.first_group, self.shard, self.repeats = first_group, shard, repeats
         self.encode = encode
         self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
         self.seed(0)
@@ -72,11 +73,13 @@ class PromptStreams:
         self._queue: list[Episode] = []  # the finite list, served in order from _served on
         self._served = 0
         if self.num_prompts is not None:
-            prompts, references = self.task.sample(self.num_prompts, np.random.default_rng(seed), self.split)
+            prompts, references = distinct_prompts(self.task, self.num_prompts, seed, self.split)
             self._queue = [Episode(i, p, r) for i, (p, r) in enumerate(zip(prompts, references, strict=True))]
             if self.shard is not None:  # this process's part of the list; ids stay the whole list's indices
                 rank, world = self.shard
                 self._queue = self._queue[rank::world]
+            # a prompt's copies (sampled policies) run back to back on one rank: a cluster of the same prompt id
+            self._queue = [episode for episode in self._queue for _ in range(self.repeats)]
 
     def get(self, group: int, episode_index: int) -> Episode | None:
         """The group's ``episode_index``-th prompt; None once a finite list is used up."""

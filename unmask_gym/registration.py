@@ -7,10 +7,12 @@ import gymnasium as gym
 # Each id pairs a built-in task with its shipped model, in the task's semi-AR setting (4-token blocks);
 # pass block_length=None to gym.make / gym.make_vec for full diffusion. The version goes up whenever a change
 # alters returns (a new task layout or model): StateTracking-v1 has 16 swaps, two spellings per cup and a
-# 32-position, EOS-heavy buffer; Sudoku-v1 has 8–14 blanks (v0: 6–11), so more grids fit and parallel commits clash.
+# 32-position, EOS-heavy buffer; Sudoku-v1 has 8–14 blanks (v0: 6–11), so more grids fit and parallel commits clash;
+# Permutation-v1 takes multisets of digits (about 18,000 held-out prompts; v0's distinct digits left 74: superseded).
 REGISTERED_TASKS = {
     "Addition-v0": {"task": "addition", "block_length": 4},
-    "Permutation-v0": {"task": "permutation", "block_length": 4},
+    "Permutation-v0": {"task": "permutation-v0", "block_length": 4},
+    "Permutation-v1": {"task": "permutation", "block_length": 4},
     "StateTracking-v1": {"task": "statetracking", "block_length": 4},
     "Sudoku-v1": {"task": "sudoku", "block_length": 4},
 }

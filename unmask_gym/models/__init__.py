@@ -54,7 +54,7 @@ def load_model(
 
 def resolve_model_name(task: Any) -> str:
     """The shipped model paired with a built-in task (its lower-case name)."""
-    return str(task.name).lower()
+    return str(getattr(task, "model_name", "") or task.name).lower()
 
 
 __all__ = [

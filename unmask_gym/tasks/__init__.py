@@ -10,7 +10,7 @@ from unmask_gym.tasks.base import SPLITS, SyntheticTask, Task, split_of
 from unmask_gym.tasks.dataset_task import DatasetTask
 from unmask_gym.tasks.gsm8k import GSM8K
 from unmask_gym.tasks.math_task import MATH
-from unmask_gym.tasks.permutation import Permutation
+from unmask_gym.tasks.permutation import Permutation, PermutationV0
 from unmask_gym.tasks.state_tracking import StateTracking
 from unmask_gym.tasks.sudoku import Sudoku
 from unmask_gym.tasks.tokenizer import CharTokenizer
@@ -18,6 +18,7 @@ from unmask_gym.tasks.tokenizer import CharTokenizer
 TASKS: dict[str, type[SyntheticTask]] = {
     "addition": Addition,
     "permutation": Permutation,
+    "permutation-v0": PermutationV0,
     "statetracking": StateTracking,
     "sudoku": Sudoku,
 }
@@ -77,6 +78,7 @@ __all__ = [
     "CharTokenizer",
     "DatasetTask",
     "Permutation",
+    "PermutationV0",
     "StateTracking",
     "Sudoku",
     "SyntheticTask",

@@ -6,6 +6,7 @@ A task produces prompts with references and scores completions against them. Pro
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from unmask_gym.tasks.tokenizer import CharTokenizer
 
 SPLITS = ("train", "eval")
 EVAL_FRACTION_PER_MILLE = 100  # 10% of all prompts belong to the eval split
+HELD_OUT_SEED = 2512_09106  # the stream a synthetic task's fixed held-out set is drawn from (the paper's number)
 
 
 def split_of(prompt: str) -> str:
@@ -76,12 +78,24 @@ class SyntheticTask:
     prompt_format: str = ""  # what a prompt looks like, in words and an example (errors and the README say it)
     prompt_pattern: str = ""  # a regular expression every prompt the task can draw matches in full
     train_steps: int = 3500  # optimiser steps of the shipped model's recipe (`unmask-gym train-dllm`'s default)
+    model_name: str = ""  # the shipped dLLM's short name ("" = the task's name in lower case)
 
     def __init__(self) -> None:
         self.tokenizer = CharTokenizer()
 
+    held_out_size: int = 2000  # distinct prompts in the fixed held-out set (tasks with a small space list theirs)
+
+    def held_out_set(self) -> list[tuple[str, Any]]:
+        """The task's fixed held-out set: ``(prompt, reference)`` pairs, all distinct, all of the eval split.
+
+        The first ``held_out_size`` distinct eval-split prompts of a fixed stream (``HELD_OUT_SEED``), the same
+        in every process; evaluations serve a seeded selection of it (``distinct_prompts``). Computed once per
+        task settings and process.
+        """
+        return list(_held_out_set(type(self), _settings(self)))
+
     def sample(self, n: int, generator: np.random.Generator, split: str = "train") -> tuple[list[str], list[Any]]:
-        """Draws ``n`` prompts of ``split`` and their references from ``generator``."""
+        """Draws ``n`` prompts of ``split`` and their references from ``generator`` (with replacement)."""
         check_split(split)
         prompts: list[str] = []
         references: list[Any] = []
@@ -139,3 +153,66 @@ class SyntheticTask:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(answer_length={self.answer_length})"
+
+
+def _settings(task: SyntheticTask) -> tuple:
+    """A task's constructor settings (its simple attributes): the key of its cached held-out set."""
+    return tuple(sorted((k, v) for k, v in vars(task).items() if isinstance(v, int | float | str | bool)))
+
+
+@functools.lru_cache(maxsize=32)
+def _held_out_set(task_type: type[SyntheticTask], settings: tuple) -> tuple[tuple[str, Any], ...]:
+    task = task_type.__new__(task_type)
+    task.__dict__.update(dict(settings))
+    generator = np.random.default_rng(HELD_OUT_SEED)
+    found: dict[str, Any] = {}
+    draws_without_news = 0
+    while len(found) < task.held_out_size and draws_without_news < 100 * task.held_out_size:
+        prompt, reference = task._draw(generator)
+        if split_of(prompt) == "eval" and prompt not in found:
+            found[prompt] = reference
+            draws_without_news = 0
+        else:
+            draws_without_news += 1
+    return tuple(found.items())
+
+
+def distinct_prompts(task: Task, n: int, seed: int, split: str = "eval") -> tuple[list[str], list[Any]]:
+    """``n`` distinct prompts of ``split`` with their references, in an order drawn from ``seed``.
+
+    The eval split of a task with a ``held_out_set`` is a seeded selection of that fixed set; other tasks and the
+    train split are drawn from ``task.sample`` until ``n`` distinct prompts are found.
+
+    Raises:
+        ValueError: the split has fewer than ``n`` distinct prompts (naming how many it has).
+
+    Example:
+        >>> from unmask_gym.tasks import make_task
+        >>> distinct_prompts(make_task("permutation-v0"), 75, seed=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: Permutation's eval split has 74 distinct prompts, fewer than the 75 asked for; ask for at most 74
+    """
+    check_split(split)
+    if split == "eval" and hasattr(task, "held_out_set"):
+        items = task.held_out_set()
+        if n > len(items):
+            raise ValueError(f"{task.name}'s eval split has {len(items)} distinct prompts, fewer than the {n} asked "
+                             f"for; ask for at most {len(items)}")  # fmt: skip
+        order = np.random.default_rng(seed).permutation(len(items))[:n]
+        return [items[i][0] for i in order], [items[i][1] for i in order]
+    generator = np.random.default_rng(seed)
+    found: dict[str, Any] = {}
+    rounds_without_news, draws = 0, 0
+    while len(found) < n:
+        prompts, references = task.sample(n - len(found), generator, split)
+        draws += len(prompts)
+        before = len(found)
+        for prompt, reference in zip(prompts, references, strict=True):
+            found.setdefault(prompt, reference)
+        rounds_without_news = 0 if len(found) > before else rounds_without_news + 1
+        if rounds_without_news == 10:
+            raise ValueError(f"{task.name}'s {split} split gave {len(found)} distinct prompts in {draws} draws, "
+                             f"fewer than the {n} asked for; ask for fewer")  # fmt: skip
+    prompts = list(found)[:n]
+    return prompts, [found[p] for p in prompts]

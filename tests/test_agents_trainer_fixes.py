@@ -1,0 +1,139 @@
+"""Trainer defects, each with the reproduction that failed before its fix.
+
+Zero-advantage batches, torchrun resume, callable rewards at checkpoints, empty minibatches, truncating envs in
+``rollout.collect`` and PPO's resume replaying the opening prompts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import sys
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from gymnasium.vector import AutoresetMode
+
+from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, load_policy
+from unmask_gym.agents.policy import UnmaskingPolicy
+from unmask_gym.agents.ppo import PPOConfig, PPOTrainer
+from unmask_gym.agents.rollout import collect
+from unmask_gym.env import UnmaskVectorEnv
+from unmask_gym.evaluation import evaluate, make_eval_env
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+SMALL = PolicyConfig(width=16, ff_width=32)
+
+
+def grpo(**overrides) -> GRPOTrainer:
+    settings = {"iterations": 4, "num_groups": 2, "group_size": 4, "block_length": None, "device": "cpu", **overrides}
+    return GRPOTrainer(GRPOConfig(**settings), SMALL, task=CountingTask(6), model=FakeDiffusionLM())
+
+
+def test_grpo_leaves_the_policy_untouched_when_every_advantage_is_zero():
+    trainer = grpo(alpha=0.0)  # the fake dLLM is always right and alpha 0 ignores NFE: every reward is 1
+    before = [p.clone() for p in trainer.policy.parameters()]
+    metrics = trainer.train_iteration()
+    assert metrics["skipped_update"] == 1.0 and metrics["reward"] == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters(), strict=True))
+    assert trainer.optimizer.state_dict()["state"] == {}  # no AdamW step: no momentum to carry either
+    moving = grpo(alpha=3.0)  # rewards now differ with NFE: the update runs
+    assert moving.train_iteration()["skipped_update"] == 0.0
+
+
+def test_grpo_refuses_more_minibatches_than_an_iteration_can_store():
+    with pytest.raises(ValueError, match=re.escape("num_minibatches=9 exceeds the 8 rollouts of an iteration")):
+        GRPOConfig(num_groups=2, group_size=4, num_minibatches=9)
+    GRPOConfig(num_groups=2, group_size=4, num_minibatches=8)  # one stored step each at least
+
+
+def reward_of_length(prompts, completions, **kwargs):
+    return [len(c) / 6 for c in completions]
+
+
+def test_a_callable_reward_survives_checkpoints_and_resume_asks_for_it_again(tmp_path):
+    trainer = grpo(iterations=2, reward=reward_of_length, out=str(tmp_path), checkpoint_every=1)
+    list(trainer.run())
+    policy = load_policy(tmp_path)
+    assert "reward" not in policy.env_kwargs  # the function cannot be rebuilt from a name: the default stands in
+    assert trainer.env_kwargs["reward"] == f"callable:{__name__}.reward_of_length"
+    result = evaluate(make_eval_env(CountingTask(6), 8, model=FakeDiffusionLM(), **{
+        k: v for k, v in policy.env_kwargs.items() if k not in ("task", "model")}), policy)  # fmt: skip
+    assert result.episodes == 8
+    with pytest.raises(ValueError, match=r"reward function .*reward_of_length; pass it again"):
+        GRPOTrainer.resume(tmp_path, task=CountingTask(6), model=FakeDiffusionLM())
+    resumed = GRPOTrainer.resume(tmp_path, iterations=3, task=CountingTask(6), model=FakeDiffusionLM(),
+                                 reward=reward_of_length)  # fmt: skip
+    assert resumed.config.reward is reward_of_length and len(list(resumed.run())) == 1
+
+
+def test_collect_returns_when_the_env_truncates_and_scores_those_episodes_zero():
+    env = UnmaskVectorEnv(4, task=CountingTask(6), model=FakeDiffusionLM(), block_length=None,
+                          autoreset_mode=AutoresetMode.DISABLED, max_episode_steps=2)  # fmt: skip
+    network = UnmaskingPolicy(SMALL.resolved_for(env, 0))
+
+    def one_at_a_time(obs, logits):  # 6 positions, one per step: every episode hits the 2-step limit
+        mask = obs["action_mask"]
+        return mask & (mask.long().cumsum(1) == 1)
+
+    rollouts = collect(env, network, seed=0, choose=one_at_a_time)
+    assert rollouts.num_episodes == 4 and rollouts.num_steps == 8
+    assert rollouts.nfe.tolist() == [2, 2, 2, 2] and not rollouts.correct.any() and not rollouts.reward.any()
+
+
+def test_ppo_resume_starts_new_prompts_instead_of_replaying_the_opening_ones(tmp_path):
+    settings = {"iterations": 2, "num_envs": 4, "num_steps": 2, "block_length": None, "device": "cpu",
+                "out": str(tmp_path), "checkpoint_every": 1}  # fmt: skip
+    trainer = PPOTrainer(PPOConfig(**settings), SMALL, task=CountingTask(6), model=FakeDiffusionLM())
+    seeds = []
+    original = trainer.env.reset
+    trainer.env.reset = lambda seed=None, options=None: (seeds.append(seed), original(seed=seed, options=options))[1]
+    list(trainer.run())
+    resumed = PPOTrainer.resume(tmp_path, iterations=3, task=CountingTask(6), model=FakeDiffusionLM())
+    original = resumed.env.reset
+    resumed.env.reset = lambda seed=None, options=None: (seeds.append(seed), original(seed=seed, options=options))[1]
+    list(resumed.run())
+    assert seeds[0] == 0 and len(seeds) == 2 and seeds[1] != 0
+
+
+# Two ranks (gloo on CPU, started as torchrun would): a resumed run equals the uninterrupted one on every rank.
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def resume_worker(rank: int, port: int, folder: str, mode: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
+                      LOCAL_RANK=str(rank))  # fmt: skip
+    torch.set_num_threads(1)
+    config = GRPOConfig(iterations=4, num_groups=2, group_size=4, block_length=None, device="cpu", seed=3,
+                        out=f"{folder}/run", checkpoint_every=2, alpha=3.0)  # fmt: skip
+    if mode == "resume":
+        trainer = GRPOTrainer.resume(f"{folder}/run", task=CountingTask(6), model=FakeDiffusionLM())
+    else:
+        trainer = GRPOTrainer(config, SMALL, task=CountingTask(6), model=FakeDiffusionLM())
+    metrics = []
+    for step in trainer.run():
+        metrics.append({k: v for k, v in step.items() if not k.endswith("_seconds")})
+        if mode == "interrupt" and step["iteration"] == 2:
+            break
+    torch.save({"final": trainer.policy.state_dict(), "metrics": metrics}, f"{folder}/{mode}{rank}.pt")
+    trainer.distributed.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="gloo over TCP on localhost")
+def test_a_two_rank_resume_equals_the_uninterrupted_run_on_every_rank(tmp_path):
+    for mode, folder in (("full", tmp_path / "a"), ("interrupt", tmp_path / "b"), ("resume", tmp_path / "b")):
+        folder.mkdir(exist_ok=True)
+        mp.start_processes(resume_worker, args=(free_port(), str(folder), mode), nprocs=2, start_method="spawn")
+    for rank in range(2):
+        full = torch.load(tmp_path / "a" / f"full{rank}.pt")
+        resumed = torch.load(tmp_path / "b" / f"resume{rank}.pt")
+        assert resumed["metrics"] == full["metrics"][2:]  # rank 1's own rollouts too, not rank 0's replayed
+        for key, value in full["final"].items():
+            assert torch.equal(value, resumed["final"][key]), key
