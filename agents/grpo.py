@@ -383,7 +383,7 @@ class GRPOTrainer:
                     totals["grad_norm"].append(grad_norm.item())
         self.policy.eval()
         with warnings.catch_warnings():  # a skipped first update calls the scheduler before any optimizer step
-            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step()` before")
+            warnings.filterwarnings("ignore", r"Detected call of `lr_scheduler.step\(\)` before")
             self.scheduler.step()
         return {**{key: float(np.mean(values)) if values else 0.0 for key, values in totals.items()},
                 "skipped_update": float(not learnable), "learning_rate": self.scheduler.get_last_lr()[0]}  # fmt: skip

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sys
 
 import pytest
 import torch
-import torch.multiprocessing as mp
+from two_ranks import as_rank, run_two_ranks
 
 from unmask_gym.agents import GRPOTrainer, PolicyConfig, load_policy
 from unmask_gym.agents.ppo import PPOConfig, PPOTrainer, clipped_value_loss, generalized_advantages
@@ -120,16 +118,8 @@ def test_ppo_learns_the_one_pass_optimum():
 # Two ranks on CPU (gloo), started with torch's multiprocessing launcher as torchrun would.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def rank_worker(rank: int, algo: str, port: int, folder: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
-                      LOCAL_RANK=str(rank))  # fmt: skip
-    torch.set_num_threads(1)
+def rank_worker(rank: int, port: int, algo: str, folder: str) -> None:
+    as_rank(rank, port)
     from unmask_gym.agents import GRPOConfig, GRPOTrainer
 
     if algo == "grpo":
@@ -151,7 +141,7 @@ def rank_worker(rank: int, algo: str, port: int, folder: str) -> None:
 def test_two_ranks_end_with_identical_parameters_that_moved(tmp_path, algo):
     if sys.platform == "win32":
         pytest.skip("gloo over TCP on localhost")
-    mp.start_processes(rank_worker, args=(algo, free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    run_two_ranks(rank_worker, algo, str(tmp_path))
     ranks = [torch.load(tmp_path / f"rank{rank}.pt") for rank in range(2)]
     for key in ranks[0]["final"]:
         assert torch.equal(ranks[0]["final"][key], ranks[1]["final"][key]), key  # all-reduced: in lockstep
@@ -161,9 +151,7 @@ def test_two_ranks_end_with_identical_parameters_that_moved(tmp_path, algo):
 
 
 def eval_worker(rank: int, port: int, folder: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
-                      LOCAL_RANK=str(rank))  # fmt: skip
-    torch.set_num_threads(1)
+    as_rank(rank, port)
     from unmask_gym.distributed import Distributed
     from unmask_gym.heuristics import top_k_confidence
 
@@ -178,7 +166,7 @@ def eval_worker(rank: int, port: int, folder: str) -> None:
 def test_two_rank_evaluation_returns_exactly_the_one_process_records(tmp_path):
     from unmask_gym.heuristics import top_k_confidence
 
-    mp.start_processes(eval_worker, args=(free_port(), str(tmp_path)), nprocs=2, start_method="spawn")
+    run_two_ranks(eval_worker, str(tmp_path))
     alone = evaluate(make_eval_env("permutation", episodes=30, num_envs=8, block_length=None, device="cpu"),
                      top_k_confidence(k=3), seed=4).records  # fmt: skip
     for rank in range(2):

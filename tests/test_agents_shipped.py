@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from unmask_gym.agents import list_policies, load_policy
 from unmask_gym.evaluation import evaluate, make_eval_env
 
-TASKS = ("permutation", "sudoku", "statetracking")
+TASKS = ("permutation", "permutation-v0", "sudoku", "statetracking")
+
+
+def parse(name: str) -> tuple[str, str, str]:
+    """A shipped name is TASK-SETTING-TAG (the task may hold a dash: permutation-v0)."""
+    match = re.fullmatch(r"(.+)-(semi_ar|full)-(.+)", name)
+    assert match, name
+    return match.group(1), match.group(2), match.group(3)
 
 
 def test_policies_are_shipped_for_every_non_control_task():
     names = list_policies()
-    for name in names:
-        task, setting, _tag = name.split("-", 2)
-        assert task in TASKS and setting in ("semi_ar", "full"), name
-    assert {name.split("-")[0] for name in names} >= {"permutation", "sudoku"}
+    assert {parse(name)[0] for name in names} <= set(TASKS)
+    assert {parse(name)[0] for name in names} >= {"permutation", "sudoku", "statetracking"}
 
 
 @pytest.mark.parametrize("name", list_policies())
 def test_a_shipped_policy_builds_its_env_and_runs_episodes(name):
     policy = load_policy(name)
-    task, setting, _ = name.split("-", 2)
+    task, setting, _ = parse(name)
     assert policy.env_kwargs["task"] == task
     assert (policy.env_kwargs["block_length"] is None) == (setting == "full")
     env = make_eval_env(episodes=8, num_envs=8, **policy.env_kwargs, **policy.observation_kwargs)
@@ -40,7 +47,7 @@ def test_every_shipped_policy_records_the_command_that_trained_it():
     manifest = json.loads((Path(unmask_gym.agents.__file__).parent / "pretrained" / "policies.json").read_text())
     assert sorted(manifest) == list_policies()
     for name, entry in manifest.items():
-        task, setting, _ = name.split("-", 2)
+        task, setting, _ = parse(name)
         assert entry["command"].startswith("unmask-gym train --algo grpo") and f"--task {task}" in entry["command"]
         assert ("--block-length none" in entry["command"]) == (setting == "full")
         assert 0 < entry["train_seconds"] <= 30 * 60  # the issue's budget per policy

@@ -6,15 +6,13 @@ Zero-advantage batches, torchrun resume, callable rewards at checkpoints, empty 
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import sys
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 from gymnasium.vector import AutoresetMode
+from two_ranks import as_rank, run_two_ranks
 
 from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, load_policy
 from unmask_gym.agents.policy import UnmaskingPolicy
@@ -101,16 +99,8 @@ def test_ppo_resume_starts_new_prompts_instead_of_replaying_the_opening_ones(tmp
 # Two ranks (gloo on CPU, started as torchrun would): a resumed run equals the uninterrupted one on every rank.
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def resume_worker(rank: int, port: int, folder: str, mode: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE="2", RANK=str(rank),
-                      LOCAL_RANK=str(rank))  # fmt: skip
-    torch.set_num_threads(1)
+    as_rank(rank, port)
     config = GRPOConfig(iterations=4, num_groups=2, group_size=4, block_length=None, device="cpu", seed=3,
                         out=f"{folder}/run", checkpoint_every=2, alpha=3.0)  # fmt: skip
     if mode == "resume":
@@ -130,7 +120,7 @@ def resume_worker(rank: int, port: int, folder: str, mode: str) -> None:
 def test_a_two_rank_resume_equals_the_uninterrupted_run_on_every_rank(tmp_path):
     for mode, folder in (("full", tmp_path / "a"), ("interrupt", tmp_path / "b"), ("resume", tmp_path / "b")):
         folder.mkdir(exist_ok=True)
-        mp.start_processes(resume_worker, args=(free_port(), str(folder), mode), nprocs=2, start_method="spawn")
+        run_two_ranks(resume_worker, str(folder), mode)
     for rank in range(2):
         full = torch.load(tmp_path / "a" / f"full{rank}.pt")
         resumed = torch.load(tmp_path / "b" / f"resume{rank}.pt")

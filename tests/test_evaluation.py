@@ -8,7 +8,7 @@ import re
 import pytest
 
 from unmask_gym import UnmaskVectorEnv
-from unmask_gym.evaluation import evaluate, make_eval_env, pareto_front, plot_sweep, save_json, sweep, wilson_interval
+from unmask_gym.evaluation import evaluate, make_eval_env, pareto_front, save_json, wilson_interval
 from unmask_gym.heuristics import LeftToRight, make_policy, top_k_confidence
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
@@ -76,22 +76,19 @@ def test_pareto_front_keeps_only_undominated_points():
     assert [(p["mean_nfe"], p["accuracy"]) for p in pareto_front(points)] == [(1, 0.2), (2, 0.6), (5, 0.9)]
 
 
-def test_sweep_writes_json_and_a_plot(tmp_path):
-    policies = {"top_k_confidence": [top_k_confidence(1), top_k_confidence(4)], "left_to_right": [LeftToRight(2)]}
-    data = sweep(policies, {"task": CountingTask(4), "model": FakeDiffusionLM()}, episodes=16, num_envs=4)
-    assert [p["mean_nfe"] for p in data["points"]] == [4.0, 1.0, 2.0]
-    assert [p["policy"] for p in data["front"]] == ["top_k_confidence:k=4"]
-    save_json(data, tmp_path / "sweep.json")
-    assert json.loads((tmp_path / "sweep.json").read_text())["points"][0]["family"] == "top_k_confidence"
-    plot_sweep({"full": data}, tmp_path / "sweep.png")
-    assert (tmp_path / "sweep.png").stat().st_size > 1000
+def test_save_json_writes_indented_json_creating_the_folder(tmp_path):
+    result = evaluate(eval_env(16, 4), top_k_confidence(4), seed=0)
+    save_json(result.to_dict(), tmp_path / "deep" / "result.json")
+    assert json.loads((tmp_path / "deep" / "result.json").read_text())["episodes"] == 16
 
 
-def test_plot_sweep_draws_intervals_that_round_past_the_accuracy(tmp_path):
+def test_the_bench_plot_draws_intervals_that_round_past_the_accuracy(tmp_path):
     pytest.importorskip("matplotlib")
-    from unmask_gym.evaluation import plot_sweep
+    from unmask_gym.benchmarking import SCHEMA, BenchReport
 
-    point = {"family": "x", "policy": "x", "accuracy": 1.0, "accuracy_ci95": [0.96, 0.9999999999], "mean_nfe": 2.0}
-    sweeps = {"full": {"points": [point], "front": [point], "heuristic_front": [point]}}
-    plot_sweep(sweeps, tmp_path / "plot.png")
-    assert (tmp_path / "plot.png").stat().st_size > 1000
+    point = {"name": "x", "accuracy": 1.0, "ci95": [0.96, 0.9999999999], "mean_nfe": 2.0}
+    setting = {"block_length": None, "heuristics": [point], "hull": [[2.0, 1.0]], "agents": {"x": [point]},
+               "summary": {"x": 0.0}}  # fmt: skip
+    data = {"schema": SCHEMA, "task": "T", "seed": 0, "distinct_prompts": 1, "settings": {"full": setting}}
+    report = BenchReport(data)
+    assert report.plot(tmp_path / "plot.png").stat().st_size > 1000

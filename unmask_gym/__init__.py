@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from unmask_gym.registration import register_envs
 
 if TYPE_CHECKING:
+    from unmask_gym.benchmarking import BenchReport, benchmark
     from unmask_gym.env import UnmaskVectorEnv
     from unmask_gym.single_env import UnmaskEnv
     from unmask_gym.wrappers.numpy import NumpyVectorEnv
@@ -42,9 +43,11 @@ _LAZY = {
     "UnmaskVectorEnv": "unmask_gym.env",
     "UnmaskEnv": "unmask_gym.single_env",
     "NumpyVectorEnv": "unmask_gym.wrappers.numpy",
+    "benchmark": "unmask_gym.benchmarking",
+    "BenchReport": "unmask_gym.benchmarking",
 }
 
-__all__ = ["NumpyVectorEnv", "UnmaskEnv", "UnmaskVectorEnv", "__version__"]
+__all__ = ["BenchReport", "NumpyVectorEnv", "UnmaskEnv", "UnmaskVectorEnv", "__version__", "benchmark"]
 
 
 def __getattr__(name: str) -> Any:

@@ -234,6 +234,21 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
     return BenchReport(report)
 
 
+def hull_comparison_text(point: dict[str, Any]) -> tuple[str, str]:
+    """A point's hull accuracy and its gain with the 95% interval, as table text.
+
+    Example:
+        >>> hull_comparison_text({"hull_accuracy": 0.5, "hull_gain": 0.1, "hull_gain_ci95": [0.02, 0.18]})
+        ('0.500', '+0.100 (+0.020 to +0.180)')
+        >>> hull_comparison_text({"hull_accuracy": None, "hull_gain": None, "hull_gain_ci95": None})
+        ('–', "below the hull's NFE range")
+    """
+    if point["hull_gain"] is None:
+        return "–", "below the hull's NFE range"
+    low, high = point["hull_gain_ci95"]
+    return f"{point['hull_accuracy']:.3f}", f"{point['hull_gain']:+.3f} ({low:+.3f} to {high:+.3f})"
+
+
 class BenchReport:
     """What ``benchmark`` measured; ``.table()``, ``.plot(path)``, ``.save(path)``, ``BenchReport.load(path)``.
 

@@ -272,110 +272,11 @@ def pareto_front(points: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return front
 
 
-def sweep(
-    policies: dict[str, list[Any]], env_kwargs: dict[str, Any], episodes: int = 500, seed: int = 0,
-    num_envs: int = 64, on_result: Callable[[EvalResult], None] | None = None,
-) -> dict[str, Any]:  # fmt: skip
-    """Evaluates every policy of every family on the same prompts.
-
-    Args:
-        policies: family name → policies (e.g. ``{"fast_dllm_threshold": [make_policy(...), ...]}``).
-        env_kwargs: ``UnmaskVectorEnv`` arguments (task, block_length, ...).
-        episodes: held-out prompts per policy (the same prompts for every policy).
-        seed: the reset seed of every evaluation.
-        num_envs: parallel episodes.
-        on_result: called after each evaluation (the CLI prints progress with it).
-
-    Returns:
-        ``{"settings", "points", "curves", "front", "heuristic_front"}``: each point is a result dict plus its
-        ``family``, ``learned`` (a trained policy rather than a heuristic) and ``tokens_per_forward`` (L / mean
-        NFE); ``curves`` maps each family to ``[mean NFE, tokens per forward, accuracy, [95% low, high]]`` rows.
-    """
-    points = []
-    for family, members in policies.items():
-        for policy in members:
-            env = make_eval_env(episodes=episodes, num_envs=num_envs, **served_env_kwargs(policy, env_kwargs))
-            result = evaluate(env, policy, seed=seed)
-            if on_result is not None:
-                on_result(result)
-            point = {"family": family, "learned": hasattr(policy, "env_kwargs"), **result.to_dict()}
-            if getattr(policy, "alpha", None) is not None:  # a conditioned policy's point on its trade-off sweep
-                point["alpha"] = policy.alpha
-            point["tokens_per_forward"] = env.answer_length / max(result.mean_nfe, 1e-9)  # answer tokens per NFE
-            points.append(point)
-    settings = {
-        key: (value if isinstance(value, int | float | str | None) else str(value)) for key, value in env_kwargs.items()
-    }
-    curves: dict[str, list] = {}
-    for point in sorted(points, key=lambda p: p["mean_nfe"]):  # the leaderboard view of each family
-        curves.setdefault(point["family"], []).append(
-            [point["mean_nfe"], point["tokens_per_forward"], point["accuracy"], list(point["accuracy_ci95"])]
-        )
-    return {
-        "settings": {**settings, "episodes": episodes, "seed": seed},
-        "points": points,
-        "curves": curves,
-        "front": pareto_front(points),
-        "heuristic_front": pareto_front([p for p in points if not p["learned"]]),
-    }
-
-
 def save_json(data: dict[str, Any], path: str | Path) -> None:
     """Writes ``data`` as indented JSON (creating the folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def plot_sweep(sweeps: dict[str, dict[str, Any]], path: str | Path, title: str = "") -> None:
-    """Accuracy vs mean NFE, one panel per setting: every measured point with its 95% interval, no interpolation.
-
-    Heuristic families are thin markers, trained policies bold stars (a conditioned policy's alpha sweep joined
-    as one curve), the heuristics' Pareto front a black step line (the best accuracy reachable at or below each
-    NFE). The x axis is logarithmic, where low NFE lives.
-
-    Raises:
-        ImportError: naming the extra to install when matplotlib is missing.
-    """
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError('plotting needs matplotlib: pip install "unmask-gym[plot]"') from error
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    markers = "osD^v<>pPhX"
-    figure, axes = plt.subplots(1, len(sweeps), figsize=(7 * len(sweeps), 6.2), squeeze=False)
-    for axis, (setting, data) in zip(axes[0], sweeps.items(), strict=True):
-        families: dict[str, list[dict[str, Any]]] = {}
-        for point in data["points"]:
-            families.setdefault(point["family"], []).append(point)
-        for index, (family, points) in enumerate(families.items()):
-            points = sorted(points, key=lambda p: p["mean_nfe"])
-            x = [p["mean_nfe"] for p in points]
-            y = [p["accuracy"] for p in points]
-            errors = [[max(0.0, p["accuracy"] - p["accuracy_ci95"][0]) for p in points],
-                      [max(0.0, p["accuracy_ci95"][1] - p["accuracy"]) for p in points]]  # fmt: skip (rounding)
-            learned = points[0].get("learned", False)
-            swept = "alpha" in points[0]  # one conditioned policy told several trade-offs: one curve
-            axis.errorbar(
-                x, y, yerr=errors, fmt=("*-" if swept else "*") if learned else markers[index % len(markers)],
-                ms=11 if learned else 4,
-                lw=0.8, capsize=2, alpha=1.0 if learned else 0.65, label=family, zorder=3 if learned else 2,
-            )  # fmt: skip
-        front = data.get("heuristic_front", data["front"])
-        axis.step([p["mean_nfe"] for p in front], [p["accuracy"] for p in front], "k-", where="post", lw=1.2,
-                  label="best heuristic (Pareto front)", zorder=1)  # fmt: skip
-        axis.set_xscale("log", base=2)
-        axis.set(xlabel="mean NFE (forward passes, log scale)", ylabel="accuracy (95% interval)",
-                 title=f"{title} {setting}".strip(), ylim=(-0.03, 1.03))  # fmt: skip
-        axis.grid(alpha=0.3, which="both")
-        axis.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=4)  # below: hides no point
-    figure.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def heuristic_hull(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:

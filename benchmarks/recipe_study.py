@@ -1,0 +1,90 @@
+"""The GRPO recipe study: training runs judged against the heuristic hull on the same distinct held-out prompts.
+
+Each row is one training run (a run folder or a shipped policy) with the exact command that produced it. Every
+run of a task and setting is benchmarked with ``unmask_gym.benchmarking.benchmark`` on the same held-out prompts as
+the heuristic grid (the heuristics come from the bench cache, so each run costs only its own episodes) at beta 1,
+and the row reports accuracy, mean NFE, the hull's accuracy there and the gain with its paired bootstrap 95%
+interval, plus the training time.
+
+    python benchmarks/recipe_study.py --episodes 1000
+
+The runs are listed in ``RUNS`` below (name, task, setting, path, command); a missing run folder is skipped with
+a note. Writes benchmarks/results/recipe_study.json and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+from unmask_gym.agents import load_policy
+from unmask_gym.benchmarking import benchmark, hull_comparison_text
+
+ROOT = Path(__file__).parent.parent
+RESULTS = Path(__file__).parent / "results"
+SHARED = ("--width 64 --num-heads 2 --ff-width 256 --features confidence,masked,step_frac,margin,entropy,end_token "
+          "--seed 0 --threads 1 --checkpoint-every 100 --no-progress")  # fmt: skip
+REINFORCE = "--update-epochs 1 --num-minibatches 1 --min-learning-rate-ratio 1"
+RUNS = [
+    # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
+    # policy's, from policies.json), what differs)
+    ("sudoku full a4, shipped recipe", "sudoku", "full", "sudoku-full-a4", None,
+     "2 clipped epochs x 2 minibatches, cosine lr, 500 iterations x 16 groups"),
+    ("sudoku full a4, one step per batch", "sudoku", "full", "runs/sudoku-full-a4-rf",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {REINFORCE} "
+     f"{SHARED} --out runs/sudoku-full-a4-rf", "1 step per batch (REINFORCE with group baseline), constant lr, "
+     "1000 iterations x 16 groups"),
+    ("permutation full a3, one step per batch", "permutation", "full", "runs/perm-full-a3-rf",
+     f"unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 {REINFORCE} "
+     f"{SHARED} --out runs/perm-full-a3-rf", "as above, on Permutation-v1"),
+]  # fmt: skip
+
+
+def train_seconds(path: Path) -> float | None:
+    """Rollout + update seconds of a run folder's metrics.csv (None for a shipped policy: see policies.json)."""
+    metrics = path / "metrics.csv"
+    if not metrics.exists():
+        return None
+    return sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in csv.DictReader(metrics.open()))
+
+
+def main() -> None:
+    """Benchmarks every run that exists and writes the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    manifest = json.loads((ROOT / "agents" / "pretrained" / "policies.json").read_text())
+    rows = []
+    for name, task, setting, source, command, differs in RUNS:
+        path = ROOT / source
+        if source.startswith("runs/") and not (path / "policy.pt").exists():
+            print(f"skipped {name}: no {source}/policy.pt (run: {command})")
+            continue
+        command = command or manifest[source]["command"]
+        policy = load_policy(path if source.startswith("runs/") else source)
+        report = benchmark({name: policy}, task=task, settings=(setting,), episodes=args.episodes,
+                           cache_dir=args.cache).data  # fmt: skip
+        point = report["settings"][setting]["agents"][name][0]
+        seconds = train_seconds(path) if source.startswith("runs/") else manifest[source]["train_seconds"]
+        rows.append({"name": name, "task": task, "setting": setting, "source": source, "command": command,
+                     "differs": differs, "train_seconds": seconds, "episodes": report["distinct_prompts"],
+                     **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
+                                              "hull_gain_ci95")}})  # fmt: skip
+    print("| run | what differs | training | accuracy @ mean NFE | hull there | gain (95% interval) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        hull, gain = hull_comparison_text(r)
+        minutes = "?" if r["train_seconds"] is None else f"{r['train_seconds'] / 60:.1f} min"
+        print(f"| {r['name']} | {r['differs']} | {minutes} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | {hull} | "
+              f"{gain} |")  # fmt: skip
+    (RESULTS / "recipe_study.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
