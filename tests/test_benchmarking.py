@@ -325,3 +325,21 @@ def test_bench_cli_refuses_a_policy_of_another_task(tmp_path, capsys):
         main(["bench", "--task", "statetracking", "--episodes", "4", "--quick", "--no-policies", "--no-progress",
               "--policy", "sudoku-full-a4", "--out", str(tmp_path)])  # fmt: skip
     assert "trained on task 'sudoku', not 'statetracking'" in capsys.readouterr().err
+
+
+# ---- prompts that do not fit ----------------------------------------------------------------------------------------
+
+
+class SometimesTooLong(CountingTask):
+    """One prompt in about 12 is one token longer than max_prompt_length (6)."""
+
+    def _draw(self, generator):
+        prompt, reference = super()._draw(generator)
+        if generator.random() < 1 / 12:
+            prompt = prompt.replace(":", "::", 1) + "0"  # 7 characters or more: does not fit
+        return prompt, reference
+
+
+def test_a_finite_list_with_prompts_that_do_not_fit_is_refused_when_the_env_is_built():
+    with pytest.raises(ValueError, match=r"^\d+ of the 200 prompts of the list do not fit: prompt '.*' has 7 tokens"):
+        make_eval_env(SometimesTooLong(4), 200, model=FakeDiffusionLM())

@@ -208,7 +208,9 @@ def _eval(args: argparse.Namespace) -> int:
     if not distributed.is_main:
         return 0
     low, high = result.accuracy_ci95
-    print(f"{result.policy}  task={args.task}  block_length={args.block_length}  episodes={result.episodes}")
+    print(f"{result.policy}  task={args.task}  block_length={args.block_length}  episodes={result.episodes}  "
+          f"distinct prompts={result.distinct_prompts}" + (f"  cut by the time limit={result.truncated}"
+                                                           if result.truncated else ""))  # fmt: skip
     print(f"accuracy {result.accuracy:.3f} (95% CI {low:.3f}-{high:.3f})  mean NFE {result.mean_nfe:.2f}  "
           f"premature EOS {result.premature_eos_rate:.3f}")  # fmt: skip
     if args.out:

@@ -137,6 +137,11 @@ class UnmaskVectorEnv(VectorEnv):
         return 1 if self.block_length is None else self.answer_length // self.block_length
 
     @property
+    def skipped_prompts(self) -> int:
+        """Prompts of an endless stream skipped because they do not fit ``max_prompt_length`` (one warning)."""
+        return self._streams.skipped
+
+    @property
     def prompts_remaining(self) -> int | None:
         """Prompts not yet started from a finite ``num_prompts`` list (None for endless streams)."""
         return self._streams.remaining
@@ -286,7 +291,7 @@ class UnmaskVectorEnv(VectorEnv):
         if length > self.prompt_length:
             raise ValueError(
                 f"prompt {prompt!r} has {length} tokens, more than max_prompt_length={self.prompt_length} (from "
-                f"task {self.task.name!r}: this prompt is skipped from now on; raise max_prompt_length to keep it)"
+                f"task {self.task.name!r}; raise max_prompt_length to keep it)"
             )
         return tokens
 

@@ -12,8 +12,8 @@ finite list, else a 63-bit BLAKE2 hash of its text (generated and user-given pro
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,8 +48,9 @@ class PromptStreams:
 
     ``encode(prompt)`` turns a prompt into the model's ids, or raises a ValueError for a prompt the env cannot take
     (longer than ``max_prompt_length``); each episode handed out carries its ids, so a prompt is encoded once.
-    A refused prompt raises once; it is remembered and skipped from then on (even after ``restore`` rewinds the
-    stream to it), so one bad prompt from a task cannot wedge the env.
+    A finite list is encoded whole when it is drawn (``seed``): one ValueError names every prompt that does not fit,
+    before any episode starts. An endless stream skips a prompt that does not fit and counts it (``skipped``, one
+    warning the first time): the caller did not choose it, so a training loop never dies on it.
     """
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
@@ -58,7 +59,7 @@ class PromptStreams:
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
         self.first_group, self.shard, self.repeats = first_group, shard, repeats
         self.encode = encode
-        self.rejected: set[str] = set()  # never snapshotted: a refused prompt stays refused
+        self.skipped = 0  # prompts of an endless stream that did not fit (never snapshotted: a count of what was seen)
         self.seed(0)
 
     def seed(self, seed: int) -> None:
@@ -74,7 +75,17 @@ class PromptStreams:
         self._served = 0
         if self.num_prompts is not None:
             prompts, references = distinct_prompts(self.task, self.num_prompts, seed, self.split)
-            self._queue = [Episode(i, p, r) for i, (p, r) in enumerate(zip(prompts, references, strict=True))]
+            encoded, refused = [], []
+            for prompt in prompts:
+                try:
+                    encoded.append(tuple(self.encode(prompt)))
+                except ValueError as error:
+                    refused.append(str(error))
+            if refused:
+                shown = "; ".join(refused[:3]) + (f"; and {len(refused) - 3} more" if len(refused) > 3 else "")
+                raise ValueError(f"{len(refused)} of the {len(prompts)} prompts of the list do not fit: {shown}")
+            self._queue = [Episode(i, p, r, t) for i, (p, r, t) in enumerate(zip(prompts, references, encoded,
+                                                                                strict=True))]  # fmt: skip
             if self.shard is not None:  # this process's part of the list; ids stay the whole list's indices
                 rank, world = self.shard
                 self._queue = self._queue[rank::world]
@@ -88,19 +99,19 @@ class PromptStreams:
             if self.num_prompts is not None:
                 if self._served == len(self._queue):
                     return None
-                episode = self._queue[self._served]
+                pending[episode_index] = self._queue[self._served]  # encoded when the list was drawn
                 self._served += 1
-            else:
-                prompts, references = self.task.sample(1, self._generators[group], self.split)
-                episode = Episode(prompt_hash(prompts[0]), prompts[0], references[0])
-            if episode.prompt in self.rejected:
-                continue
+                break
+            prompts, references = self.task.sample(1, self._generators[group], self.split)
             try:
-                tokens = tuple(self.encode(episode.prompt))
-            except ValueError:
-                self.rejected.add(episode.prompt)
-                raise
-            pending[episode_index] = dataclasses.replace(episode, tokens=tokens)
+                tokens = tuple(self.encode(prompts[0]))
+            except ValueError as error:
+                if not self.skipped:
+                    warnings.warn(f"skipping prompts of the stream that do not fit (counted in the env's "
+                                  f"skipped_prompts); the first: {error}", stacklevel=4)  # fmt: skip
+                self.skipped += 1
+                continue
+            pending[episode_index] = Episode(prompt_hash(prompts[0]), prompts[0], references[0], tokens)
         return pending[episode_index]
 
     def set(self, group: int, episode_index: int, prompt: str, reference: Any) -> None:
