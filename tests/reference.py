@@ -31,10 +31,13 @@ def mix(key: int, value: int) -> int:
     return lowbias32(lowbias32(key ^ (value & MASK32)) ^ ((value >> 32) & MASK32))
 
 
-def uniform(seed: int, prompt_id: int, member: int, step: int, position: int) -> float:
-    """The README's per-episode noise: a uniform in (0, 1) keyed by who draws it."""
+def uniform(seed: int, prompt_id: int, member: int, step: int, position: int, draw: tuple[int, ...] = ()) -> float:
+    """The README's per-episode noise: a uniform in (0, 1) keyed by who draws it.
+
+    ``draw`` is the episode's place in an endless stream (its group and episode index), empty for a finite list.
+    """
     key = mix(0, seed)
-    for value in (prompt_id, member, step):
+    for value in (prompt_id, *draw, member, step):
         key = mix(key, value)
     bits = lowbias32(key ^ lowbias32(position + 0x9E3779B9))
     return ((bits >> 8) + 0.5) / 2**24
@@ -58,6 +61,7 @@ class ReferenceEpisode:
         max_nfe: the NFE budget (L when None). ``alpha``: the multiplicative reward's exponent.
         temperature: > 0 samples each token at ``uniform(seed, prompt_id, member, step, position)``.
         seed, member: the reset seed and the episode's index within its prompt group (used when sampling).
+        draw: an endless stream's episode place (group, episode index), part of the noise key.
         prompt_id: the episode's id (default: the hash of ``prompt``; a finite list's index otherwise).
         top_k: K of the ``top_k_probs``/``top_k_tokens`` observation keys (0: none).
     """
@@ -65,11 +69,12 @@ class ReferenceEpisode:
     def __init__(self, model: Any, task: Any, prompt: str, reference: Any, *, answer_length: int,
                  prompt_length: int, block_length: int | None = None, empty_action: str = "noop",
                  max_nfe: int | None = None, alpha: float = 1.0, temperature: float = 0.0, seed: int = 0,
-                 member: int = 0, prompt_id: int | None = None, top_k: int = 0) -> None:  # fmt: skip
+                 member: int = 0, prompt_id: int | None = None, top_k: int = 0,
+                 draw: tuple[int, ...] = ()) -> None:  # fmt: skip
         self.model, self.task, self.prompt, self.reference = model, task, prompt, reference
         self.answer_length, self.prompt_length, self.block_length = answer_length, prompt_length, block_length
         self.empty_action, self.alpha = empty_action, alpha
-        self.temperature, self.seed, self.member, self.top_k = temperature, seed, member, top_k
+        self.temperature, self.seed, self.member, self.top_k, self.draw = temperature, seed, member, top_k, draw
         self.prompt_id = prompt_id_of(prompt) if prompt_id is None else prompt_id
         self.max_nfe = answer_length if max_nfe is None else max_nfe
         self.answer = [model.mask_token_id] * answer_length  # committed tokens, the mask id where masked
@@ -94,7 +99,7 @@ class ReferenceEpisode:
             weights = [math.exp(value - top) for value in row]
             probs = [w / sum(weights) for w in weights]
             if self.temperature > 0:
-                token = self._sample(row, uniform(self.seed, self.prompt_id, self.member, self.nfe, j))
+                token = self._sample(row, uniform(self.seed, self.prompt_id, self.member, self.nfe, j, self.draw))
             else:
                 token = row.index(top)  # the first maximum, as torch.argmax
             ranked = sorted(probs, reverse=True)

@@ -164,3 +164,23 @@ def test_top_k_larger_than_the_vocabulary_is_refused_up_front():
     vocab = FakeDiffusionLM().vocab_size
     with pytest.raises(ValueError, match=f"top_k={vocab + 1} exceeds the model's vocabulary size V={vocab}"):
         UnmaskVectorEnv(1, task=CountingTask(4), model=FakeDiffusionLM(), top_k=vocab + 1)
+
+
+def test_one_prompt_given_to_several_rows_samples_independently_in_each():
+    env = UnmaskVectorEnv(4, task="permutation", block_length=None, temperature=1.0)
+    obs, _ = env.reset(seed=0, options={"prompts": ["0123456789="] * 4})  # group_size 1: four groups, one prompt
+    rows = {tuple(row) for row in obs["pred_token"].tolist()}
+    assert len(rows) == 4  # each episode its own noise (the key holds its group and episode index)
+    again, _ = UnmaskVectorEnv(4, task="permutation", block_length=None, temperature=1.0).reset(
+        seed=0, options={"prompts": ["0123456789="] * 4})  # fmt: skip
+    assert torch.equal(again["pred_token"], obs["pred_token"])  # and it is still a pure function of the seed
+
+
+def test_a_finite_list_keys_noise_by_prompt_alone_so_policies_share_it_at_any_num_envs():
+    first = UnmaskVectorEnv(2, task="permutation", block_length=None, temperature=1.0, split="eval", num_prompts=6)
+    second = UnmaskVectorEnv(5, task="permutation", block_length=None, temperature=1.0, split="eval", num_prompts=6)
+    a, info_a = first.reset(seed=3)
+    b, info_b = second.reset(seed=3)
+    for row_a, prompt_id in enumerate(info_a["prompt_id"].tolist()):
+        row_b = info_b["prompt_id"].tolist().index(prompt_id)
+        assert torch.equal(a["pred_token"][row_a], b["pred_token"][row_b])

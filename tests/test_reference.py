@@ -79,7 +79,9 @@ def make_reference(env: UnmaskVectorEnv, row: int, config: dict[str, Any], seed:
     prompt = env._book.prompts[row]
     return ReferenceEpisode(
         type(env.model)(), env.task, prompt, env.task.reference_for(prompt), answer_length=env.answer_length,
-        prompt_length=env.prompt_length, seed=seed, member=row % env.group_size, **config,
+        prompt_length=env.prompt_length, seed=seed, member=row % env.group_size,
+        draw=() if env.num_prompts is not None else (row // env.group_size, int(env._book.episode_index[row])),
+        **config,
     )  # fmt: skip
 
 

@@ -143,8 +143,9 @@ def forward(
 ) -> EnvState:
     """One dLLM pass over ``rows`` only (``index``: the same rows on the device); the others keep their prediction.
 
-    With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, its member index in its
-    group, its step): its own noise, whatever else is in the batch.
+    With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, for an endless stream its
+    prompt group and episode index, its member index in its group, its step): its own noise, whatever else is in
+    the batch (``unmask_gym.noise``).
     """
     if len(rows) == 0:
         return state
@@ -155,7 +156,9 @@ def forward(
     uniforms = None
     if config.temperature > 0:
         prompt_id, steps = state.prompt_id[index], state.steps[index]
-        uniforms = episode_uniforms(seed, prompt_id, index % config.group_size, steps, config.answer_length)
+        draw = () if config.num_prompts is not None else (
+            index // config.group_size + config.first_group, state.episode_index[index])  # fmt: skip
+        uniforms = episode_uniforms(seed, prompt_id, index % config.group_size, steps, config.answer_length, draw)
     with torch.no_grad():
         if config.observe_hidden:
             logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)

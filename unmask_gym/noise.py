@@ -2,10 +2,13 @@
 
 With ``temperature > 0`` the env samples each masked position's token. Drawing from one shared generator would
 make a row's samples depend on how many rows ran before it, so instead every uniform is the hash of
-``(seed, prompt_id, member, step, position)``: the reset seed, the episode's prompt id, its member index within
-its prompt group (so GRPO's rollouts of one prompt differ), the step whose forward it samples, and the answer
-position. The same episode therefore sees the same noise at any ``num_envs``, next to any neighbours, in any
-finishing order, and two policies can be compared on identical noise (common random numbers).
+``(seed, prompt_id, [group, episode_index], member, step, position)``: the reset seed, the episode's prompt id,
+for an endless prompt stream its place in it (the prompt group, numbered across processes, and the group's
+episode index: a prompt drawn again or given to several rows is another episode), its member index within its
+prompt group (so GRPO's rollouts of one prompt differ), the step whose forward it samples, and the answer
+position. A finite list's prompt ids are unique, so its key has no place words. The same episode therefore sees
+the same noise at any ``num_envs``, next to any neighbours, in any finishing order, and two policies can be
+compared on identical noise (common random numbers).
 
 The hash is Chris Wellons' 32-bit "lowbias32" finalizer, chained over the key's 32-bit words; the arithmetic is
 done in int64 with 16-bit multiplier halves so that nothing overflows and CPU and GPU agree bit for bit.
@@ -48,8 +51,9 @@ def _mix(key: torch.Tensor, value: torch.Tensor | int) -> torch.Tensor:
 
 
 def episode_uniforms(
-    seed: int, prompt_id: torch.Tensor, member: torch.Tensor, step: torch.Tensor, length: int
-) -> torch.Tensor:
+    seed: int, prompt_id: torch.Tensor, member: torch.Tensor, step: torch.Tensor, length: int,
+    draw: tuple[torch.Tensor, ...] = (),
+) -> torch.Tensor:  # fmt: skip
     """(R, L) float32 uniforms in (0, 1), one per answer position of each of R rows.
 
     Args:
@@ -58,6 +62,10 @@ def episode_uniforms(
         member: (R,) int64, each row's index within its prompt group.
         step: (R,) int64, each row's step (NFE so far).
         length: L.
+        draw: (R,) int64 words that tell this episode from another of the same prompt: the env passes the
+            prompt group (numbered across processes) and the group's episode index for an endless stream, so
+            a prompt drawn again, or given to several rows, samples afresh; nothing for a finite list, whose
+            prompt ids are already unique (keyed so, two policies meet the same noise on the same prompt).
 
     Example:
         >>> one = episode_uniforms(0, torch.tensor([7]), torch.tensor([0]), torch.tensor([3]), 4)
@@ -66,7 +74,7 @@ def episode_uniforms(
         (True, True)
     """
     key = _mix(torch.zeros_like(prompt_id), seed)
-    for value in (prompt_id, member, step):
+    for value in (prompt_id, *draw, member, step):
         key = _mix(key, value)
     positions = torch.arange(length, dtype=torch.int64, device=prompt_id.device)
     bits = hash32(key[:, None] ^ hash32(positions + 0x9E3779B9)[None, :])  # (R, L)
