@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import pytest
 import torch
+from gymnasium.vector import AutoresetMode
 
 pytest.importorskip("torchrl")
 
@@ -77,3 +78,37 @@ def test_the_first_reset_after_set_seed_repeats():
     first = env.reset()
     env.set_seed(7)
     assert torch.equal(env.reset()["confidence"], first["confidence"])
+
+
+def row_policy(td):
+    """Row 0 commits everything (its episodes end inside the env every step), the others nothing (noop)."""
+    action = torch.zeros_like(td["action_mask"])
+    action[0] = td["action_mask"][0]
+    td["action"] = action
+    return td
+
+
+@pytest.mark.parametrize("mode", ["same_step", "disabled"])
+def test_a_row_torchrl_truncates_itself_restarts_exactly(mode):
+    from torchrl.envs import StepCounter, TransformedEnv
+
+    autoreset = AutoresetMode.SAME_STEP if mode == "same_step" else AutoresetMode.DISABLED
+    base = UnmaskVectorEnv(2, task=CountingTask(8), model=FakeDiffusionLM(), block_length=None,
+                           autoreset_mode=autoreset)  # fmt: skip
+    env = TransformedEnv(TorchRLEnv(base), StepCounter(max_steps=3))
+    data = env.rollout(10, row_policy, break_when_any_done=False)
+    steps = data["step_count"].reshape(10, 2)
+    fraction = data["step_frac"].reshape(10, 2)
+    assert (steps[:, 1] == 0).sum() >= 3  # row 1 was truncated by TorchRL and restarted several times
+    assert torch.equal(fraction * 8, steps.float())  # the env's episode restarted whenever TorchRL's did
+
+
+def test_a_collectors_max_frames_per_traj_restarts_the_rows_it_cuts():
+    from torchrl.collectors import Collector
+
+    env = TorchRLEnv(UnmaskVectorEnv(2, task=CountingTask(8), model=FakeDiffusionLM(), block_length=None))
+    collector = Collector(env, row_policy, frames_per_batch=20, total_frames=20, max_frames_per_traj=3)
+    batch = next(iter(collector))
+    collector.shutdown()
+    steps = batch["step_count"].reshape(2, -1).T
+    assert torch.equal(batch["step_frac"].reshape(2, -1).T * 8, steps.float())

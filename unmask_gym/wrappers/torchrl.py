@@ -6,7 +6,8 @@ therefore accepts either autoreset mode that can give that:
 
 - ``SAME_STEP`` (the env's default): the env has already started the next episode in the step; the wrapper
   returns ``final_obs`` as ``("next", ...)`` for finished rows and hands out the new episode's observation when
-  TorchRL asks for the reset. No extra forward, no numpy.
+  TorchRL asks for the reset. No extra forward, no numpy. A row TorchRL ends itself (a ``StepCounter``, a
+  collector's ``max_frames_per_traj``) is restarted at that reset (``reset_mask``), exactly the rows asked for.
 - ``DISABLED``: the wrapper forwards TorchRL's mask as ``reset(options={"reset_mask": ...})``.
 
 ``NEXT_STEP`` is refused: its step after an episode end is a reset step that TorchRL would record as a transition.
@@ -90,7 +91,8 @@ class TorchRLEnv(EnvBase):
         self.done_spec = Composite(done=flag, terminated=flag.clone(), truncated=flag.clone(), shape=(n,),
                                    device=device)  # fmt: skip
         self._seed: int | None = None
-        self._pending: dict[str, torch.Tensor] | None = None  # SAME_STEP: the next episodes' first observations
+        self._current: dict[str, torch.Tensor] | None = None  # the env's latest observations (next episodes' firsts)
+        self._ended = torch.zeros(n, dtype=torch.bool, device=device)  # SAME_STEP: rows the env itself restarted
         self._started = False
 
     def _observation(self, obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -101,18 +103,21 @@ class TorchRLEnv(EnvBase):
         if not self._started or mask is None:
             obs, _ = self.env.reset(seed=self._seed)
             self._seed, self._started = None, True
-        elif self._pending is not None:  # SAME_STEP: the env already started these rows' next episodes
-            obs = self._pending
-        else:  # DISABLED: start just the masked rows
-            obs, _ = self.env.reset(options={"reset_mask": mask})
-        self._pending = None
+        else:
+            # SAME_STEP: rows whose episode ended inside the env already run their next one; the rest of the mask
+            # (rows TorchRL ended itself: a StepCounter, a collector's max_frames_per_traj) restart here.
+            # DISABLED: every masked row restarts.
+            same_step = self.env.autoreset_mode == AutoresetMode.SAME_STEP
+            restart = mask.to(self._ended.device) & ~self._ended if same_step else mask
+            obs = self.env.reset(options={"reset_mask": restart})[0] if bool(restart.any()) else self._current
+        self._current, self._ended = obs, torch.zeros_like(self._ended)
         return TensorDict(self._observation(obs), batch_size=self.batch_size, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         obs, reward, terminated, truncated, info = self.env.step(tensordict["action"])
+        self._current, self._ended = obs, torch.zeros_like(self._ended)
         if self.env.autoreset_mode == AutoresetMode.SAME_STEP and "_final_obs" in info:
-            ended = info["_final_obs"]
-            self._pending = obs
+            ended = self._ended = info["_final_obs"]
             obs = {key: torch.where(ended.reshape(-1, *[1] * (value.dim() - 1)), info["final_obs"][key], value)
                    for key, value in obs.items() if key in self.selected_keys}  # fmt: skip
         out = self._observation(obs)
