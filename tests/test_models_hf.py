@@ -37,7 +37,7 @@ class Folders(dict):
         if family == "masked_lm":
             self[family] = masked_lm_folder(self.root / "bert")
         else:
-            needs_remote_code_support()
+            needs_remote_code_support((family,))
             self[family] = standin_folder(self.root / family, family)
         return self[family]
 
@@ -169,14 +169,14 @@ def test_skip_long_prompts_drops_and_counts_the_prompts_over_the_limit(folders):
 
 
 def test_the_self_test_catches_a_model_that_ignores_its_attention_mask(tmp_path):
-    needs_remote_code_support()
+    needs_remote_code_support(("llada",))
     folder = standin_folder(tmp_path / "old_llada", "llada", ignores_attention_mask=True)
     with pytest.raises(SelfTestError, match=re.escape("a left-padded row predicts differently from the same row")):
         HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
 
 
 def test_the_self_test_catches_a_model_that_loading_does_not_restore(tmp_path):
-    needs_remote_code_support()
+    needs_remote_code_support(("dream",))
     folder = standin_folder(tmp_path / "bad_dream", "dream", random_buffer_at_load=True)
     with pytest.raises(SelfTestError, match=re.escape("the model saved and loaded again predicts differently")):
         HFDiffusionLM.from_pretrained(folder, trust_remote_code=True)
@@ -222,7 +222,7 @@ def test_a_model_without_a_mask_token_is_refused(tmp_path):
 def test_a_shipped_policy_trained_on_a_built_in_dllm_runs_on_a_transformers_model(folders):
     from unmask_gym.agents import load_policy
 
-    policy = load_policy("permutation-full-a6")  # trained on the built-in Permutation dLLM, sees only features
+    policy = load_policy("sudoku-full-a4")  # trained on the built-in Sudoku dLLM, sees only features
     envs = make_vec(folders, "dream", answer_length=8, block_length=None, num_prompts=8)
     result = evaluate(envs, policy, seed=0)
     assert result.episodes == 8 and all(1 <= r["nfe"] <= 8 for r in result.records)
