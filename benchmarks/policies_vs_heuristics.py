@@ -47,39 +47,44 @@ def compare(task: str, setting: str, data: dict) -> list[dict]:
     return rows
 
 
-def print_shipped() -> None:
+def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
-    print("| policy | task, setting, alpha | iterations | training (rollouts + updates) | held-out accuracy @ mean NFE "
-          "(beta 1) |")  # fmt: skip
-    print("|---|---|---|---|---|")
-    for name, entry in json.loads(MANIFEST.read_text()).items():
+    lines = ["| policy | task, setting, alpha | iterations | training (rollouts + updates) | held-out accuracy @ mean "
+             "NFE (beta 1) |", "|---|---|---|---|---|"]  # fmt: skip
+    for name, entry in manifest.items():
         words = entry["command"].split()
         flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
         held = entry["held_out"]
         conditioned = "--alpha-range" in flags
         alpha = f"alpha {flags['--alpha-range']} (conditioned)" if conditioned else f"alpha {flags['--alpha']}"
         at = f", at alpha {held['alpha']:g}" if conditioned else ""
-        print(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | "
-              f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
-              f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip
-    print()
+        lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | "
+                     f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
+                     f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def comparison_markdown(rows: list[dict]) -> str:
+    """Every agent point against the hull, one table row each."""
+    lines = ["| task | setting | point | accuracy @ mean NFE | hull there | gain (95% interval) | verdict |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        hull, gain = hull_comparison_text(r)
+        lines.append(f"| {r['task']} | {r['setting']} | {r['point']} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
+                     f"{hull} | {gain} | {r['verdict']} |")  # fmt: skip
+    return "\n".join(lines)
 
 
 def main() -> None:
     """Prints the tables and writes the JSON."""
-    print_shipped()
+    print(shipped_markdown(json.loads(MANIFEST.read_text())) + "\n")
     rows = []
     for task in TASKS:
         path = RESULTS / f"bench_{task}.json"
         if path.exists():
             for setting, data in json.loads(path.read_text())["settings"].items():
                 rows += compare(task, setting, data)
-    print("| task | setting | point | accuracy @ mean NFE | hull there | gain (95% interval) | verdict |")
-    print("|---|---|---|---|---|---|---|")
-    for r in rows:
-        hull, gain = hull_comparison_text(r)
-        print(f"| {r['task']} | {r['setting']} | {r['point']} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | {hull} "
-              f"| {gain} | {r['verdict']} |")  # fmt: skip
+    print(comparison_markdown(rows))
     (RESULTS / "policies_vs_heuristics.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 

@@ -52,6 +52,18 @@ def train_seconds(path: Path) -> float | None:
     return sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in csv.DictReader(metrics.open()))
 
 
+def markdown(rows: list[dict]) -> str:
+    """The study's table, one row per run."""
+    lines = ["| run | what differs | training | accuracy @ mean NFE | hull there | gain (95% interval) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        hull, gain = hull_comparison_text(r)
+        minutes = "?" if r["train_seconds"] is None else f"{r['train_seconds'] / 60:.1f} min"
+        lines.append(f"| {r['name']} | {r['differs']} | {minutes} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
+                     f"{hull} | {gain} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Benchmarks every run that exists and writes the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,13 +88,7 @@ def main() -> None:
                      "differs": differs, "train_seconds": seconds, "episodes": report["distinct_prompts"],
                      **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
                                               "hull_gain_ci95")}})  # fmt: skip
-    print("| run | what differs | training | accuracy @ mean NFE | hull there | gain (95% interval) |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        hull, gain = hull_comparison_text(r)
-        minutes = "?" if r["train_seconds"] is None else f"{r['train_seconds'] / 60:.1f} min"
-        print(f"| {r['name']} | {r['differs']} | {minutes} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | {hull} | "
-              f"{gain} |")  # fmt: skip
+    print(markdown(rows))
     (RESULTS / "recipe_study.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 

@@ -70,21 +70,22 @@ def task_rows(reports: dict[str, dict]) -> list[list[str]]:
     return rows
 
 
-def main() -> None:
-    """Prints the tables."""
-    reports = load_reports()
+def markdown(reports: dict[str, dict]) -> str:
+    """Both tables."""
     header = ["task", "held-out prompts", "params", "training", "1 per step (full)"]
     header += [f"best heuristic ≤ {b} NFE (full)" for b in BUDGETS]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in task_rows(reports):
-        print("| " + " | ".join(row) + " |")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in task_rows(reports)]
     header = ["task", "top-k", "semi-AR acc @ NFE", "full diffusion acc @ NFE", "semi − full", "EOS early semi / full"]
-    print("\n| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for name, report in reports.items():
-        for row in eos_trap_rows(report):
-            print("| " + " | ".join([name, *row]) + " |")
+    lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join([name, *row]) + " |" for name, report in reports.items()
+              for row in eos_trap_rows(report)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Prints the tables."""
+    print(markdown(load_reports()))
 
 
 if __name__ == "__main__":

@@ -52,7 +52,12 @@ def test_the_held_out_set_is_fixed_whatever_the_process_or_the_instance():
 
 
 def test_permutation_v1_has_room_for_many_held_out_prompts_and_v0_is_still_there():
-    assert len(make_task("permutation").held_out_set()) > 10_000
+    task = make_task("permutation")
+    assert sum(split_of(p) == "eval" for p in task.all_prompts()) > 10_000
+    held_out = task.held_out_set()
+    assert len(held_out) == 2000
+    lengths = np.bincount([len(p) - 1 for p, _ in held_out], minlength=11)[4:]
+    assert lengths.min() > 50 and lengths.max() < 500  # the draws' spread of lengths, not mostly 10-digit multisets
     assert len(make_task("permutation-v0").held_out_set()) == 74
     assert make_task("permutation").check_prompt("0013=") == "0013="
     with pytest.raises(ValueError, match="distinct digits"):

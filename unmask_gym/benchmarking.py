@@ -5,8 +5,9 @@ points pair by prompt. The bar is the heuristic hull (``unmask_gym.evaluation.he
 NFE, the best accuracy a per-prompt mix of two heuristic settings reaches. Each agent point carries its hull gain
 with a paired bootstrap 95% interval over prompts; "ahead" means the interval's lower end is above zero.
 
-Heuristic results are cached per (task, model, setting, seed, episodes, heuristic) in ``cache_dir``, so a second
-agent costs only its own episodes. The report's JSON is versioned (``SCHEMA``); its layout is in ``BenchReport``.
+Heuristic results are cached per (task, model, env arguments, the served prompts, setting, seed, heuristic) in
+``cache_dir``, so a second agent costs only its own episodes. The report's JSON is versioned (``SCHEMA``); its
+layout is in ``BenchReport``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from unmask_gym.evaluation import (
     make_eval_env,
     served_env_kwargs,
 )
+from unmask_gym.tasks.base import distinct_prompts
 
 SCHEMA = "unmask-gym-bench/1"
 SETTINGS = ("semi_ar", "full")
@@ -172,6 +174,8 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
     cache = Path(cache_dir) if cache_dir is not None and model_key is not None else None
     options = json.dumps({k: v for k, v in env_kwargs.items() if k != "model"}, sort_keys=True, default=str)
     options_key = hashlib.sha1(options.encode()).hexdigest()[:8]  # other env arguments change the results too
+    served, _ = distinct_prompts(task_object, episodes, seed)  # the very prompts: a changed held-out set is a miss
+    prompts_key = f"n{episodes}-" + hashlib.sha1("\n".join(served).encode()).hexdigest()[:8]
     report: dict[str, Any] = {
         "schema": SCHEMA, "task": task_object.name, "episodes": episodes, "seed": seed,
         "machine": machine_description(), "model": model_key, "settings": {},
@@ -190,7 +194,7 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
         block = blocks[setting]
         specs = heuristics.get(setting) if isinstance(heuristics, dict) else heuristics
         specs = list(specs) if specs is not None else hull_grid(answer_length, block)
-        key = f"{task_object.name.lower()}-{model_key}-{options_key}-{setting}-b{block}-seed{seed}-n{episodes}"
+        key = f"{task_object.name.lower()}-{model_key}-{options_key}-{prompts_key}-{setting}-b{block}-seed{seed}"
         cache_file = None if cache is None else cache / f"heuristics-{key}.json"
         cached = json.loads(cache_file.read_text()) if cache_file is not None and cache_file.is_file() else {}
         points = []

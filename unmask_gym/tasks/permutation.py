@@ -1,8 +1,10 @@
 """Permutation: write the given digits in any order. Many answers are right, so parallel commits collide.
 
 Two versions. ``Permutation`` (v1, ``UnmaskGym/Permutation-v1``) takes a multiset of 4 to 10 digits (a digit may
-repeat): about 184,000 prompts, about 18,000 of them held out. ``PermutationV0`` (``UnmaskGym/Permutation-v0``,
-superseded) takes distinct digits: 1,013 prompts in all, 74 held out, too few for a benchmark.
+repeat): 184,470 prompts, 18,423 of them in the eval split, of which the fixed held-out set keeps the first 2,000
+distinct ones the task's own draws give (so it follows the training distribution of lengths). ``PermutationV0``
+(``UnmaskGym/Permutation-v0``, superseded) takes distinct digits: 1,013 prompts in all, 74 held out, too few for
+a benchmark.
 """
 
 from __future__ import annotations
@@ -61,10 +63,6 @@ class Permutation(SyntheticTask):
             for digits in chooser("0123456789", count)
         ]
 
-    def held_out_set(self) -> list[tuple[str, str]]:
-        """Every eval-split prompt with its reference, in a fixed order (the whole split: it is enumerable)."""
-        return [(p, self.reference_for(p)) for p in self.all_prompts() if split_of(p) == "eval"]
-
     def reference_for(self, prompt: str) -> str:
         """The prompt's digits."""
         return prompt.rstrip("=")
@@ -90,6 +88,10 @@ class PermutationV0(Permutation):
 
     v0 = True
     model_name = "permutation-v0"
+
+    def held_out_set(self) -> list[tuple[str, str]]:
+        """Every eval-split prompt with its reference, in a fixed order: the whole split (74 prompts)."""
+        return [(p, self.reference_for(p)) for p in self.all_prompts() if split_of(p) == "eval"]
     train_steps = 2500
     prompt_format = "4 to 10 distinct digits in increasing order, then '=', e.g. '013789='"
     prompt_pattern = r"(?=\d{4})0?1?2?3?4?5?6?7?8?9?="  # each digit at most once, in order
