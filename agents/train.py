@@ -18,6 +18,7 @@ import csv
 import dataclasses
 import itertools
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,6 +124,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, default=None,
                         help="continue the run in this folder (or from this checkpoint file); other flags are the "
                              "checkpoint's, except --iterations")  # fmt: skip
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the run already in --out (default: refuse, so that no run is lost)")  # fmt: skip
     parser.add_argument(
         "--eval-episodes",
         type=int,
@@ -158,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
         hf = hf_env_kwargs(args, given.get("device"))
         config_flags.update(task=hf["task"].name.lower(), model=None, answer_length=hf["answer_length"])
     objects = {"task": hf["task"], "model": hf["model"]} if hf else {}
+    if args.resume is None and config_flags.get("out"):
+        clear_run_folder(Path(config_flags["out"]), getattr(args, "overwrite", False))
     if args.resume is not None:
         others = sorted(set(config_flags) - {"iterations", *objects, "answer_length"} | set(policy_flags))
         if others:
@@ -204,6 +209,37 @@ def run(args: argparse.Namespace) -> int:
               f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
     trainer.distributed.close()
     return 0
+
+
+RUN_FILES = ("config.json", "metrics.csv", "policy.pt", "eval.json", "checkpoints", "tb")
+"""What a run folder holds (``train`` writes them); another run never mixes its files with these."""
+
+
+def clear_run_folder(out: Path, overwrite: bool) -> None:
+    """Refuses a folder that holds another run (naming it), or with ``overwrite`` removes that run's files.
+
+    Raises:
+        ValueError: ``out`` holds a run and ``overwrite`` is False; nothing is touched.
+    """
+    import shutil
+
+    found = [name for name in RUN_FILES if (out / name).exists()]
+    if not found:
+        return
+    if not overwrite:
+        described = ""
+        if (out / "config.json").exists():
+            saved = json.loads((out / "config.json").read_text())
+            algo = next((key for key in ("grpo", "ppo") if key in saved), None)
+            if algo is not None:
+                described = f" ({algo} on {saved[algo].get('task')!r}, {saved[algo].get('iterations')} iterations)"
+        raise ValueError(f"{out} holds a run already{described}: {', '.join(found)}; continue it with "
+                         f"`unmask-gym train --resume {out}`, or pass --overwrite to replace it")  # fmt: skip
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 alone writes (and clears) the run folder
+        return
+    for name in found:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _describe(algo: str, trainer: Any, out: Path | None) -> str:

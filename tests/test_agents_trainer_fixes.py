@@ -6,6 +6,7 @@ Zero-advantage batches, torchrun resume, callable rewards at checkpoints, empty 
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -127,3 +128,22 @@ def test_a_two_rank_resume_equals_the_uninterrupted_run_on_every_rank(tmp_path):
         assert resumed["metrics"] == full["metrics"][2:]  # rank 1's own rollouts too, not rank 0's replayed
         for key, value in full["final"].items():
             assert torch.equal(value, resumed["final"][key]), key
+
+
+def test_train_refuses_a_folder_holding_another_run_and_leaves_it_byte_identical(tmp_path, capsys):
+    from unmask_gym.agents.train import main as train_main
+
+    out = tmp_path / "run"
+    flags = ["--block-length", "none", "--iterations", "2", "--num-groups", "2", "--group-size", "2", "--width", "16",
+             "--ff-width", "32", "--eval-episodes", "0", "--no-progress", "--out", str(out),
+             "--device", "cpu"]  # fmt: skip
+    assert train_main(["--task", "sudoku", *flags]) == 0
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
+    with pytest.raises(SystemExit):
+        train_main(["--task", "addition", *flags])
+    error = capsys.readouterr().err
+    assert f"{out} holds a run already (grpo on 'sudoku', 2 iterations)" in error and f"--resume {out}" in error
+    assert {path: path.read_bytes() for path in out.rglob("*") if path.is_file()} == before
+    assert train_main(["--task", "addition", *flags, "--overwrite"]) == 0  # asked for: the old run goes entirely
+    assert json.loads((out / "config.json").read_text())["grpo"]["task"] == "addition"
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["iteration_000002.pt"]
