@@ -141,3 +141,17 @@ def test_the_clis_block_length_sentinel_is_the_configs():
     from unmask_gym import cli, config
 
     assert cli.TASK_DEFAULT == config.TASK_DEFAULT  # cli keeps a copy so that --help does not import torch
+
+
+def test_list_names_tasks_heuristics_policies_and_models(capsys):
+    from unmask_gym.agents import list_policies
+    from unmask_gym.heuristics import HEURISTICS
+    from unmask_gym.models import list_models
+    from unmask_gym.tasks import TASKS
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"  {name} " in out for name in TASKS) and "held-out prompts 2,000" in out
+    assert all(f"  {name}:" in out for name in HEURISTICS) and "fast_dllm_threshold:threshold=0.9" in out
+    assert all(f"  {name} " in out for name in list_policies())
+    assert ", ".join(list_models()) in out

@@ -1,4 +1,4 @@
-"""The unmask-gym command: demo, eval, bench, replay, train (a policy) and train-dllm.
+"""The unmask-gym command: demo, eval, bench, list, replay, train (a policy) and train-dllm.
 
 Run "unmask-gym <command> --help" for each one. Heavy modules (torch, the models) are imported inside the
 commands, so --help answers at once.
@@ -109,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     add_hf_arguments(bench)
     bench.set_defaults(run=_bench)
+
+    listing = commands.add_parser("list", help="what exists: tasks, heuristics (spec grammar), shipped policies, dLLMs")
+    listing.set_defaults(run=_list)
 
     show = commands.add_parser("replay", help="print one episode step by step")
     show.add_argument("--task", default="permutation")
@@ -253,6 +256,42 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"wrote {path} and {report.plot(path.with_suffix('.png'))}")
     except ImportError as error:
         print(f"wrote {path}; no plot: {error}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    import inspect
+
+    from unmask_gym.heuristics import HEURISTICS
+    from unmask_gym.models import list_models
+    from unmask_gym.registration import REGISTERED_TASKS
+    from unmask_gym.tasks import TASKS, make_task
+
+    print("tasks (--task NAME; env ids UnmaskGym/<Id>):")
+    ids = {kwargs["task"]: env_id for env_id, kwargs in REGISTERED_TASKS.items()}
+    for name in TASKS:
+        task = make_task(name)
+        print(f"  {name:15s} UnmaskGym/{ids.get(name, '-'):17s} L={task.answer_length:<3d} blocks of "
+              f"{task.default_block_length}  held-out prompts {len(task.held_out_set()):,}  prompt: "
+              f"{task.prompt_format}")  # fmt: skip
+    print("\nheuristics (--policy NAME:param=value,param=value; defaults shown):")
+    for name, factory in HEURISTICS.items():
+        parameters = ",".join(f"{p.name}={p.default}" for p in inspect.signature(factory).parameters.values())
+        print(f"  {name}:{parameters}")
+    print("\nshipped policies (--policy NAME; each runs in the MDP it was trained for):")
+    from unmask_gym.agents import list_policies, load_policy
+    from unmask_gym.agents.loading import PRETRAINED_DIR
+
+    manifest = json.loads((PRETRAINED_DIR / "policies.json").read_text())
+    for name in list_policies():
+        policy, held = load_policy(name), manifest.get(name, {}).get("held_out", {})
+        kwargs = policy.env_kwargs
+        trade_off = f"alpha {policy.config.alpha_range} (conditioned)" if policy.config.conditioned else (
+            f"alpha {kwargs.get('alpha')}")  # fmt: skip
+        result = f"{held['accuracy']:.3f} @ {held['mean_nfe']:.2f} NFE" if held else "-"
+        print(f"  {name:28s} task {kwargs.get('task')}, block_length {kwargs.get('block_length')}, {trade_off}; "
+              f"held-out {result}")  # fmt: skip
+    print(f"\nbuilt-in dLLMs (model=NAME): {', '.join(list_models())}")
     return 0
 
 
