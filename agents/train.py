@@ -177,8 +177,37 @@ def run(args: argparse.Namespace) -> int:
     logged = out is not None and main  # rank 0 alone writes
     metrics_file, writer = _open_logs(out, args.algo, trainer, args.resume is not None) if logged else (None, None)
     progress = tqdm(total=config.iterations, initial=trainer.iteration, desc=f"{args.algo} {config.task}",
-                    file=sys.stdout, disable=args.no_progress or not main)  # fmt: skip
-    csv_writer = None
+                    file=sys.stderr, disable=args.no_progress or not main)  # fmt: skip
+    try:
+        _train_loop(args, trainer, progress, metrics_file, writer, main)
+    except KeyboardInterrupt:
+        progress.close()
+        if metrics_file is not None:
+            metrics_file.close()
+        if main:
+            saved = sorted((out / "checkpoints").glob("iteration_*.pt")) if out is not None else []
+            where = (f"; resume from its checkpoint of iteration {int(saved[-1].stem.split('_')[1])} with "
+                     f"`unmask-gym train --resume {out}`") if saved else " before its first checkpoint"  # fmt: skip
+            print(f"interrupted at iteration {trainer.iteration}{where}", file=sys.stderr)
+        return 130
+    progress.close()
+    if metrics_file is not None:
+        metrics_file.close()
+    if writer is not None:
+        writer.close()
+    if args.eval_episodes > 0:  # every rank decodes its shard of the held-out list under torchrun
+        _evaluate(trainer, args.eval_episodes, out if main else None, verbose=main, overrides=hf)
+    if out is not None and main:
+        print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
+              f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
+    trainer.distributed.close()
+    return 0
+
+
+def _train_loop(args: argparse.Namespace, trainer: Any, progress: Any, metrics_file: Any, writer: Any,
+                main: bool) -> None:  # fmt: skip
+    """Runs the iterations, logging each one's metrics (CSV, TensorBoard, progress, a line per checkpoint)."""
+    config, csv_writer = trainer.config, None
     for metrics in trainer.run():
         warm = getattr(trainer, "warm_start_result", None)
         if trainer.iteration == 1 and warm is not None and main:
@@ -197,18 +226,6 @@ def run(args: argparse.Namespace) -> int:
                 writer.add_scalar(key, value, int(metrics["iteration"]))
         if args.no_progress and main and trainer.iteration % config.checkpoint_every == 0:
             print(json.dumps({key: round(value, 4) for key, value in metrics.items()}))
-    progress.close()
-    if metrics_file is not None:
-        metrics_file.close()
-    if writer is not None:
-        writer.close()
-    if args.eval_episodes > 0:  # every rank decodes its shard of the held-out list under torchrun
-        _evaluate(trainer, args.eval_episodes, out if main else None, verbose=main, overrides=hf)
-    if out is not None and main:
-        print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
-              f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
-    trainer.distributed.close()
-    return 0
 
 
 RUN_FILES = ("config.json", "metrics.csv", "policy.pt", "eval.json", "checkpoints", "tb")

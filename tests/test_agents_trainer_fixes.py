@@ -147,3 +147,25 @@ def test_train_refuses_a_folder_holding_another_run_and_leaves_it_byte_identical
     assert train_main(["--task", "addition", *flags, "--overwrite"]) == 0  # asked for: the old run goes entirely
     assert json.loads((out / "config.json").read_text())["grpo"]["task"] == "addition"
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["iteration_000002.pt"]
+
+
+def test_ctrl_c_ends_training_with_one_line_naming_the_resume_command(tmp_path):
+    import signal
+    import subprocess
+    import time as clock
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "unmask_gym.cli", "train", "--task", "sudoku", "--block-length", "none",
+               "--iterations", "100000", "--num-groups", "2", "--group-size", "2", "--width", "16", "--ff-width", "32",
+               "--checkpoint-every", "1", "--no-progress", "--out", str(out), "--device", "cpu"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = clock.monotonic() + 120
+    while not list((out / "checkpoints").glob("*.pt")) and clock.monotonic() < deadline:
+        clock.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"interrupted at iteration \d+; resume from its checkpoint of iteration \d+ with "
+                        rf"`unmask-gym train --resume {re.escape(str(out))}`", last), stderr  # fmt: skip
+    assert "Traceback" not in stderr

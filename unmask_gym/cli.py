@@ -244,11 +244,17 @@ def _bench(args: argparse.Namespace) -> int:
     grids = {setting: [spec for specs in standard_grid(answer_length, True, block).values() for spec in specs]
              for setting, block in (("semi_ar", block_length), ("full", None))}  # fmt: skip
     progress = tqdm(desc=f"bench {task.name}", unit="run", file=sys.stderr, disable=args.no_progress)
-    report = benchmark(
-        agents, task=task, settings=args.settings, episodes=args.episodes, seed=args.seed, num_envs=args.num_envs,
-        device=device, heuristics=grids if args.quick else None, cache_dir=args.out / "cache",
-        on_result=lambda *_: progress.update(1), block_length=block_length, **hf,
-    )  # fmt: skip
+    try:
+        report = benchmark(
+            agents, task=task, settings=args.settings, episodes=args.episodes, seed=args.seed,
+            num_envs=args.num_envs, device=device, heuristics=grids if args.quick else None,
+            cache_dir=args.out / "cache", on_result=lambda *_: progress.update(1), block_length=block_length, **hf,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"interrupted; the finished heuristic points are kept in {args.out / 'cache'}: the same command "
+              "continues from them", file=sys.stderr)  # fmt: skip
+        return 130
     progress.close()
     print(report.table())
     path = report.save(args.out)
@@ -329,7 +335,7 @@ def _train_dllm(args: argparse.Namespace) -> int:
     steps = task.train_steps if args.steps is None else args.steps
     config = DLLMTrainConfig(steps=steps, batch_size=args.batch_size, seed=args.seed)
     device = _device(args.device)
-    progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stdout)
+    progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stderr)
 
     def on_step(metrics: dict[str, float]) -> None:
         progress.update(1)
