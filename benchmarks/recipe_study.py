@@ -32,15 +32,32 @@ REINFORCE = "--update-epochs 1 --num-minibatches 1 --min-learning-rate-ratio 1"
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
-    ("sudoku full a4, shipped recipe", "sudoku", "full", "sudoku-full-a4", None,
-     "2 clipped epochs x 2 minibatches, cosine lr, 500 iterations x 16 groups"),
-    ("sudoku full a4, one step per batch", "sudoku", "full", "runs/sudoku-full-a4-rf",
+    ("sudoku full a4: shipped recipe", "sudoku", "full", "sudoku-full-a4", None,
+     "2 clipped epochs x 2 minibatches, cosine lr to 0.1x, 500 iterations"),
+    ("sudoku full a4: one step per batch", "sudoku", "full", "runs/sudoku-full-a4-rf",
      f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {REINFORCE} "
-     f"{SHARED} --out runs/sudoku-full-a4-rf", "1 step per batch (REINFORCE with group baseline), constant lr, "
-     "1000 iterations x 16 groups"),
-    ("permutation full a3, one step per batch", "permutation", "full", "runs/perm-full-a3-rf",
+     f"{SHARED} --out runs/sudoku-full-a4-rf", "1 epoch x 1 minibatch (REINFORCE with the group mean as baseline), "
+     "constant lr, 1000 iterations"),
+    ("sudoku full a4: + std-normalised advantages", "sudoku", "full", "runs/sudoku-full-a4-rf-std",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {REINFORCE} "
+     f"--normalize-std {SHARED} --out runs/sudoku-full-a4-rf-std", "as the row above, advantages / group std"),
+    ("sudoku full a4: clipped epochs, constant lr", "sudoku", "full", "runs/sudoku-full-a4-clip",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 "
+     f"--min-learning-rate-ratio 1 {SHARED} --out runs/sudoku-full-a4-clip",
+     "2 clipped epochs x 2 minibatches, constant lr, 1000 iterations"),
+    ("sudoku full a4: one step per batch, lr 1e-3", "sudoku", "full", "runs/sudoku-full-a4-rf-lr1e-3",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {REINFORCE} "
+     f"--learning-rate 1e-3 {SHARED} --out runs/sudoku-full-a4-rf-lr1e-3", "1 epoch x 1 minibatch, lr 1e-3"),
+    ("permutation full a3: one step per batch", "permutation", "full", "runs/perm-full-a3-rf",
      f"unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 {REINFORCE} "
-     f"{SHARED} --out runs/perm-full-a3-rf", "as above, on Permutation-v1"),
+     f"{SHARED} --out runs/perm-full-a3-rf", "1 epoch x 1 minibatch, constant lr, 1000 iterations"),
+    ("permutation full a3: one step per batch, cosine lr", "permutation", "full", "runs/perm-full-a3-rf-cos",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {SHARED} --out runs/perm-full-a3-rf-cos",
+     "1 epoch x 1 minibatch, cosine lr to 0.1x, 1000 iterations"),
+    ("permutation semi-AR a3: one step per batch", "permutation", "semi_ar", "runs/perm-semi_ar-a3-rf",
+     f"unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 {REINFORCE} "
+     f"{SHARED} --out runs/perm-semi_ar-a3-rf", "1 epoch x 1 minibatch, constant lr, 800 iterations"),
 ]  # fmt: skip
 
 
