@@ -4,8 +4,9 @@
 
 Writes ``agents/pretrained/<name>.pt`` and the run's entry in ``agents/pretrained/policies.json``: the command
 that reproduces it, its iterations, the seconds its rollouts and updates took (from ``metrics.csv``), the machine,
-and the held-out evaluation the trainer wrote at the end (``eval.json``; for a conditioned policy also its sweep over
-alpha).
+and its held-out evaluation measured now, with the installed code (200 distinct prompts, seed 0, beta 1, as the
+trainer's ``eval.json``; for a conditioned policy at its default alpha and along its alpha sweep), so that a run
+evaluated by older code never ships a stale number.
 """
 
 from __future__ import annotations
@@ -14,12 +15,35 @@ import argparse
 import csv
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 from unmask_gym.bench import machine_description
 
 PRETRAINED = Path(__file__).parent.parent / "agents" / "pretrained"
 MANIFEST = PRETRAINED / "policies.json"
+
+
+def held_out(run: Path, episodes: int = 200) -> dict:
+    """The run's policy on ``episodes`` distinct held-out prompts (seed 0, beta 1), as ``unmask-gym train`` writes.
+
+    A conditioned policy is measured at its default alpha, then along ``alpha_grid`` (``alpha_sweep``).
+    """
+    from unmask_gym.agents import load_policy
+    from unmask_gym.agents.policy import alpha_grid
+    from unmask_gym.evaluation import evaluate, make_eval_env, served_env_kwargs
+
+    policy = load_policy(run)
+    alphas = [policy.alpha, *alpha_grid(policy.config.alpha_range)] if policy.config.conditioned else [None]
+    results = []
+    for alpha in alphas:
+        if alpha is not None:
+            policy.alpha = alpha
+        env = make_eval_env(episodes=episodes, **served_env_kwargs(policy, {**policy.env_kwargs,
+                                                                             **policy.observation_kwargs}))
+        results.append({"alpha": alpha, **evaluate(env, policy, seed=0).to_dict()})
+    first = results[0]
+    return {**first, "alpha_sweep": results[1:]} if len(results) > 1 else first
 
 
 def main() -> None:
@@ -31,7 +55,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader((args.run / "metrics.csv").open()))
     seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
-    evaluation = json.loads((args.run / "eval.json").read_text())
+    evaluation = held_out(args.run)
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "policy.pt", PRETRAINED / f"{args.name}.pt")
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
@@ -40,6 +64,8 @@ def main() -> None:
         "iterations": len(rows),
         "train_seconds": round(seconds),
         "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
+        "code": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                               cwd=Path(__file__).parent).stdout.strip(),  # the trainer's code at shipping
         "held_out": {key: evaluation[key] for key in ("episodes", "accuracy", "accuracy_ci95", "mean_nfe")},
     }
     if "alpha_sweep" in evaluation:  # a conditioned policy: its held-out result at each alpha of the sweep
