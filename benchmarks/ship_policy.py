@@ -64,8 +64,8 @@ def main() -> None:
         "iterations": len(rows),
         "train_seconds": round(seconds),
         "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
-        "code": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                               cwd=Path(__file__).parent).stdout.strip(),  # the trainer's code at shipping
+        "shipped_at_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                               cwd=Path(__file__).parent).stdout.strip(),
         "held_out": {key: evaluation[key] for key in ("episodes", "accuracy", "accuracy_ci95", "mean_nfe")},
     }
     if "alpha_sweep" in evaluation:  # a conditioned policy: its held-out result at each alpha of the sweep
