@@ -238,3 +238,22 @@ def test_the_single_env_id_plays_an_episode(folders):
         obs, _, terminated, _, info = env.step(obs["action_mask"].astype("int8"))  # the whole block at once
         steps += 1
     assert steps == 2 and isinstance(info["completion"], str) and env.unwrapped.task.name == "GSM8K"
+
+
+def test_load_model_routes_a_transformers_folder_to_the_hf_backend(tmp_path):
+    from unmask_gym.models import load_model
+
+    folder = masked_lm_folder(tmp_path / "bert")
+    model = load_model(folder)
+    assert isinstance(model, HFDiffusionLM) and load_model(str(folder)) is not None
+    assert load_model(folder) is model  # cached like the built-in ones
+    llada = standin_folder(tmp_path / "llada", "llada") if transformers_major() < 5 else None
+    if llada is not None:
+        with pytest.raises(ValueError, match="trust_remote_code"):
+            load_model(llada)
+
+
+def transformers_major() -> int:
+    import transformers
+
+    return int(transformers.__version__.split(".")[0])

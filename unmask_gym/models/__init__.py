@@ -32,7 +32,10 @@ def list_models() -> list[str]:
 def load_model(
     name_or_model: str | Path | Any, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Any:
-    """Returns a ``DiffusionLM``: a shipped model by short name, a checkpoint path, or an instance as is.
+    """Returns a ``DiffusionLM``: a shipped name, a checkpoint path, a transformers folder, or an instance as is.
+
+    A transformers model folder loads through ``HFDiffusionLM.from_pretrained`` (masked LMs; LLaDA and Dream need
+    ``trust_remote_code``, so load them with it yourself or through ``UnmaskGym/HF-v0``).
 
     Raises:
         ValueError: for an unknown name, listing the shipped ones.
@@ -42,7 +45,12 @@ def load_model(
     device = torch.device(device)
     key = (str(name_or_model), str(device), None if dtype is None else str(dtype))
     if key not in _CACHE:
-        path = Path(name_or_model)
+        path = Path(name_or_model).expanduser()
+        if path.is_dir() and (path / "config.json").exists():  # a transformers model folder
+            from unmask_gym.models.hf import HFDiffusionLM
+
+            _CACHE[key] = HFDiffusionLM.from_pretrained(path, device=device, dtype=dtype)
+            return _CACHE[key]
         if not path.suffix:
             path = CHECKPOINT_DIR / f"{str(name_or_model).lower()}.pt"
             if not path.exists():
