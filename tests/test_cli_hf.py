@@ -61,7 +61,7 @@ def test_bench_and_replay_take_a_transformers_model(llada, dataset, tmp_path, ca
     assert main(argv) == 0
     written = json.loads((tmp_path / "bench_gsm8k.json").read_text())
     assert written["task"] == "GSM8K" and written["distinct_prompts"] == 2
-    assert all(len(h["per_prompt"]) == 2 for s in written["settings"].values() for h in s["heuristics"])
+    assert all(len(h["per_prompt"]["nfe"]) == 2 for s in written["settings"].values() for h in s["heuristics"])
     capsys.readouterr()
     assert main(["replay", "--policy", "top_k_confidence:k=4", "--block-length", "4",
                  *hf_flags(llada, dataset, device=False)]) == 0  # fmt: skip

@@ -125,8 +125,25 @@ def _point(result: EvalResult, answer_length: int) -> dict[str, Any]:
         "name": result.policy, "mean_nfe": result.mean_nfe, "accuracy": result.accuracy,
         "ci95": list(result.accuracy_ci95), "tokens_per_forward": answer_length / max(result.mean_nfe, 1e-9),
         "early_eos_rate": result.premature_eos_rate, "truncated": result.truncated,
-        "per_prompt": {str(r["prompt_id"]): [int(r["correct"]), r["nfe"]] for r in result.records},
+        "per_prompt": {"prompt_id": [r["prompt_id"] for r in result.records],
+                       "correct": [int(r["correct"]) for r in result.records],
+                       "nfe": [r["nfe"] for r in result.records]},
     }  # fmt: skip
+
+
+def per_prompt_outcomes(point: dict[str, Any]) -> dict[int, tuple[float, float]]:
+    """A point's {prompt id: (correct, nfe)}, what ``hull_gain_interval`` pairs (a prompt's episodes averaged).
+
+    Example:
+        >>> per_prompt_outcomes({"per_prompt": {"prompt_id": [0, 1, 1], "correct": [1, 0, 1], "nfe": [2, 4, 2]}})
+        {0: (1.0, 2.0), 1: (0.5, 3.0)}
+    """
+    table = point["per_prompt"]
+    sums: dict[int, list[float]] = {}
+    for prompt, correct, nfe in zip(table["prompt_id"], table["correct"], table["nfe"], strict=True):
+        total = sums.setdefault(prompt, [0.0, 0.0, 0])
+        total[0], total[1], total[2] = total[0] + correct, total[1] + nfe, total[2] + 1
+    return {prompt: (c / n, f / n) for prompt, (c, f, n) in sums.items()}
 
 
 def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settings: Sequence[str] = SETTINGS,
@@ -208,9 +225,9 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
                     cache_file.parent.mkdir(parents=True, exist_ok=True)
                     cache_file.write_text(json.dumps(cached) + "\n")
             points.append(cached[spec])
-        report["distinct_prompts"] = len(points[0]["per_prompt"])
+        report["distinct_prompts"] = len(set(points[0]["per_prompt"]["prompt_id"]))
         hull = heuristic_hull((p["mean_nfe"], p["accuracy"]) for p in points)
-        per_heuristic = {p["name"]: {k: tuple(v) for k, v in p["per_prompt"].items()} for p in points}
+        per_heuristic = {p["name"]: per_prompt_outcomes(p) for p in points}
         agent_rows: dict[str, list[dict[str, Any]]] = {}
         for name, members in agents.items():
             trained_for = {m.env_kwargs["block_length"] for m in members if "block_length" in _trained_for(m)}
@@ -221,8 +238,8 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
                 extra = {k: v for k, v in _trained_for(member).items() if k not in ("task", "block_length")}
                 extra.update(getattr(member, "observation_kwargs", {}))
                 point = run(member, setting, extra)
-                mine = {k: (c, n) for k, (c, n) in point["per_prompt"].items()}
-                point.update(hull_gain_interval(per_heuristic, mine, resamples=resamples, seed=seed))
+                point.update(hull_gain_interval(per_heuristic, per_prompt_outcomes(point), resamples=resamples,
+                                                seed=seed))  # fmt: skip
                 rows.append(point)
             agent_rows[name] = sorted(rows, key=lambda p: p["mean_nfe"])
         report["settings"][setting] = {
@@ -262,7 +279,8 @@ class BenchReport:
          "settings": {"semi_ar" | "full": {
              "block_length": B or null,
              "heuristics": [{"name", "mean_nfe", "accuracy", "ci95", "tokens_per_forward", "early_eos_rate",
-                             "truncated", "per_prompt": {prompt id: [correct, nfe]}}, ...],
+                             "truncated", "per_prompt": {"prompt_id": [...], "correct": [...], "nfe": [...]}},
+                            ...],
              "hull": [[mean_nfe, accuracy], ...],   # vertices by increasing NFE
              "agents": {NAME: [{... the heuristic fields ..., "hull_accuracy", "hull_gain", "hull_gain_ci95"}]},
              "summary": {NAME: mean hull gain over the NFE range the agent's curve and the hull share}}}}
@@ -289,7 +307,7 @@ class BenchReport:
         if path.suffix != ".json":
             path = path / f"bench_{self.data['task'].lower()}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.data, indent=1) + "\n")
+        path.write_text(json.dumps(self.data, separators=(",", ":")) + "\n")  # compact: per-prompt lists
         return path
 
     def table(self) -> str:
