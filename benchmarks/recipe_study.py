@@ -48,6 +48,11 @@ RUNS = [
     ("sudoku full a4: one step per batch, lr 1e-3", "sudoku", "full", "runs/sudoku-full-a4-rf-lr1e-3",
      f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {REINFORCE} "
      f"--learning-rate 1e-3 {SHARED} --out runs/sudoku-full-a4-rf-lr1e-3", "1 epoch x 1 minibatch, lr 1e-3"),
+    ("sudoku full a4: one step per batch, 5 features, 4 heads", "sudoku", "full", "runs/sudoku-full-a4-rf-5f",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 "
+     f"{REINFORCE} --width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy "
+     "--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/sudoku-full-a4-rf-5f",
+     "1 epoch x 1 minibatch, constant lr, no end-token feature, 4 heads, FFN 128, 1500 iterations"),
     ("permutation full a3: one step per batch", "permutation", "full", "runs/perm-full-a3-rf",
      f"unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 {REINFORCE} "
      f"{SHARED} --out runs/perm-full-a3-rf", "1 epoch x 1 minibatch, constant lr, 1000 iterations"),

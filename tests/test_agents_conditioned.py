@@ -14,7 +14,7 @@ from unmask_gym.agents.loading import list_policies, save_checkpoint
 from unmask_gym.agents.policy import alpha_grid, policy_inputs
 from unmask_gym.agents.train import main as train_main
 from unmask_gym.cli import main as cli_main
-from unmask_gym.evaluation import evaluate, make_eval_env
+from unmask_gym.evaluation import evaluate, make_eval_env, served_env_kwargs
 from unmask_gym.reward import multiplicative_reward
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
@@ -155,10 +155,10 @@ SHIPPED_CONDITIONED = [name for name in list_policies() if name.endswith("-cond"
 @pytest.mark.parametrize("name", SHIPPED_CONDITIONED)
 def test_a_shipped_conditioned_policy_spends_fewer_passes_as_alpha_grows(name):
     policy = load_policy(name)
-    env = make_eval_env(episodes=64, **policy.env_kwargs)
     nfe = []
     for alpha in alpha_grid(policy.config.alpha_range, points=4):
         policy.alpha = alpha
         policy.reseed()
+        env = make_eval_env(episodes=64, **served_env_kwargs(policy, policy.env_kwargs))  # rewarded at that alpha
         nfe.append(evaluate(env, policy, seed=0).mean_nfe)
     assert all(later < earlier for earlier, later in itertools.pairwise(nfe)), nfe
