@@ -49,8 +49,8 @@ MDP_KEYS = ("task", "block_length", "answer_length", "max_nfe", "reward", "alpha
 class GRPOConfig:
     """Everything a GRPO run needs (the ``unmask-gym train`` flags are these fields)."""
 
-    task: str = "addition"
-    """Built-in task name."""
+    task: str = "permutation"
+    """Built-in task: addition, permutation, permutation-v0, statetracking, sudoku."""
     block_length: int | str | None = "task"  # unmask_gym.config.TASK_DEFAULT; a literal: train.py reads it by ast
     """Semi-AR block length; None: full diffusion; "task": the task's default (4 for the built-in tasks)."""
     alpha: float = 1.0

@@ -44,8 +44,8 @@ from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 class PPOConfig:
     """Everything a PPO run needs (``unmask-gym train --algo ppo`` flags); CleanRL's defaults where they apply."""
 
-    task: str = "addition"
-    """Built-in task name."""
+    task: str = "permutation"
+    """Built-in task: addition, permutation, permutation-v0, statetracking, sudoku."""
     block_length: int | str | None = "task"  # unmask_gym.config.TASK_DEFAULT; a literal: train.py reads it by ast
     """Semi-AR block length; None: full diffusion; "task": the task's default (4 for the built-in tasks)."""
     alpha: float = 1.0

@@ -19,6 +19,7 @@ import dataclasses
 import itertools
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +92,8 @@ def _add_fields(parser: argparse.ArgumentParser, items: Sequence[ConfigField]) -
     for item in items:
         flag = "--" + item.name.replace("_", "-")
         shown = ",".join(item.default) if isinstance(item.default, tuple) else item.default
-        help_text = f"{item.doc} (default: {shown})".replace("%", "%%")
+        doc = re.sub(r"``([^`]*)``", r"\1", item.doc)  # plain text in --help, not reST
+        help_text = (doc if "(default:" in doc else f"{doc} (default: {shown})").replace("%", "%%")
         # SUPPRESS: only the flags given reach the config, so the dataclass stays the one source of defaults.
         if item.annotation == "bool":
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS, help=help_text)

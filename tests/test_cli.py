@@ -155,3 +155,34 @@ def test_list_names_tasks_heuristics_policies_and_models(capsys):
     assert all(f"  {name}:" in out for name in HEURISTICS) and "fast_dllm_threshold:threshold=0.9" in out
     assert all(f"  {name} " in out for name in list_policies())
     assert ", ".join(list_models()) in out
+
+
+def test_every_command_has_the_same_task_default_and_lists_the_tasks():
+    import argparse
+
+    from unmask_gym import cli
+    from unmask_gym.agents.grpo import GRPOConfig
+    from unmask_gym.agents.ppo import PPOConfig
+    from unmask_gym.tasks import TASKS
+
+    assert cli.BUILT_IN_TASKS == tuple(sorted(TASKS))
+    parsers = {}
+    original = argparse.ArgumentParser.parse_args
+
+    def capture(self, args=None, namespace=None):  # keep every subcommand's parser for inspection
+        parsers.update(self._subparsers._group_actions[0].choices)
+        raise SystemExit(0)
+
+    argparse.ArgumentParser.parse_args = capture
+    try:
+        with pytest.raises(SystemExit):
+            main(["list"])
+    finally:
+        argparse.ArgumentParser.parse_args = original
+    with_task = {name: parser for name, parser in parsers.items() if "--task" in parser._option_string_actions}
+    assert set(with_task) == {"demo", "eval", "bench", "replay", "train", "train-dllm"}
+    defaults = {parser.get_default("task") for name, parser in with_task.items() if name in ("demo", "eval", "bench",
+                                                                                             "replay")}  # fmt: skip
+    assert defaults == {cli.DEFAULT_TASK} == {GRPOConfig.task, PPOConfig.task}  # train's default is the config's
+    for name, parser in with_task.items():
+        assert "sudoku" in parser._option_string_actions["--task"].help, name

@@ -17,6 +17,9 @@ from typing import Any
 from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs
 
 TASK_DEFAULT = "task"  # the same sentinel as unmask_gym.config.TASK_DEFAULT, without importing torch for --help
+BUILT_IN_TASKS = ("addition", "permutation", "permutation-v0", "statetracking", "sudoku")  # unmask_gym.tasks.TASKS
+DEFAULT_TASK = "permutation"  # every command's (and the trainers') --task default
+TASK_HELP = f"built-in task: {', '.join(BUILT_IN_TASKS)} (default: {DEFAULT_TASK}; gsm8k/math with --dataset)"
 
 
 def block_length_argument(text: str) -> int | str | None:
@@ -43,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="decode held-out prompts of a built-in task with simple unmasking rules")
-    demo.add_argument("--task", default="addition", help="built-in task (default: addition)")
+    demo.add_argument("--task", default=DEFAULT_TASK, help=TASK_HELP)
     demo.add_argument("--episodes", type=int, default=200, help="held-out prompts per rule (default: 200)")
     demo.add_argument("--num-envs", type=int, default=64, help="parallel episodes (default: 64)")
     demo.add_argument("--seed", type=int, default=0)
@@ -51,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(run=_demo)
 
     def add_env_arguments(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--task", default="permutation", help="built-in task (default: permutation)")
+        command.add_argument("--task", default=DEFAULT_TASK, help=TASK_HELP)
         command.add_argument("--episodes", type=int, default=200, help="held-out prompts, each run once (default: 200)")
         command.add_argument("--num-envs", type=int, default=64, help="parallel episodes (default: 64)")
         command.add_argument("--seed", type=int, default=0, help="picks the prompts and any sampling (default: 0)")
@@ -114,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing.set_defaults(run=_list)
 
     show = commands.add_parser("replay", help="print one episode step by step")
-    show.add_argument("--task", default="permutation")
+    show.add_argument("--task", default=DEFAULT_TASK, help=TASK_HELP)
     show.add_argument(
         "--policy", default="top_k_confidence:k=4",
         help="a heuristic spec or a learned policy's name, run folder or checkpoint (default: top_k_confidence:k=4)",
@@ -128,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     show.set_defaults(run=_replay)
 
     train = commands.add_parser("train-dllm", help="train a built-in tiny dLLM (the recipe of the shipped models)")
-    train.add_argument("--task", required=True, help="built-in task to train on")
+    train.add_argument("--task", required=True, help=f"built-in task to train on: {', '.join(BUILT_IN_TASKS)}")
     train.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the shipped model's)")
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--seed", type=int, default=0)
