@@ -18,11 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from unmask_gym.evaluation import (
     EvalResult,
     area_to_hull,
     evaluate,
     heuristic_hull,
+    hull_accuracy,
     hull_gain_interval,
     make_eval_env,
     served_env_kwargs,
@@ -354,9 +357,10 @@ class BenchReport:
         for axis, data in zip(axes[0], settings.values(), strict=True):
             axis.scatter([p["mean_nfe"] for p in data["heuristics"]], [p["accuracy"] for p in data["heuristics"]],
                          s=14, c="0.55", label="heuristic settings", zorder=2)  # fmt: skip
-            hull = data["hull"]
-            axis.plot([x for x, _ in hull] + [max(x for x, _ in hull) * 1.5], [y for _, y in hull] + [hull[-1][1]],
-                      "k-", lw=1.3, label="heuristic hull", zorder=1)  # fmt: skip
+            hull = [tuple(vertex) for vertex in data["hull"]]
+            # Sampled densely: the hull is straight in mean NFE, and the x axis is logarithmic.
+            xs = np.linspace(hull[0][0], hull[-1][0] * 1.5, 400)
+            axis.plot(xs, [hull_accuracy(hull, x) for x in xs], "k-", lw=1.3, label="heuristic hull", zorder=1)
             for name, rows in data["agents"].items():
                 x = [p["mean_nfe"] for p in rows]
                 y = [p["accuracy"] for p in rows]
