@@ -257,3 +257,16 @@ def transformers_major() -> int:
     import transformers
 
     return int(transformers.__version__.split(".")[0])
+
+
+def test_a_masked_lms_hidden_observation_is_what_its_prediction_head_projects(folders):
+    envs = make_vec(folders, "masked_lm", num_envs=2, answer_length=8, block_length=None, observe_hidden=True)
+    bert = envs.unwrapped.model.model
+    seen = {}
+    hooks = [bert.cls.predictions.transform.register_forward_hook(lambda m, a, out: seen.update(transformed=out)),
+             bert.bert.register_forward_hook(lambda m, a, out: seen.update(last=out[0]))]  # fmt: skip
+    obs, _ = envs.unwrapped.reset(seed=0)
+    for hook in hooks:
+        hook.remove()
+    torch.testing.assert_close(obs["hidden"], seen["transformed"][:, -8:].float())  # BERT: dense, activation, norm
+    assert not torch.allclose(obs["hidden"], seen["last"][:, -8:].float())  # not the encoder's raw last layer

@@ -94,7 +94,11 @@ class EnvConfig:
     )  # fmt: skip
     top_k: int = _argument(0, "0", "K of the `top_k_probs`/`top_k_tokens` observation keys (at most V)")
     observe_prompt: bool = _argument(False, "`False`", "add the `prompt_tokens` observation key")
-    observe_hidden: bool = _argument(False, "`False`", "add the `hidden` observation key (the dLLM's last states)")
+    observe_hidden: bool = _argument(
+        False, "`False`", "add the `hidden` observation key: the states the dLLM's vocabulary projection reads (the "
+        "final-normalised last hidden states of LLaDA and Dream; after the prediction-head transform for a BERT-style "
+        "masked LM)",
+    )  # fmt: skip
     validate_actions: bool = _argument(
         True, "`True`", "check that action values are 0/1 (host actions on the host; non-bool device actions in "
         "one reduction, the step's second sync)"
