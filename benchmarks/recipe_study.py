@@ -53,6 +53,14 @@ RUNS = [
      f"{REINFORCE} --width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy "
      "--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/sudoku-full-a4-rf-5f",
      "1 epoch x 1 minibatch, constant lr, no end-token feature, 4 heads, FFN 128, 1500 iterations"),
+    ("sudoku full a4: imitation warm start from EB-sampler", "sudoku", "full", "runs/sudoku-full-a4-rf-warm",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 800 {REINFORCE} "
+     f"--warm-start --expert eb_sampler:gamma=1.0 {SHARED} --out runs/sudoku-full-a4-rf-warm",
+     "1 epoch x 1 minibatch, constant lr, first imitates EB-sampler gamma 1 (a hull vertex), 800 iterations"),
+    ("sudoku full a4: expert steering with EB-sampler", "sudoku", "full", "runs/sudoku-full-a4-rf-steer",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 800 {REINFORCE} "
+     f"--expert-steering --expert eb_sampler:gamma=1.0 {SHARED} --out runs/sudoku-full-a4-rf-steer",
+     "1 epoch x 1 minibatch, constant lr, one EB-sampler gamma 1 rollout per group (G + 1), 800 iterations"),
     ("permutation full a3: one step per batch", "permutation", "full", "runs/perm-full-a3-rf",
      f"unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 {REINFORCE} "
      f"{SHARED} --out runs/perm-full-a3-rf", "1 epoch x 1 minibatch, constant lr, 1000 iterations"),
