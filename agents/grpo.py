@@ -155,6 +155,30 @@ def reward_name(reward: Any) -> str:
     return f"callable:{getattr(reward, '__module__', '?')}.{getattr(reward, '__qualname__', type(reward).__name__)}"
 
 
+def iteration_seed(seed: int, stream: int, iteration: int) -> int:
+    """A reset seed for ``iteration`` of a run: a hash of (seed, stream, iteration), non-negative and 63-bit.
+
+    Example:
+        >>> iteration_seed(0, 0, 5) == iteration_seed(0, 0, 5) != iteration_seed(0, 1, 5)
+        True
+    """
+    return int(np.random.SeedSequence([seed, stream, iteration]).generate_state(1)[0] >> 1)
+
+
+def restore_reward(config: Any, reward: Any, path: Any, trainer: str) -> Any:
+    """``config`` with its reward function given back: a checkpoint records a callable by name only.
+
+    Raises:
+        ValueError: the run was trained with a reward function and ``reward`` is None.
+    """
+    if not config.reward.startswith("callable:"):
+        return config
+    if reward is None:
+        raise ValueError(f"{path} was trained with the reward function {config.reward[9:]}; pass it again: "
+                         f"{trainer}.resume(path, reward=function)")  # fmt: skip
+    return dataclasses.replace(config, reward=reward)
+
+
 def seed_generators(generators: tuple[torch.Generator, ...], seed: int, stream: int, iteration: int,
                     rank: int) -> None:  # fmt: skip
     """Seeds each generator from a hash of (seed, stream, iteration, rank).
@@ -432,8 +456,8 @@ class GRPOTrainer:
         return {"agreement": agreement, "epochs": epoch, "steps": data.num_steps, "held_out_steps": held_out.num_steps}
 
     def iteration_seed(self, iteration: int, stream: int = 0) -> int:
-        """The reset seed of an iteration (stream 0: RL, 1: warm start), a hash of (seed, stream, iteration)."""
-        return int(np.random.SeedSequence([self.config.seed, stream, iteration]).generate_state(1)[0] >> 1)
+        """The reset seed of an iteration (stream 0: RL, 1: warm start): ``iteration_seed``."""
+        return iteration_seed(self.config.seed, stream, iteration)
 
     def seed_generators(self, stream: int) -> None:
         """Seeds the action and minibatch generators from (seed, stream, iteration, rank): ``seed_generators``."""
@@ -465,12 +489,7 @@ class GRPOTrainer:
         if state.get("algo", "grpo") != "grpo":
             raise ValueError(f"{payload['path']} is a {state['algo'].upper()} checkpoint; resume it with --algo "
                              f"{state['algo']}")  # fmt: skip
-        config = GRPOConfig(**json.loads(state["config"]))
-        if config.reward.startswith("callable:"):
-            if reward is None:
-                raise ValueError(f"{payload['path']} was trained with the reward function {config.reward[9:]}; "
-                                 "pass it again: GRPOTrainer.resume(path, reward=function)")  # fmt: skip
-            config = dataclasses.replace(config, reward=reward)
+        config = restore_reward(GRPOConfig(**json.loads(state["config"])), reward, payload["path"], cls.__name__)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
         trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)

@@ -35,7 +35,14 @@ from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
 
 from .distribution import empty_sample_fallback, entropy, highest_logit, log_prob, sample_action
-from .grpo import clipped_surrogate_loss, reward_name, seed_generators, trained_env_kwargs
+from .grpo import (
+    clipped_surrogate_loss,
+    iteration_seed,
+    restore_reward,
+    reward_name,
+    seed_generators,
+    trained_env_kwargs,
+)
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 
@@ -291,8 +298,7 @@ class PPOTrainer:
         """``num_steps`` decisions in every slot; returns the rollout, episode statistics and the next state's value."""
         config, tau = self.config, self.policy.config.tau_train
         if self._obs is None:  # a resumed run starts new prompts, not the opening ones again
-            seed = config.seed if self.iteration == 0 else int(
-                np.random.SeedSequence([config.seed, 4, self.iteration]).generate_state(1)[0] >> 1)  # fmt: skip
+            seed = config.seed if self.iteration == 0 else iteration_seed(config.seed, 4, self.iteration)
             self._obs, _ = self.env.reset(seed=seed)
         obs = self._obs
         steps: dict[str, list[torch.Tensor]] = {field.name: [] for field in dataclasses.fields(Rollout)}
@@ -398,12 +404,7 @@ class PPOTrainer:
         state = payload["trainer_state"]
         if state.get("algo", "grpo") != "ppo":
             raise ValueError(f"{payload['path']} is a GRPO checkpoint; resume it with --algo grpo")
-        config = PPOConfig(**json.loads(state["config"]))
-        if config.reward.startswith("callable:"):
-            if reward is None:
-                raise ValueError(f"{payload['path']} was trained with the reward function {config.reward[9:]}; "
-                                 "pass it again: PPOTrainer.resume(path, reward=function)")  # fmt: skip
-            config = dataclasses.replace(config, reward=reward)
+        config = restore_reward(PPOConfig(**json.loads(state["config"])), reward, payload["path"], cls.__name__)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
         trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)

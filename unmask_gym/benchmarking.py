@@ -112,12 +112,11 @@ def _trained_for(agent: Any) -> dict[str, Any]:
 
 def _model_key(task: Any, model: Any) -> str | None:
     """A cache key of the dLLM: the checkpoint's name and content hash (None: an instance, not cached)."""
-    from unmask_gym.models import CHECKPOINT_DIR, resolve_model_name
+    from unmask_gym.models import model_file, resolve_model_name
 
     if model is not None and not isinstance(model, str | Path):
         return None
-    name = resolve_model_name(task) if model is None else str(model)
-    path = Path(name) if Path(name).suffix else CHECKPOINT_DIR / f"{name.lower()}.pt"
+    path = model_file(resolve_model_name(task) if model is None else model)
     if not path.is_file():
         return None
     return f"{path.stem}-{hashlib.sha1(path.read_bytes()).hexdigest()[:12]}"
@@ -192,10 +191,12 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
     answer_length = env_kwargs.get("answer_length") or task_object.answer_length
     model_key = _model_key(task_object, env_kwargs.get("model"))
     cache = Path(cache_dir) if cache_dir is not None and model_key is not None else None
-    options = json.dumps({k: v for k, v in env_kwargs.items() if k != "model"}, sort_keys=True, default=str)
-    options_key = hashlib.sha1(options.encode()).hexdigest()[:8]  # other env arguments change the results too
-    served, _ = distinct_prompts(task_object, episodes, seed)  # the very prompts: a changed held-out set is a miss
-    prompts_key = f"n{episodes}-" + hashlib.sha1("\n".join(served).encode()).hexdigest()[:8]
+    if cache is not None:
+        options = json.dumps({k: v for k, v in env_kwargs.items() if k != "model"}, sort_keys=True, default=str)
+        served, _ = distinct_prompts(task_object, episodes, seed)  # the very prompts: a changed held-out set misses
+        cache_key = "-".join([task_object.name.lower(), str(model_key),
+                              hashlib.sha1(options.encode()).hexdigest()[:8],  # other env arguments matter too
+                              f"n{episodes}", hashlib.sha1("\n".join(served).encode()).hexdigest()[:8]])  # fmt: skip
     report: dict[str, Any] = {
         "schema": SCHEMA, "task": task_object.name, "episodes": episodes, "seed": seed,
         "machine": machine_description(), "model": model_key, "settings": {},
@@ -214,8 +215,7 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
         block = blocks[setting]
         specs = heuristics.get(setting) if isinstance(heuristics, dict) else heuristics
         specs = list(specs) if specs is not None else hull_grid(answer_length, block)
-        key = f"{task_object.name.lower()}-{model_key}-{options_key}-{prompts_key}-{setting}-b{block}-seed{seed}"
-        cache_file = None if cache is None else cache / f"heuristics-{key}.json"
+        cache_file = None if cache is None else cache / f"heuristics-{cache_key}-{setting}-b{block}-seed{seed}.json"
         cached = json.loads(cache_file.read_text()) if cache_file is not None and cache_file.is_file() else {}
         points = []
         for spec in specs:
@@ -233,7 +233,8 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
         per_heuristic = {p["name"]: per_prompt_outcomes(p) for p in points}
         agent_rows: dict[str, list[dict[str, Any]]] = {}
         for name, members in agents.items():
-            trained_for = {m.env_kwargs["block_length"] for m in members if "block_length" in _trained_for(m)}
+            trained_for = {settings["block_length"] for settings in map(_trained_for, members)
+                           if "block_length" in settings}  # fmt: skip
             if trained_for and block not in trained_for:
                 continue  # a learned policy runs only in the setting it was trained for
             rows = []

@@ -60,6 +60,7 @@ class PromptStreams:
         self.first_group, self.shard, self.repeats = first_group, shard, repeats
         self.encode = encode
         self.skipped = 0  # prompts of an endless stream that did not fit (never snapshotted: a count of what was seen)
+        self._encoded: dict[str, tuple[int, ...]] = {}  # a finite list's ids, kept across reseeds (built, then reset)
         self.seed(0)
 
     def seed(self, seed: int) -> None:
@@ -78,7 +79,9 @@ class PromptStreams:
             encoded, refused = [], []
             for prompt in prompts:
                 try:
-                    encoded.append(tuple(self.encode(prompt)))
+                    if prompt not in self._encoded:
+                        self._encoded[prompt] = tuple(self.encode(prompt))
+                    encoded.append(self._encoded[prompt])
                 except ValueError as error:
                     refused.append(str(error))
             if refused:

@@ -29,6 +29,17 @@ def list_models() -> list[str]:
     return sorted(path.stem for path in CHECKPOINT_DIR.glob("*.pt"))
 
 
+def model_file(name: str | Path) -> Path:
+    """The checkpoint file a model name stands for: a shipped one by short name, else the path itself.
+
+    Example:
+        >>> model_file("Sudoku").name, str(model_file("runs/my.pt"))
+        ('sudoku.pt', 'runs/my.pt')
+    """
+    path = Path(name).expanduser()
+    return path if path.suffix else CHECKPOINT_DIR / f"{str(name).lower()}.pt"
+
+
 def load_model(
     name_or_model: str | Path | Any, device: str | torch.device = "cpu", dtype: torch.dtype | None = None
 ) -> Any:
@@ -52,7 +63,7 @@ def load_model(
             _CACHE[key] = HFDiffusionLM.from_pretrained(path, device=device, dtype=dtype)
             return _CACHE[key]
         if not path.suffix:
-            path = CHECKPOINT_DIR / f"{str(name_or_model).lower()}.pt"
+            path = model_file(name_or_model)
             if not path.exists():
                 raise ValueError(f"unknown model {name_or_model!r}; shipped models are {list_models()}")
         model = load_model_file(path, device)
@@ -73,6 +84,7 @@ __all__ = [
     "list_models",
     "load_model",
     "load_model_file",
+    "model_file",
     "resolve_model_name",
     "save_model",
 ]

@@ -88,10 +88,10 @@ class PermutationV0(Permutation):
 
     v0 = True
     model_name = "permutation-v0"
+    train_steps = 2500
+    prompt_format = "4 to 10 distinct digits in increasing order, then '=', e.g. '013789='"
+    prompt_pattern = r"(?=\d{4})0?1?2?3?4?5?6?7?8?9?="  # each digit at most once, in order
 
     def held_out_set(self) -> list[tuple[str, str]]:
         """Every eval-split prompt with its reference, in a fixed order: the whole split (74 prompts)."""
         return [(p, self.reference_for(p)) for p in self.all_prompts() if split_of(p) == "eval"]
-    train_steps = 2500
-    prompt_format = "4 to 10 distinct digits in increasing order, then '=', e.g. '013789='"
-    prompt_pattern = r"(?=\d{4})0?1?2?3?4?5?6?7?8?9?="  # each digit at most once, in order
