@@ -160,6 +160,26 @@ def entropy(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0) -
     return per_position.where(action_mask, torch.zeros_like(z)).sum(1)
 
 
+def bernoulli_kl(logits: torch.Tensor, reference_logits: torch.Tensor, action_mask: torch.Tensor,
+                 tau: float = 1.0) -> torch.Tensor:  # fmt: skip
+    """(N,) KL(policy || reference) of the per-position Bernoullis, summed over the selectable positions (nats).
+
+    Exact, not a sampled estimate: with p, q the two commit probabilities,
+    ``p log(p / q) + (1 - p) log((1 - p) / (1 - q))`` (the empty-sample fallback ignored, as in ``entropy``).
+
+    Example:
+        >>> mask = torch.tensor([[True, True]])
+        >>> bernoulli_kl(torch.tensor([[1.0, -2.0]]), torch.tensor([[1.0, -2.0]]), mask).item()
+        0.0
+        >>> round(bernoulli_kl(torch.tensor([[0.0, 5.0]]), torch.tensor([[0.0, 0.0]]), mask).item(), 4)
+        0.653
+    """
+    z, r = logits.float() / tau, reference_logits.float() / tau
+    p = torch.sigmoid(z)
+    per_position = p * (F.logsigmoid(z) - F.logsigmoid(r)) + (1 - p) * (F.logsigmoid(-z) - F.logsigmoid(-r))
+    return per_position.where(action_mask, torch.zeros_like(z)).sum(1)
+
+
 def expected_commits(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0, beta: float = 1.0,
                      fallback_to_highest_logit: bool = True) -> torch.Tensor:  # fmt: skip
     """(N,) expected number of positions committed: sum of p' plus, with the fallback, P(empty sample).

@@ -35,7 +35,7 @@ from unmask_gym.heuristics import make_policy
 from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
-from .distribution import entropy, highest_logit, log_prob, most_likely_action, sample_action
+from .distribution import bernoulli_kl, entropy, highest_logit, log_prob, most_likely_action, sample_action
 from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
 from .rollout import Rollouts, collect
@@ -92,6 +92,10 @@ class GRPOConfig:
     """PPO ratio clip epsilon (the paper: 0.5)."""
     normalize_std: bool = False
     """Divide advantages by the group's reward std."""
+    entropy_coef: float = 0.0
+    """Weight of an entropy bonus (mean summed Bernoulli entropy per step, episodes weighed as in the surrogate)."""
+    kl_coef: float = 0.0
+    """Weight of a KL penalty to the reference policy: the policy as RL began (after any warm start), frozen."""
     expert: str = "fast_dllm_threshold:threshold=0.9"
     """The heuristic of expert steering and the warm start (a ``make_policy`` spec)."""
     expert_steering: bool = False
@@ -128,6 +132,9 @@ class GRPOConfig:
                              '"top_confidence" or policy_fallback=True')  # fmt: skip
         if not 0 < self.clip_coef:
             raise ValueError(f"clip_coef must be > 0, got {self.clip_coef}")
+        for name in ("entropy_coef", "kl_coef"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
                              f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
@@ -241,6 +248,11 @@ def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tenso
     return -(weights * surrogate).sum() / weights.sum()
 
 
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_t w_t x_t / sum_t w_t: a per-step quantity averaged as the surrogate averages its steps."""
+    return (weights * values).sum() / weights.sum()
+
+
 class GRPOTrainer:
     """Holds the env(s), the policy, the optimiser and the generators of one run; ``run()`` yields metrics.
 
@@ -281,6 +293,7 @@ class GRPOTrainer:
         self.shuffle_generator = torch.Generator()
         self.iteration = 0
         self.warm_start_result: dict[str, float] | None = None
+        self.reference: UnmaskingPolicy | None = None  # kl_coef's anchor, frozen when RL begins
 
     @property
     def env_kwargs(self) -> dict[str, Any]:
@@ -296,6 +309,8 @@ class GRPOTrainer:
         """Runs the remaining iterations (after the warm start, if asked), yielding each one's metrics."""
         if self.config.warm_start and self.warm_start_result is None:
             self.warm_start_result = self.imitation_warm_start()
+        if self.config.kl_coef > 0 and self.reference is None:
+            self.reference = self._frozen_copy()
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
             if self.config.out and self.distributed.is_main and (
@@ -378,7 +393,7 @@ class GRPOTrainer:
         advantages = group_advantages(rollouts.reward, groups, config.normalize_std)[rollouts.episode]  # (S,)
         weights = 1.0 / rollouts.nfe[rollouts.episode].float()  # (S,) each episode weighs 1 in total
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
-                                          "grad_norm": []}  # fmt: skip
+                                          "reference_kl": [], "grad_norm": []}  # fmt: skip
         # Every group agreed (all right or all wrong): nothing to learn, and an AdamW step would still move the
         # policy through its momentum and weight decay. Ranks skip together (DDP needs every rank's backward).
         learnable = self.distributed.mean(float(bool(advantages.abs().max() > 0))) > 0
@@ -393,6 +408,15 @@ class GRPOTrainer:
                 new = log_prob(logits, rollouts.action[batch], mask, tau, fallback)
                 loss = clipped_surrogate_loss(new, rollouts.old_log_prob[batch], advantages[batch], weights[batch],
                                               config.clip_coef)  # fmt: skip
+                step_entropy = entropy(logits, mask, tau)  # (B,)
+                if config.entropy_coef > 0:
+                    loss = loss - config.entropy_coef * weighted_mean(step_entropy, weights[batch])
+                reference_kl = torch.zeros_like(step_entropy)
+                if config.kl_coef > 0:
+                    with torch.no_grad():
+                        reference_logits = self.reference(rollouts.features[batch], rollouts.condition[batch])
+                    reference_kl = bernoulli_kl(logits, reference_logits, mask, tau)
+                    loss = loss + config.kl_coef * weighted_mean(reference_kl, weights[batch])
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.policy.parameters(), config.max_grad_norm)
@@ -403,7 +427,8 @@ class GRPOTrainer:
                     clipped = ((log_ratio.exp() - 1).abs() > config.clip_coef).float()
                     totals["clip_fraction"].append(clipped.mean().item())
                     totals["approx_kl"].append(((log_ratio.exp() - 1) - log_ratio).mean().item())
-                    totals["entropy"].append(entropy(logits, mask, tau).mean().item())
+                    totals["entropy"].append(step_entropy.mean().item())
+                    totals["reference_kl"].append(reference_kl.mean().item())
                     totals["grad_norm"].append(grad_norm.item())
         self.policy.eval()
         with warnings.catch_warnings():  # a skipped first update calls the scheduler before any optimizer step
@@ -473,6 +498,7 @@ class GRPOTrainer:
             "warm_start": json.dumps(self.warm_start_result),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            "reference": None if self.reference is None else self.reference.state_dict(),
         }  # no generator states: every iteration seeds its own (seed_generators), on every rank
         return save_checkpoint(path, self.policy, self.env_kwargs, trainer_state=state)
 
@@ -498,6 +524,9 @@ class GRPOTrainer:
         trainer.scheduler.load_state_dict(state["scheduler"])
         trainer.iteration = int(state["iteration"])
         trainer.warm_start_result = json.loads(state["warm_start"])
+        if state.get("reference") is not None:
+            trainer.reference = trainer._frozen_copy()
+            trainer.reference.load_state_dict(state["reference"])
         return trainer
 
     def _cosine(self, step: int) -> float:
@@ -505,6 +534,12 @@ class GRPOTrainer:
         low = self.config.min_learning_rate_ratio
         progress = min(step / max(self.config.iterations, 1), 1.0)
         return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _frozen_copy(self) -> UnmaskingPolicy:
+        """The policy as it is now, in eval mode and without gradients (the KL penalty's reference)."""
+        reference = UnmaskingPolicy(self.policy.config).to(self.env.device)
+        reference.load_state_dict(self.policy.state_dict())
+        return reference.eval().requires_grad_(False)
 
     def _expert_choice(self, obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         return self.expert(obs)

@@ -1,0 +1,59 @@
+"""GRPO's entropy bonus and KL penalty to the reference policy (the recipe study's regularisers)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig
+from unmask_gym.agents.distribution import bernoulli_kl
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+SMALL = PolicyConfig(width=16, ff_width=32)
+
+
+def grpo(**overrides) -> GRPOTrainer:
+    settings = {"iterations": 3, "num_groups": 2, "group_size": 4, "block_length": None, "device": "cpu",
+                "alpha": 3.0, **overrides}  # fmt: skip
+    return GRPOTrainer(GRPOConfig(**settings), SMALL, task=CountingTask(6), model=FakeDiffusionLM())
+
+
+def parameters_after_one_iteration(**overrides) -> list[torch.Tensor]:
+    trainer = grpo(**overrides)
+    next(trainer.run())
+    return [p.detach().clone() for p in trainer.policy.parameters()]
+
+
+def test_bernoulli_kl_matches_the_closed_form_and_ignores_unselectable_positions():
+    logits, reference = torch.tensor([[1.5, -0.5, 3.0]]), torch.tensor([[0.0, 2.0, -9.0]])
+    mask = torch.tensor([[True, True, False]])
+    p, q = torch.sigmoid(logits[0, :2]), torch.sigmoid(reference[0, :2])
+    expected = (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).sum()
+    assert torch.allclose(bernoulli_kl(logits, reference, mask), expected[None])
+    assert torch.allclose(bernoulli_kl(logits, reference, mask, tau=2.0),
+                          bernoulli_kl(logits / 2, reference / 2, mask))  # fmt: skip
+
+
+def test_each_term_changes_the_update_and_zero_weights_leave_it_as_before():
+    plain = parameters_after_one_iteration()
+    assert all(torch.equal(a, b) for a, b in zip(plain, parameters_after_one_iteration(entropy_coef=0.0), strict=True))
+    for overrides in ({"entropy_coef": 0.5}, {"kl_coef": 0.5}):
+        changed = parameters_after_one_iteration(**overrides)
+        assert not all(torch.equal(a, b) for a, b in zip(plain, changed, strict=True)), overrides
+
+
+def test_the_kl_reference_is_the_starting_policy_frozen_and_survives_resume(tmp_path):
+    trainer = grpo(kl_coef=0.1, out=str(tmp_path), checkpoint_every=1, iterations=2)
+    start = [p.detach().clone() for p in trainer.policy.parameters()]
+    metrics = list(trainer.run())
+    assert metrics[0]["reference_kl"] >= 0 and metrics[1]["reference_kl"] > 0  # the policy moved away from it
+    assert all(torch.equal(a, b) for a, b in zip(start, trainer.reference.parameters(), strict=True))
+    assert not any(p.requires_grad for p in trainer.reference.parameters())
+    resumed = GRPOTrainer.resume(tmp_path, task=CountingTask(6), model=FakeDiffusionLM())
+    assert all(torch.equal(a, b) for a, b in zip(start, resumed.reference.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("name", ["entropy_coef", "kl_coef"])
+def test_negative_weights_are_refused(name):
+    with pytest.raises(ValueError, match=f"{name} must be >= 0, got -0.1"):
+        GRPOConfig(**{name: -0.1})
