@@ -82,10 +82,10 @@ def resolve_file(name_or_path: str | Path, need_trainer_state: bool = False) -> 
     shipped = PRETRAINED_DIR / f"{name_or_path}.pt"
     if isinstance(name_or_path, str) and "/" not in name_or_path and shipped.is_file():
         return shipped
-    raise ValueError(
-        f"no policy {str(name_or_path)!r}: not a checkpoint file, a run folder or a shipped policy "
-        f"(shipped: {list_policies()})"
-    )
+    if isinstance(name_or_path, Path) or "/" in name_or_path or path.suffix == ".pt":  # meant as a path
+        raise ValueError(f"no such checkpoint file or run folder: {str(name_or_path)!r}")
+    raise ValueError(f"no shipped policy {name_or_path!r} (shipped: {', '.join(list_policies())}); a checkpoint "
+                     f"file or run folder is given by its path")  # fmt: skip
 
 
 def read_checkpoint(name_or_path: str | Path, need_trainer_state: bool = False) -> dict[str, Any]:

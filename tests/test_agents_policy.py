@@ -188,12 +188,21 @@ def test_a_checkpoint_round_trips_to_identical_logits_actions_and_env_kwargs(tmp
 
 
 def test_loading_something_that_is_not_a_policy_names_it(tmp_path):
-    with pytest.raises(ValueError, match=re.escape("no policy 'no-such-policy': not a checkpoint file")):
+    with pytest.raises(ValueError, match=re.escape("no shipped policy 'no-such-policy' (shipped: ")):
         load_policy("no-such-policy")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match=re.escape(f"cannot read policy checkpoint {bad}")):
+    with pytest.raises(ValueError, match=re.escape(f"cannot read policy checkpoint {bad}")) as error:
         load_policy(bad)
+    assert "weights_only=False" not in str(error.value)  # torch's advice to unpickle anything is not passed on
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"garbage")  # what torch answers with "re-run with weights_only=False"
+    with pytest.raises(ValueError, match=re.escape(f"cannot read policy checkpoint {garbage}")) as error:
+        load_policy(garbage)
+    assert "weights_only=False" not in str(error.value)
+    for missing in (tmp_path / "missing", "/missing", "missing.pt"):
+        with pytest.raises(ValueError, match=re.escape(f"no such checkpoint file or run folder: {str(missing)!r}")):
+            load_policy(missing)
     with pytest.raises(ValueError, match=re.escape(f"run folder {tmp_path} has no policy.pt")):
         load_policy(tmp_path)
     assert list_policies() == sorted(list_policies())

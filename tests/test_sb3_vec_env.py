@@ -91,8 +91,13 @@ def test_sb3_make_vec_env_works_and_points_to_the_batched_env():
     import unmask_gym.single_env
 
     unmask_gym.single_env.UnmaskEnv._warned = False  # the warning is once per process
-    with pytest.warns(UserWarning, match="SB3's make_vec_env builds one UnmaskEnv per sub-env.*vector_entry_point"):
+    with pytest.warns(UserWarning, match="SB3's make_vec_env builds one UnmaskEnv per sub-env.*vector_entry_point"
+                      ".*env_kwargs={'empty_action': 'top_confidence'}"):  # fmt: skip
         venv = make_vec_env("UnmaskGym/Addition-v0", n_envs=2, seed=0)
+    unmask_gym.single_env.UnmaskEnv._warned = False
+    with pytest.warns(UserWarning, match="builds one UnmaskEnv") as record:  # the setting given: no advice to give it
+        make_vec_env("UnmaskGym/Addition-v0", n_envs=2, seed=0, env_kwargs={"empty_action": "top_confidence"})
+    assert "env_kwargs" not in str(record[0].message)
     obs = venv.reset()
     assert obs["confidence"].shape == (2, 12)
     frame = venv.render()  # SB3 asked for rgb_array: a strip of cells per env, tiled

@@ -642,3 +642,21 @@ def test_an_unavailable_device_is_refused_before_anything_loads(device) -> None:
 def test_an_answer_length_the_shipped_model_was_not_trained_for_is_refused() -> None:
     with pytest.raises(ValueError, match=re.escape("answer_length=8 differs from task 'Permutation''s 16")):
         UnmaskVectorEnv(1, task="permutation", answer_length=8)
+
+
+@pytest.mark.parametrize(
+    ("action", "shown"),
+    [(np.zeros((1, 4, 4)), "(1, 4, 4)"), (np.zeros((1, 4)), "(1, 4)"), (torch.zeros(5), "(5,)"), ([1, 0], "(2,)"),
+     ([[1, 0], [1]], "of a ragged list")],
+)  # fmt: skip
+def test_the_single_env_names_its_own_action_shape_and_is_unchanged(action: Any, shown: str) -> None:
+    from unmask_gym.single_env import UnmaskEnv
+
+    env = UnmaskEnv(task=CountingTask(answer_length=4), model=FakeDiffusionLM())
+    env.reset(seed=0)
+    before = snapshot(env.vector_env)
+    with pytest.raises(ValueError, match=re.escape(f"action must have shape (answer_length,) = (4,), one 0/1 value "
+                                                   f"per answer position; got shape {shown}")):  # fmt: skip
+        env.step(action)
+    assert_snapshots_equal(before, snapshot(env.vector_env))
+    env.step(np.array([1, 0, 0, 0]))  # a right one still steps

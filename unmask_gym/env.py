@@ -148,7 +148,11 @@ class UnmaskVectorEnv(VectorEnv):
 
     @property
     def running(self) -> torch.Tensor:
-        """(N,) bool: which slots hold a running episode (a copy)."""
+        """(N,) bool, one per row: which slots hold a running episode (a copy).
+
+        A tensor of N values, so loop on ``while env.running.any():`` (a finite prompt list is used up when no slot
+        runs); ``while env.running:`` is ambiguous for N > 1 and torch refuses it.
+        """
         self._check_ready()
         return self._state.running.clone()
 

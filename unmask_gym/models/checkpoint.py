@@ -46,7 +46,9 @@ def read_payload(path: str | Path, format_version: int, kind: str, format_name: 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for a damaged zip or pickle
-        raise ValueError(f"cannot read {kind} checkpoint {path}: {error}") from error
+        # torch's own message advises weights_only=False, which would run arbitrary pickled code: not passed on
+        raise ValueError(f"cannot read {kind} checkpoint {path}: not a file that torch.save wrote with tensors and "
+                         f"plain data, or a damaged one ({type(error).__name__})") from error  # fmt: skip
     if not isinstance(payload, dict) or payload.get("format_version") != format_version:
         found = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(
