@@ -139,6 +139,51 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (print one line per checkpoint)")
 
 
+def check_resume_flags(path: Path, algo: str, config_flags: dict[str, Any], policy_flags: dict[str, Any],
+                       skip: set[str] = frozenset()) -> None:  # fmt: skip
+    """Refuses ``--resume`` with flags that differ from the run's own settings (``--iterations`` may change).
+
+    A flag equal to the run's setting is accepted, so the command that started a run, plus ``--resume``, continues
+    it. ``skip``: settings derived from other flags (a ``--dataset`` run's task and answer length).
+
+    Raises:
+        ValueError: naming every flag whose value differs from the checkpoint's, with both values.
+    """
+    from .loading import read_checkpoint
+
+    payload = read_checkpoint(path, need_trainer_state=True)
+    state = payload["trainer_state"]
+    run_algo = state.get("algo", "grpo")
+    if run_algo != algo:
+        raise ValueError(f"{payload['path']} is a {run_algo.upper()} run; resume it with --algo {run_algo}")
+    stored = {**json.loads(state["config"]), **payload["policy_config"]}
+    differences = []
+    flags = {**config_flags, **policy_flags}
+    for name in stored:  # in the config's field order
+        if name in {"iterations", *skip} or name not in flags:
+            continue
+        value = flags[name]
+        if name == "out" and Path(value).resolve() == Path(path).resolve():
+            continue
+        wanted = list(value) if isinstance(value, tuple) else value
+        if wanted != stored[name]:
+            flag = f"--{name.replace('_', '-')}"
+            differences.append(f"{flag} {_flag_text(value)} (the run has {_flag_text(stored[name])})")
+    if differences:
+        raise ValueError(f"--resume {path} continues that run with its own settings; these flags differ from it: "
+                         f"{'; '.join(differences)}. Only --iterations may change; start a new run with --out "
+                         f"instead")  # fmt: skip
+
+
+def _flag_text(value: Any) -> str:
+    """A setting as its flag is written: None as none, a sequence comma-separated."""
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the training that ``args`` (from ``add_train_arguments``) describe (one rank of it under torchrun)."""
     import torch
@@ -166,9 +211,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is None and config_flags.get("out"):
         clear_run_folder(Path(config_flags["out"]), getattr(args, "overwrite", False))
     if args.resume is not None:
-        others = sorted(set(config_flags) - {"iterations", *objects, "answer_length"} | set(policy_flags))
-        if others:
-            raise ValueError(f"--resume keeps the checkpoint's settings; only --iterations may change, got {others}")
+        check_resume_flags(args.resume, args.algo, {k: v for k, v in config_flags.items() if k not in objects},
+                           policy_flags, skip=set(hf))  # fmt: skip
         trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"), **objects)
     else:
         trainer = trainer_class(config_class(**config_flags), PolicyConfig(**policy_flags), **objects)

@@ -226,9 +226,24 @@ def test_the_train_command_writes_its_run_folder_and_resumes(tmp_path, capsys):
     assert train_main(["--resume", str(out), "--iterations", "3", "--eval-episodes", "0", "--no-progress"]) == 0
     with (out / "metrics.csv").open() as file:
         assert [row["iteration"] for row in csv.DictReader(file)] == ["1", "2", "3"]
+    # The starting command plus --resume and a longer --iterations continues it: equal flags are no difference.
+    again = [*argv[:argv.index("--iterations")], "--iterations", "4", *argv[argv.index("--iterations") + 2:]]
+    assert train_main([*again, "--resume", str(out), "--eval-episodes", "0"]) == 0
+    with (out / "metrics.csv").open() as file:
+        assert [row["iteration"] for row in csv.DictReader(file)] == ["1", "2", "3", "4"]
+    capsys.readouterr()
+    before = {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}
     with pytest.raises(SystemExit):
-        train_main(["--resume", str(out), "--alpha", "3"])
-    assert "only --iterations may change" in capsys.readouterr().err
+        train_main(["--resume", str(out), "--task", "sudoku", "--alpha", "3", "--width", "16", "--features",
+                    "confidence,masked"])  # fmt: skip
+    error = capsys.readouterr().err
+    assert "these flags differ from it: --task sudoku (the run has addition); --alpha 3.0 (the run has 2.0); " \
+           "--features confidence,masked (the run has confidence,masked,step_frac)" in error
+    assert "--width 16" not in error.splitlines()[-1]  # equal to the run's
+    with pytest.raises(SystemExit):
+        train_main(["--resume", str(out), "--algo", "ppo"])
+    assert f"{out}" in capsys.readouterr().err
+    assert before == {path: path.read_bytes() for path in out.rglob("*") if path.is_file()}  # nothing touched
 
 
 def test_the_flags_read_from_the_source_match_the_config_dataclasses():
