@@ -8,7 +8,9 @@ points ``AutoModel`` at it (``trust_remote_code``). What each reproduces:
   positions count real tokens only, as RoPE makes LLaDA left-padding invariant); ``use_cache=True`` raises.
 - ``DreamStandIn`` (``model_type "Dream"``): logits shifted by one (column i - 1 predicts position i, computed by
   the head from the hidden state at i - 1); ``attention_mask`` must be None, ``"full"`` or a bool
-  ``[B, 1, T, T]`` (a ``[B, T]`` mask raises); ``position_ids`` say where each row starts.
+  ``[B, 1, T, T]`` (a ``[B, T]`` mask raises); ``position_ids`` say where each row starts. Like Dream, it can
+  generate and carries its own ``GenerationConfig`` subclass, whose ``validate`` takes no ``strict`` argument (which
+  ``save_pretrained`` passes on transformers 4.52-4.57).
 
 Config flags break a stand-in the ways the self-test must catch: ``ignores_attention_mask`` (an old LLaDA
 revision), ``random_buffer_at_load`` (a buffer that loading does not restore, like Dream's ``inv_freq`` on 5.x).
@@ -17,7 +19,7 @@ revision), ``random_buffer_at_load`` (a buffer that loading does not restore, li
 from __future__ import annotations
 
 import torch
-from transformers import BertConfig, PretrainedConfig, PreTrainedModel
+from transformers import BertConfig, GenerationConfig, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast, MaskedLMOutput
 from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead
 
@@ -117,10 +119,33 @@ class LLaDAStandIn(_StandIn):
         return CausalLMOutputWithPast(logits=self.head(hidden))
 
 
+class DreamStandInGenerationConfig(GenerationConfig):
+    """Dream's generation config contract: a subclass whose ``validate`` has the old signature."""
+
+    def validate(self, is_init: bool = False) -> None:
+        """Accepts everything (no ``strict`` keyword)."""
+
+
 class DreamStandIn(_StandIn):
-    """Dream's contract: shifted logits, bool ``[B, 1, T, T]`` mask with ``position_ids``."""
+    """Dream's contract: shifted logits, bool ``[B, 1, T, T]`` mask with ``position_ids``; its own generation config."""
 
     config_class = DreamStandInConfig
+
+    def __init__(self, config: DreamStandInConfig) -> None:
+        super().__init__(config)
+        self.generation_config = DreamStandInGenerationConfig(mask_token_id=config.mask_token_id)
+
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs) -> DreamStandIn:
+        """Loads, then puts its own generation config back (transformers loads a plain one), as Dream does."""
+        model = super().from_pretrained(*args, **kwargs)
+        model.generation_config = DreamStandInGenerationConfig(mask_token_id=model.config.mask_token_id)
+        return model
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """True, as for Dream (its ``diffusion_generate``): ``save_pretrained`` then saves the generation config."""
+        return True
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | str | None = None,
                 position_ids: torch.Tensor | None = None, use_cache: bool | None = None,

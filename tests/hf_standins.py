@@ -86,6 +86,8 @@ def standin_folder(folder: str | Path, family: str, seed: int = 0, **flags: Any)
     """A LLaDA (``family="llada"``) or Dream (``"dream"``) stand-in saved like a hub download; returns the folder."""
     from transformers import GenerationConfig
 
+    from unmask_gym.models.hf_self_test import save_without_generation_config
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = make_tokenizer(folder)
@@ -100,7 +102,7 @@ def standin_folder(folder: str | Path, family: str, seed: int = 0, **flags: Any)
     config_class.register_for_auto_class()
     model_class.register_for_auto_class("AutoModel")
     torch.manual_seed(seed)
-    model_class(config).save_pretrained(str(folder))
+    save_without_generation_config(model_class(config), str(folder))  # written below, as the hub folder has it
     if family == "dream":  # Dream's folder has one, with mask_token_id null (read it from the model config)
         GenerationConfig(eos_token_id=eos, pad_token_id=eos, bos_token_id=eos, mask_token_id=None).save_pretrained(
             str(folder))  # fmt: skip

@@ -201,3 +201,31 @@ def test_heuristics_take_numpy_and_unbatched_observations_and_answer_in_kind(spe
     env.step(action)
     sampled = env.observation_space.sample()  # int8 masks, random values: still an action of the right shape
     assert make_policy(spec)(sampled).shape == (12,)
+
+
+def test_renormalized_confidence_ranks_as_dreams_default_sampler_after_top_k_filtering():
+    from unmask_gym.features import predict
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 6, 200, generator=generator) * 3  # (N, L, V)
+    prediction = predict(logits, top_k=50)
+    obs = {"top_k_probs": prediction.top_k_probs, "confidence": prediction.confidence,
+           "action_mask": torch.ones(3, 6, dtype=torch.bool), "masked": torch.ones(3, 6, dtype=torch.bool)}  # fmt: skip
+    # Dream's maskgit_plus with top_k=50: keep the 50 largest logits, softmax over them, rank by the top probability
+    dream = torch.softmax(logits.topk(50, dim=-1).values, dim=-1)[..., 0]  # (N, L)
+    for k in (1, 2):
+        action = make_policy(f"top_k_renormalized_confidence:k={k}")(obs)
+        expected = torch.zeros_like(action).scatter_(1, dream.topk(k, dim=1).indices, True)
+        assert torch.equal(action, expected)
+
+
+def test_renormalized_confidence_differs_from_confidence_and_needs_the_top_k_observation():
+    obs = {"confidence": torch.tensor([[0.5, 0.4]]), "action_mask": torch.ones(1, 2, dtype=torch.bool),
+           "masked": torch.ones(1, 2, dtype=torch.bool),
+           "top_k_probs": torch.tensor([[[0.5, 0.5], [0.4, 0.1]]])}  # renormalised: 0.5 and 0.8  # fmt: skip
+    assert make_policy("top_k_confidence")(obs).tolist() == [[True, False]]
+    assert make_policy("top_k_renormalized_confidence")(obs).tolist() == [[False, True]]
+    del obs["top_k_probs"]
+    with pytest.raises(ValueError, match=re.escape("reads the top_k_probs observation: build the env with top_k=K")):
+        make_policy("top_k_renormalized_confidence")(obs)
+    assert policy_spec(make_policy("top_k_renormalized_confidence:k=2")) == "top_k_renormalized_confidence:k=2"

@@ -90,7 +90,7 @@ def test_a_cuda_step_synchronises_at_most_twice(setting):
 def test_no_heuristic_synchronises():
     from unmask_gym.heuristics import HEURISTICS, make_policy
 
-    env = UnmaskVectorEnv(8, task="permutation", block_length=4)
+    env = UnmaskVectorEnv(8, task="permutation", block_length=4, top_k=3)  # top_k_probs: renormalized_confidence
     obs, _ = env.reset(seed=0)
     for name in HEURISTICS:
         with SyncCounter() as counter:

@@ -102,6 +102,19 @@ class Heuristic:
         raise NotImplementedError
 
 
+def _scores(obs: Observation, score: str) -> torch.Tensor:
+    """(N, L) what ``TopK`` ranks by (higher first): the observation key, entropy negated, or renormalised."""
+    if score == "entropy":
+        return -obs["entropy"]
+    if score == "renormalized_confidence":
+        if "top_k_probs" not in obs:
+            raise ValueError('score="renormalized_confidence" reads the top_k_probs observation: build the env with '
+                             'top_k=K (Dream\'s default generation config: top_k=50)')  # fmt: skip
+        probs = obs["top_k_probs"].float()  # (N, L, K), descending
+        return probs[..., 0] / probs.sum(-1).clamp(min=torch.finfo(torch.float32).tiny)
+    return obs[score]
+
+
 def _from_sorted(order: torch.Tensor, take: torch.Tensor, action_mask: torch.Tensor) -> torch.Tensor:
     """Scatters a per-rank choice (N, L) in sorted order back to positions."""
     return torch.zeros_like(action_mask).scatter_(1, order, take) & action_mask
@@ -111,11 +124,13 @@ def _from_sorted(order: torch.Tensor, take: torch.Tensor, action_mask: torch.Ten
 class TopK(Heuristic):
     """Commit the k selectable positions with the highest score each step.
 
-    ``score`` is ``"confidence"`` (LLaDA's low-confidence remasking, Dream's maskgit_plus), ``"margin"`` (Dream's
-    topk_margin) or ``"entropy"`` (Dream's entropy order, lowest first). LLaDA and Dream schedule how many tokens
-    to commit per step; a fixed ``k`` is our approximation. Give ``steps`` instead for their linear schedule:
-    ``steps`` passes per block (LLaDA's ``steps / num_blocks``), each committing ``ceil(masked in block / passes
-    left in block)``.
+    ``score`` is ``"confidence"`` (LLaDA's low-confidence remasking, Dream's maskgit_plus with ``top_k=None``),
+    ``"renormalized_confidence"`` (the top token's probability renormalised over the observation's ``top_k``
+    tokens: Dream's maskgit_plus as its default generation config runs it, ``top_k=50``; build the env with
+    ``top_k=50``), ``"margin"`` (Dream's topk_margin) or ``"entropy"`` (Dream's entropy order, lowest first).
+    LLaDA and Dream schedule how many tokens to commit per step; a fixed ``k`` is our approximation. Give ``steps``
+    instead for their linear schedule: ``steps`` passes per block (LLaDA's ``steps / num_blocks``), each
+    committing ``ceil(masked in block / passes left in block)``.
     """
 
     score: str = "confidence"
@@ -123,7 +138,7 @@ class TopK(Heuristic):
     steps: int | None = None
 
     def __post_init__(self) -> None:
-        check_choice("score", self.score, ("confidence", "margin", "entropy"))
+        check_choice("score", self.score, ("confidence", "renormalized_confidence", "margin", "entropy"))
         if self.steps is not None:
             self.k = None
             check_int("steps", self.steps, 1)
@@ -133,7 +148,7 @@ class TopK(Heuristic):
     def act(self, obs: Observation) -> torch.Tensor:
         """The (N, L) bool action for batched torch observations."""
         action_mask = obs["action_mask"]
-        scores = -obs["entropy"] if self.score == "entropy" else obs[self.score]
+        scores = _scores(obs, self.score)
         if self.steps is None:
             count = torch.full((action_mask.shape[0],), self.k, device=action_mask.device)
         else:
@@ -259,6 +274,15 @@ def top_k_confidence(k: int = 1, steps: int | None = None) -> TopK:
     return TopK("confidence", k, steps)
 
 
+def top_k_renormalized_confidence(k: int = 1, steps: int | None = None) -> TopK:
+    """The k positions whose top token is most likely after renormalising over the env's ``top_k`` tokens.
+
+    Dream's default sampler (maskgit_plus under its generation config's ``top_k=50``); needs an env built with
+    ``top_k=50``.
+    """
+    return TopK("renormalized_confidence", k, steps)
+
+
 def top_k_margin(k: int = 1, steps: int | None = None) -> TopK:
     """The k positions with the largest top-1/top-2 margin per step (Dream's topk_margin order)."""
     return TopK("margin", k, steps)
@@ -297,6 +321,7 @@ def eb_sampler(gamma: float = 0.1) -> EBSampler:
 HEURISTICS: dict[str, Any] = {
     "random_k": random_k,
     "top_k_confidence": top_k_confidence,
+    "top_k_renormalized_confidence": top_k_renormalized_confidence,
     "top_k_margin": top_k_margin,
     "top_k_entropy": top_k_entropy,
     "left_to_right": left_to_right,
@@ -307,6 +332,7 @@ HEURISTICS: dict[str, Any] = {
 _PARAMETERS = {
     "random_k": {"k": int, "seed": int},
     "top_k_confidence": {"k": int, "steps": int},
+    "top_k_renormalized_confidence": {"k": int, "steps": int},
     "top_k_margin": {"k": int, "steps": int},
     "top_k_entropy": {"k": int, "steps": int},
     "left_to_right": {"k": int},

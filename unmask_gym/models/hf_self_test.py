@@ -56,7 +56,7 @@ def run_self_test(backend: Any, reload: Callable[[str], Any] | None = None) -> N
     if reload is None or parameters > SAVE_RELOAD_MAX_PARAMETERS:
         return
     with tempfile.TemporaryDirectory() as folder:
-        backend.model.save_pretrained(folder)
+        save_without_generation_config(backend.model, folder)
         reloaded = type(backend)(reload(folder).eval(), backend.tokenizer, backend.family,
                                  end_token_ids=backend.end_token_ids)  # fmt: skip
     again = _answer_logits(reloaded, row, padding=0)
@@ -65,6 +65,26 @@ def run_self_test(backend: Any, reload: Callable[[str], Any] | None = None) -> N
             f"{backend!r}: the model saved and loaded again predicts differently (max difference "
             f"{(logits - again).abs().max():.3g}); loading does not restore the weights or buffers"
         )
+
+
+def save_without_generation_config(model: Any, folder: str) -> None:
+    """``model.save_pretrained(folder)`` with a default ``GenerationConfig`` standing in for the model's own.
+
+    The generation config plays no part in the logits, and a remote-code subclass may fail to save: Dream's
+    ``DreamGenerationConfig.validate`` takes no ``strict`` argument, which ``save_pretrained`` passes on transformers
+    4.52-4.57 (a ``TypeError`` that made every Dream checkpoint under 200M parameters fail to load). The model's
+    own config is put back afterwards, whatever happens.
+    """
+    from transformers import GenerationConfig
+
+    own = getattr(model, "generation_config", None)
+    if own is not None:
+        model.generation_config = GenerationConfig()
+    try:
+        model.save_pretrained(folder)
+    finally:
+        if own is not None:
+            model.generation_config = own
 
 
 def _answer_logits(backend: Any, row: list[int], padding: int) -> torch.Tensor:
