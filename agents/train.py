@@ -205,6 +205,11 @@ def run(args: argparse.Namespace) -> int:
     policy_flags = {name: given[name] for name in POLICY_FLAGS if name in given}
     hf: dict[str, Any] = {}
     if getattr(args, "dataset", None) is not None:  # a transformers model (--model PATH) on GSM8K/MATH
+        if args.resume is not None and "answer_length" not in given:  # the run's L, not the flag's default
+            from .loading import read_checkpoint
+
+            state = read_checkpoint(args.resume, need_trainer_state=True)["trainer_state"]
+            args.answer_length = json.loads(state["config"])["answer_length"]
         hf = hf_env_kwargs(args, given.get("device"))
         config_flags.update(task=hf["task"].name.lower(), model=None, answer_length=hf["answer_length"])
     objects = {"task": hf["task"], "model": hf["model"]} if hf else {}
@@ -212,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         clear_run_folder(Path(config_flags["out"]), getattr(args, "overwrite", False))
     if args.resume is not None:
         check_resume_flags(args.resume, args.algo, {k: v for k, v in config_flags.items() if k not in objects},
-                           policy_flags, skip=set(hf))  # fmt: skip
+                           policy_flags, skip={"task", "model"} if hf else set())  # fmt: skip
         trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"), **objects)
     else:
         trainer = trainer_class(config_class(**config_flags), PolicyConfig(**policy_flags), **objects)

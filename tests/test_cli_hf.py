@@ -80,6 +80,34 @@ def test_train_runs_grpo_on_a_transformers_model(llada, dataset, tmp_path, capsy
     assert train_main(argv) == 0
     assert "GRPO on gsm8k: block_length=4" in capsys.readouterr().out
     assert json.loads((out / "eval.json").read_text())["episodes"] == 2
+    # The same command with --resume and more iterations continues the run on the same model and dataset.
+    longer = [*argv[:argv.index("--iterations")], "--iterations", "2", *argv[argv.index("--iterations") + 2:]]
+    assert train_main([*longer, "--resume", str(out)]) == 0
+    with (out / "metrics.csv").open() as file:
+        assert [line.split(",")[0] for line in file.read().splitlines()[1:]] == ["1", "2"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # another answer length is another MDP
+        train_main([*longer, "--resume", str(out), "--answer-length", "16", "--iterations", "3"])
+    assert "--answer-length 16 (the run has 8)" in capsys.readouterr().err
+    # Without the MDP flags, --resume reads them from the run (its L, not the flag's default of 256).
+    assert train_main(["--resume", str(out), "--dataset", dataset, "--model", llada, "--trust-remote-code",
+                       "--iterations", "3", "--eval-episodes", "0", "--no-progress", "--device", "cpu"]) == 0
+
+
+def test_eval_on_a_transformers_model_keeps_a_policys_own_budget_unless_told(llada, dataset, tmp_path, capsys):
+    from unmask_gym.agents.train import main as train_main
+
+    run = tmp_path / "run"  # a policy trained under a budget of 3 passes for 12 positions
+    assert train_main(["--task", "addition", "--block-length", "none", "--max-nfe", "3", "--iterations", "1",
+                       "--num-groups", "1", "--group-size", "2", "--width", "16", "--ff-width", "32",
+                       "--eval-episodes", "0", "--out", str(run), "--no-progress"]) == 0  # fmt: skip
+    budgets = {}
+    for name, extra in (("own", []), ("flag", ["--max-nfe", "2"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["eval", "--policy", str(run), "--episodes", "4", *hf_flags(llada, dataset), "--out", str(out),
+                     *extra]) == 0  # fmt: skip
+        budgets[name] = json.loads(out.read_text())["max_nfe"]
+    assert budgets == {"own": 3, "flag": 2}
 
 
 def test_model_and_dataset_go_together(dataset, capsys):

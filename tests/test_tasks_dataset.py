@@ -129,3 +129,15 @@ def test_parquet_and_arrow_files_of_a_datasets_copy_read_like_jsonl(tmp_path):
     assert read_records(tmp_path / "test-00000-of-00001.parquet") == records
     assert read_records(cache) == records
     assert GSM8K(cache, file_split="eval").prompts == GSM8K(DATA / "gsm8k_sample.jsonl", file_split="eval").prompts
+
+
+def test_save_to_disk_folders_read_without_the_datasets_package():
+    # tests/data/gsm8k_save_to_disk*: written by datasets 5.2.0's Dataset/DatasetDict.save_to_disk (6 GSM8K-format
+    # rows; the dict's train split holds rows 0-2, its test split rows 3-5)
+    pytest.importorskip("pyarrow")
+    rows = [{"question": f"What is {a} + {a + 3}?", "answer": f"{a} + {a + 3} = {2 * a + 3}\n#### {2 * a + 3}"}
+            for a in range(6)]  # fmt: skip
+    assert read_records(DATA / "gsm8k_save_to_disk") == rows
+    assert read_records(DATA / "gsm8k_save_to_disk_dict") == rows[3:]  # the test split, as the papers evaluate
+    task = GSM8K(DATA / "gsm8k_save_to_disk", file_split="eval")
+    assert [prompt.split("\n")[0] for prompt in task.prompts] == [row["question"] for row in rows]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs
+from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs, transferred_env_kwargs
 
 TASK_DEFAULT = "task"  # the same sentinel as unmask_gym.config.TASK_DEFAULT, without importing torch for --help
 BUILT_IN_TASKS = ("addition", "permutation", "permutation-v0", "statetracking", "sudoku")  # unmask_gym.tasks.TASKS
@@ -203,8 +203,7 @@ def _eval(args: argparse.Namespace) -> int:
         policy.alpha = args.alpha  # ValueError for a policy trained for one alpha, or an alpha out of its range
     hf = hf_env_kwargs(args, distributed.device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
     if hf:
-        env_kwargs.pop("max_nfe", None)  # a transferred policy's budget was its own L; here it is this L
-    env_kwargs.update(hf)
+        env_kwargs = transferred_env_kwargs(env_kwargs, hf, args.max_nfe)
     args.task = getattr(env_kwargs["task"], "name", env_kwargs["task"])
     env = make_eval_env(episodes=args.episodes, num_envs=args.num_envs, device=distributed.device,
                         **served_env_kwargs(policy, env_kwargs))  # fmt: skip
@@ -221,7 +220,8 @@ def _eval(args: argparse.Namespace) -> int:
           f"premature EOS {result.premature_eos_rate:.3f}")  # fmt: skip
     if args.out:
         save_json(
-            {"task": args.task, "block_length": args.block_length, "seed": args.seed, **result.to_dict()}, args.out
+            {"task": args.task, "block_length": args.block_length, "answer_length": env.answer_length,
+             "max_nfe": env.max_nfe, "seed": args.seed, **result.to_dict()}, args.out
         )
     return 0
 
@@ -236,6 +236,8 @@ def _bench(args: argparse.Namespace) -> int:
     device = _device(args.device)
     hf = hf_env_kwargs(args, device)  # --model PATH --dataset PATH: a transformers model on GSM8K/MATH
     task = hf.pop("task") if hf else make_task(args.task)
+    if hf and args.max_nfe is not None:
+        hf["max_nfe"] = args.max_nfe
     block_length = task.default_block_length if args.block_length == TASK_DEFAULT else args.block_length
     if block_length is None:
         raise ValueError("bench always runs full diffusion; --block-length picks the semi-AR setting's B, not none")
@@ -311,8 +313,7 @@ def _replay(args: argparse.Namespace) -> int:
     policy, env_kwargs = policy_and_env_kwargs(args.policy, args.task, args.block_length)
     hf = hf_env_kwargs(args, _device(None))
     if hf:
-        env_kwargs.pop("max_nfe", None)
-    env_kwargs.update(hf)
+        env_kwargs = transferred_env_kwargs(env_kwargs, hf, args.max_nfe)
     for line in replay(policy, seed=args.seed, prompt=args.prompt, **env_kwargs):
         print(line)
     return 0

@@ -29,6 +29,9 @@ def add_hf_arguments(parser: argparse.ArgumentParser, with_model: bool = True) -
                        help="parameter dtype (default: bf16/fp16 on GPU, fp32 on CPU)")  # fmt: skip
     if with_model:
         group.add_argument("--answer-length", type=int, default=256, help="answer positions L (default: 256)")
+        group.add_argument("--max-nfe", type=int, default=None,
+                           help="NFE budget per episode (default: a transferred policy's own budget where it trained "
+                                "with one below its L, else L)")  # fmt: skip
     group.add_argument("--max-prompt-length", type=int, default=None,
                        help="prompt width in tokens (default: the dataset's longest templated prompt)")  # fmt: skip
     group.add_argument("--skip-long-prompts", action="store_true",
@@ -68,3 +71,24 @@ def hf_env_kwargs(args: argparse.Namespace, device: Any) -> dict[str, Any]:
         allow_download=args.allow_download, device=device,
     )  # fmt: skip
     return {"task": task, "model": model, "answer_length": answer_length, "max_prompt_length": prompt_length}
+
+
+def transferred_env_kwargs(env_kwargs: dict[str, Any], hf: dict[str, Any], max_nfe: int | None) -> dict[str, Any]:
+    """A policy's (or heuristic's) env arguments moved onto the transformers model and task of ``hf``.
+
+    The NFE budget: ``max_nfe`` when given; else the policy's own budget where it trained with one below its answer
+    length (capped at the new L); else the default, the new L (a budget that was just the old L means nothing here).
+
+    Example:
+        >>> transferred_env_kwargs({"answer_length": 81, "max_nfe": 8}, {"answer_length": 256}, None)["max_nfe"]
+        8
+        >>> "max_nfe" in transferred_env_kwargs({"answer_length": 81, "max_nfe": 81}, {"answer_length": 256}, None)
+        False
+    """
+    moved = {key: value for key, value in env_kwargs.items() if key != "max_nfe"}
+    own, own_length = env_kwargs.get("max_nfe"), env_kwargs.get("answer_length")
+    if max_nfe is not None:
+        moved["max_nfe"] = max_nfe
+    elif own is not None and own_length is not None and own < own_length:
+        moved["max_nfe"] = min(own, hf["answer_length"])
+    return {**moved, **hf}

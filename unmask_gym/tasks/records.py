@@ -1,8 +1,8 @@
 """Reading a dataset's records from local files: JSONL, JSON, parquet, Arrow, or a ``datasets`` folder.
 
 Nothing downloads: a path is a file, or a folder holding such files (a ``datasets`` cache folder with ``*.arrow``
-files, or a ``save_to_disk`` folder). Parquet and Arrow need ``pyarrow``; ``save_to_disk`` folders need
-``datasets`` (both come with ``pip install datasets``).
+files, or a ``save_to_disk`` folder). Parquet, Arrow and ``save_to_disk`` folders need ``pyarrow``
+(``pip install "unmask-gym[data]"``), not ``datasets``.
 """
 
 from __future__ import annotations
@@ -68,11 +68,14 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_saved_dataset(path: Path) -> list[dict[str, Any]]:
-    try:
-        import datasets
-    except ImportError:
-        raise ImportError(f"{path} was written by datasets' save_to_disk: pip install datasets") from None
-    loaded = datasets.load_from_disk(str(path))
-    if isinstance(loaded, datasets.DatasetDict):  # the test split if there is one, as in the papers
-        loaded = loaded["test"] if "test" in loaded else loaded[sorted(loaded)[0]]
-    return list(loaded)
+    """The records of a ``datasets`` ``save_to_disk`` folder, read with pyarrow alone (``datasets`` not needed).
+
+    A ``Dataset`` folder lists its Arrow shards in ``state.json`` (``save_to_disk`` has already applied any index
+    mapping); a ``DatasetDict`` folder names its splits in ``dataset_dict.json``, one such folder each, and its
+    test split is read if there is one, as in the papers.
+    """
+    if (path / "dataset_dict.json").exists():
+        splits = json.loads((path / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+        return _read_saved_dataset(path / ("test" if "test" in splits else sorted(splits)[0]))
+    state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    return [record for item in state["_data_files"] for record in _read_file(path / item["filename"])]
