@@ -103,6 +103,11 @@ class EnvConfig:
         True, "`True`", "check that action values are 0/1 (host actions on the host; non-bool device actions in "
         "one reduction, the step's second sync)"
     )  # fmt: skip
+    compile_features: bool = _argument(
+        False, "`False`", "turn the logits into the observation's features in one `torch.compile`d pass (fused "
+        "reductions; equal to the eager pass within float rounding; falls back to it, with a warning, where "
+        "compiling fails)",
+    )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"
     )
@@ -119,7 +124,7 @@ class EnvConfig:
         if self.block_length != TASK_DEFAULT:
             check.check_int("block_length", self.block_length, 1, allow_none=True)
         check.check_choice("empty_action", self.empty_action, EMPTY_ACTIONS)
-        for name in ("strict", "observe_prompt", "observe_hidden", "validate_actions"):
+        for name in ("strict", "observe_prompt", "observe_hidden", "validate_actions", "compile_features"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         check.check_float("temperature", self.temperature, 0.0)

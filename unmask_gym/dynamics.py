@@ -164,7 +164,8 @@ def forward(
             logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)
         else:
             logits, hidden = model.logits(canvas, attention, positions=answer_columns), None
-        fresh = dataclasses.replace(predict(logits, config.temperature, uniforms, config.top_k), hidden=hidden)
+        prediction = predict(logits, config.temperature, uniforms, config.top_k, compiled=config.compile_features)
+        fresh = dataclasses.replace(prediction, hidden=hidden)
     merged = {}
     for item in dataclasses.fields(Prediction):
         old = getattr(state.prediction, item.name)

@@ -73,7 +73,7 @@ class UnmaskVectorEnv(VectorEnv):
                  first_group: int = 0, split: str = "train", num_prompts: int | None = None,
                  prompt_repeats: int = 1, prompt_shard: tuple[int, int] | None = None, top_k: int = 0,
                  observe_prompt: bool = False,
-                 observe_hidden: bool = False, validate_actions: bool = True,
+                 observe_hidden: bool = False, validate_actions: bool = True, compile_features: bool = False,
                  device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the README's argument table)."""
         from unmask_gym.compat import register_info_conversions
@@ -89,7 +89,8 @@ class UnmaskVectorEnv(VectorEnv):
             autoreset_mode=autoreset_mode, group_size=group_size, first_group=first_group, split=split,
             num_prompts=num_prompts, prompt_repeats=prompt_repeats, prompt_shard=prompt_shard, top_k=top_k,
             observe_prompt=observe_prompt,
-            observe_hidden=observe_hidden, validate_actions=validate_actions, device=device,
+            observe_hidden=observe_hidden, validate_actions=validate_actions, compile_features=compile_features,
+            device=device,
         )  # fmt: skip
         config = EnvConfig(**arguments)  # value checks first, before the task or model load
         config = self.config = config.resolve(resolve_task(task))

@@ -5,7 +5,10 @@ Shapes: N rows, L answer positions, V vocabulary, K top-k.
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +46,7 @@ def predict(
     uniforms: torch.Tensor | None = None,
     top_k: int = 0,
     chunk_elements: int = FEATURE_CHUNK_ELEMENTS,
+    compiled: bool = False,
 ) -> Prediction:
     """Turns logits (N, L, V) into a ``Prediction``.
 
@@ -53,6 +57,11 @@ def predict(
     ``chunk_elements`` logits (whole positions), so a step's peak is the logits plus about two float32 chunks,
     whatever N, L and V (``benchmarks/feature_memory.py`` measured 0.28 GB; LLaDA's bf16 logits at L = 256 are
     64.8 MB per row).
+
+    ``compiled=True`` runs each chunk through ``torch.compile`` of the same function: its reductions (max,
+    sum of exponentials, entropy's sum, the second max, top-k, sampling) fuse into fewer passes over the logits
+    (Triton on a GPU, C++ on a CPU). It equals the eager pass within float rounding and falls back to it, warning
+    once, where compiling fails (no compiler, an unsupported backend).
 
     Example:
         >>> prediction = predict(torch.tensor([[[2.0, 0.0, 0.0]]]))
@@ -65,10 +74,11 @@ def predict(
     flat = logits.reshape(rows * length, vocab)  # a view for contiguous logits
     flat_uniforms = None if uniforms is None else uniforms.reshape(rows * length)
     step = max(1, chunk_elements // vocab)
+    features = compiled_chunk_features() if compiled else _chunk_features
     parts = []
     for start in range(0, rows * length, step):
         chunk_uniforms = None if flat_uniforms is None else flat_uniforms[start : start + step]
-        parts.append(_chunk_features(flat[start : start + step], temperature, chunk_uniforms, top_k))
+        parts.append(features(flat[start : start + step], temperature, chunk_uniforms, top_k))
     joined = [torch.cat(items) if len(parts) > 1 else items[0] for items in zip(*parts, strict=True)]
     pred_token, confidence, margin, entropy = (item.view(rows, length) for item in joined[:4])
     top_k_probs = top_k_tokens = None
@@ -103,3 +113,27 @@ def _chunk_features(
     second = e.scatter_(-1, top1[:, None], 0.0).amax(-1)  # e is done with: reused in place
     margin = ((1.0 - second) * inverse_z).clamp_(0.0, 1.0)
     return (pred_token, confidence, margin, entropy, *out_top_k)
+
+
+@functools.cache
+def compiled_chunk_features() -> Callable[..., tuple[torch.Tensor, ...]]:
+    """``_chunk_features`` through ``torch.compile``, falling back to the eager function (warned once).
+
+    Dynamic shapes: one compilation serves every chunk size.
+    """
+    compiled = torch.compile(_chunk_features, dynamic=True)
+    failed = False
+
+    def features(*args: object) -> tuple[torch.Tensor, ...]:
+        nonlocal failed
+        if not failed:
+            try:
+                return compiled(*args)
+            except Exception as error:  # inductor raises several types (no compiler, unsupported device)
+                failed = True
+                warnings.warn(f"compile_features: torch.compile failed ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}); the eager features are used "
+                              f"instead", stacklevel=3)  # fmt: skip
+        return _chunk_features(*args)
+
+    return features
