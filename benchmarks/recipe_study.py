@@ -29,6 +29,8 @@ RESULTS = Path(__file__).parent / "results"
 SHARED = ("--width 64 --num-heads 2 --ff-width 256 --features confidence,masked,step_frac,margin,entropy,end_token "
           "--seed 0 --threads 1 --checkpoint-every 100 --no-progress")  # fmt: skip
 REINFORCE = "--update-epochs 1 --num-minibatches 1 --min-learning-rate-ratio 1"
+FIVE = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy --seed 0 "
+        "--threads 1 --checkpoint-every 100 --no-progress")  # the 5-feature, 4-head policy of the Sudoku rows
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
@@ -71,6 +73,30 @@ RUNS = [
     ("permutation semi-AR a3: one step per batch", "permutation", "semi_ar", "runs/perm-semi_ar-a3-rf",
      f"unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 {REINFORCE} "
      f"{SHARED} --out runs/perm-semi_ar-a3-rf", "1 epoch x 1 minibatch, constant lr, 800 iterations"),
+    ("sudoku full a4: 5 features + entropy bonus 0.01", "sudoku", "full", "runs/sudoku-full-a4-5f-ent",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 {REINFORCE} "
+     f"{FIVE} --entropy-coef 0.01 --out runs/sudoku-full-a4-5f-ent",
+     "as the 5-feature row, plus an entropy bonus (weight 0.01)"),
+    ("sudoku full a4: 5 features + KL 0.02 to the starting policy", "sudoku", "full", "runs/sudoku-full-a4-5f-kl",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 300 {REINFORCE} "
+     f"{FIVE} --kl-coef 0.02 --out runs/sudoku-full-a4-5f-kl",
+     "as the 5-feature row, plus a KL penalty (0.02) to the initial policy; stopped at 300 of 1500 iterations "
+     "(its rollouts stayed long: 7 NFE at 300), the same policy as the 300-iteration command (constant lr)"),
+    ("sudoku full a4: 5 features, 8 groups of 16", "sudoku", "full", "runs/sudoku-full-a4-5f-g16",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 {REINFORCE} "
+     f"{FIVE} --num-groups 8 --group-size 16 --out runs/sudoku-full-a4-5f-g16",
+     "as the 5-feature row, groups of 16 rollouts (8 prompts per iteration, same batch)"),
+    ("sudoku full a8: 5 features", "sudoku", "full", "runs/sudoku-full-a8-5f",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1500 {REINFORCE} "
+     f"{FIVE} --out runs/sudoku-full-a8-5f", "the 5-feature recipe at alpha 8 (fewer NFE)"),
+    ("sudoku full a8: 5 features, cosine lr", "sudoku", "full", "runs/sudoku-full-a8-5f-cos",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/sudoku-full-a8-5f-cos",
+     "as the row above, cosine lr to 0.1x, 1000 iterations"),
+    ("permutation full a6: 5 features, cosine lr", "permutation", "full", "runs/perm-full-a6-5f-cos",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 6 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-a6-5f-cos",
+     "1 epoch x 1 minibatch, cosine lr, 5 features, 4 heads, FFN 128, alpha 6 (fewer NFE)"),
 ]  # fmt: skip
 
 
@@ -99,16 +125,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    parser.add_argument("--all", action="store_true",
+                        help="re-measure every row (default: keep the rows already in the results JSON whose "
+                             "command is unchanged, measure the others)")  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(1)
     manifest = json.loads((ROOT / "agents" / "pretrained" / "policies.json").read_text())
+    results = RESULTS / "recipe_study.json"
+    kept = {} if args.all or not results.exists() else {
+        (row["name"], row["command"]): row for row in json.loads(results.read_text())}  # fmt: skip
     rows = []
     for name, task, setting, source, command, differs in RUNS:
         path = ROOT / source
-        if source.startswith("runs/") and not (path / "policy.pt").exists():
-            print(f"skipped {name}: no {source}/policy.pt (run: {command})")
-            continue
         command = command or manifest[source]["command"]
+        if (name, command) in kept and kept[name, command]["episodes"] == args.episodes:
+            rows.append(kept[name, command])
+            continue
+        if source.startswith("runs/") and not any((path / "checkpoints").glob("*.pt")):
+            print(f"skipped {name}: no checkpoint in {source} (run: {command})")
+            continue
         policy = load_policy(path if source.startswith("runs/") else source)
         report = benchmark({name: policy}, task=task, settings=(setting,), episodes=args.episodes,
                            cache_dir=args.cache).data  # fmt: skip
@@ -119,7 +154,7 @@ def main() -> None:
                      **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
                                               "hull_gain_ci95")}})  # fmt: skip
     print(markdown(rows))
-    (RESULTS / "recipe_study.json").write_text(json.dumps(rows, indent=2) + "\n")
+    results.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

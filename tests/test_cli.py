@@ -112,7 +112,12 @@ def test_train_dllm_writes_a_checkpoint_that_loads_with_its_recipe(tmp_path, cap
     model = load_model_file(out)
     assert model.metadata["task"] == "Sudoku"
     assert model.metadata["train_config"]["steps"] == 2
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["checkpoint"] == str(out)
+    printed = capsys.readouterr()
+    assert json.loads(printed.out.strip().splitlines()[-1])["checkpoint"] == str(out)
+    assert "train Sudoku" in printed.err  # the progress bar: on stderr, never in the output
+    assert main(["train-dllm", "--task", "sudoku", "--steps", "2", "--batch-size", "8", "--out", str(out),
+                 "--no-progress"]) == 0  # fmt: skip
+    assert "train Sudoku" not in capsys.readouterr().err
 
 
 def test_train_dllm_defaults_to_the_shipped_recipe_of_the_task(tmp_path, monkeypatch):

@@ -138,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train.add_argument("--threads", type=int, default=1, help="CPU threads (default: 1, as for the shipped models)")
     train.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     train.add_argument("--out", type=Path, default=None, help="checkpoint path (default: ./<task>.pt)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (it goes to stderr)")
     train.set_defaults(run=_train_dllm)
 
     from unmask_gym.agents.train import add_train_arguments  # lazy: the agents import unmask_gym, not the reverse
@@ -339,7 +340,7 @@ def _train_dllm(args: argparse.Namespace) -> int:
     steps = task.train_steps if args.steps is None else args.steps
     config = DLLMTrainConfig(steps=steps, batch_size=args.batch_size, seed=args.seed)
     device = _device(args.device)
-    progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stderr)
+    progress = tqdm(total=config.steps, desc=f"train {task.name}", file=sys.stderr, disable=args.no_progress)
 
     def on_step(metrics: dict[str, float]) -> None:
         progress.update(1)
