@@ -77,7 +77,8 @@ RUNS = [
      f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 {REINFORCE} "
      f"{FIVE} --entropy-coef 0.01 --out runs/sudoku-full-a4-5f-ent",
      "as the 5-feature row, plus an entropy bonus (weight 0.01)"),
-    ("sudoku full a4: 5 features + KL 0.02 to the starting policy", "sudoku", "full", "runs/sudoku-full-a4-5f-kl",
+    ("sudoku full a4: 5 features + KL 0.02 to the starting policy", "sudoku", "full",
+     "runs/sudoku-full-a4-5f-kl/checkpoints/iteration_000300.pt",
      f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 300 {REINFORCE} "
      f"{FIVE} --kl-coef 0.02 --out runs/sudoku-full-a4-5f-kl",
      "as the 5-feature row, plus a KL penalty (0.02) to the initial policy; stopped at 300 of 1500 iterations "
@@ -141,14 +142,15 @@ def main() -> None:
         if (name, command) in kept and kept[name, command]["episodes"] == args.episodes:
             rows.append(kept[name, command])
             continue
-        if source.startswith("runs/") and not any((path / "checkpoints").glob("*.pt")):
-            print(f"skipped {name}: no checkpoint in {source} (run: {command})")
+        if source.startswith("runs/") and not (path.is_file() or (path / "policy.pt").exists()):
+            print(f"skipped {name}: {source} is not a finished run (run: {command})")
             continue
         policy = load_policy(path if source.startswith("runs/") else source)
         report = benchmark({name: policy}, task=task, settings=(setting,), episodes=args.episodes,
                            cache_dir=args.cache).data  # fmt: skip
         point = report["settings"][setting]["agents"][name][0]
-        seconds = train_seconds(path) if source.startswith("runs/") else manifest[source]["train_seconds"]
+        folder = path.parent.parent if path.is_file() else path  # a checkpoint file: checkpoints/ in its run folder
+        seconds = train_seconds(folder) if source.startswith("runs/") else manifest[source]["train_seconds"]
         rows.append({"name": name, "task": task, "setting": setting, "source": source, "command": command,
                      "differs": differs, "train_seconds": seconds, "episodes": report["distinct_prompts"],
                      **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
