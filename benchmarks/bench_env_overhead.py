@@ -75,16 +75,21 @@ class WideMDLM(TinyMDLM):
 
     The LM head spans LLaDA's 126,464 ids, so the softmax and top-k cost what they cost on the real model; ids past
     the character vocabulary get a large negative bias so committed tokens stay readable by the built-in tokenizer.
-    With 4 layers it has 1.2B parameters (no weights needed).
+    With 4 layers it has 1.2B parameters (no weights needed). ``width`` scales it down (heads of 128, FFN 3x) for
+    smoke runs.
     """
 
-    def __init__(self, layers: int) -> None:
+    def __init__(self, layers: int, width: int = 4096) -> None:
         characters = CharTokenizer().vocab_size
-        super().__init__(TinyMDLMConfig(vocab_size=characters, max_length=512, d_model=4096, n_layers=layers,
-                                        n_heads=32, d_ff=12288))  # fmt: skip
-        self.head = nn.Linear(4096, LLADA_VOCAB)
+        super().__init__(TinyMDLMConfig(vocab_size=characters, max_length=512, d_model=width, n_layers=layers,
+                                        n_heads=max(1, width // 128), d_ff=3 * width))  # fmt: skip
+        self.head = nn.Linear(width, LLADA_VOCAB)
+        self.mask_unused_ids()
+
+    def mask_unused_ids(self) -> None:
+        """Biases the ids past the character vocabulary to -1e4 (again after the weights are refilled)."""
         with torch.no_grad():
-            self.head.bias[characters:] = -1e4
+            self.head.bias[self.config.vocab_size :] = -1e4
 
 
 def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from bench_env_overhead import TimedForward, synchronize  # (scripts run from benchmarks/)
 
 from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig
 from unmask_gym.bench import machine_description
@@ -24,35 +25,21 @@ from unmask_gym.evaluation import save_json
 from unmask_gym.models import load_model
 
 
-class TimedModel:
-    """Wraps a ``DiffusionLM`` and adds up the wall time of its ``logits`` calls (everything else delegates)."""
-
-    def __init__(self, model: Any) -> None:
-        self.model = model
-        self.seconds = 0.0
-        self.calls = 0
-
-    def logits(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        """The wrapped model's logits, timed."""
-        start = time.perf_counter()
-        out = self.model.logits(*args, **kwargs)
-        self.seconds += time.perf_counter() - start
-        self.calls += 1
-        return out
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.model, name)
-
-
 def time_policy_forwards(network: torch.nn.Module) -> dict[str, float]:
-    """Adds up the wall time of the network's forwards made in eval mode (the rollout's sampling passes)."""
+    """Adds up the wall time of the network's forwards made in eval mode (the rollout's sampling passes).
+
+    On a GPU each timed forward is bracketed by synchronisations, so its queued kernels count as its own time.
+    """
     clock = {"seconds": 0.0, "start": 0.0}
 
     def before(module: torch.nn.Module, inputs: Any) -> None:
+        if not module.training:
+            synchronize(next(module.parameters()).device)
         clock["start"] = time.perf_counter()
 
     def after(module: torch.nn.Module, inputs: Any, output: Any) -> None:
         if not module.training:
+            synchronize(next(module.parameters()).device)
             clock["seconds"] += time.perf_counter() - clock["start"]
 
     network.register_forward_pre_hook(before)
@@ -60,25 +47,13 @@ def time_policy_forwards(network: torch.nn.Module) -> dict[str, float]:
     return clock
 
 
-def main() -> None:
-    """Runs the benchmark."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--task", default="permutation")
-    parser.add_argument("--block-length", default="none", help="an int or 'none' (default: full diffusion)")
-    parser.add_argument("--alpha", type=float, default=3.0)
-    parser.add_argument("--iterations", type=int, default=6, help="measured iterations (one more warms up)")
-    parser.add_argument("--num-groups", type=int, default=8)
-    parser.add_argument("--group-size", type=int, default=8)
-    parser.add_argument("--width", type=int, default=128, help="policy width d (the paper's 128: 0.35M parameters)")
-    parser.add_argument("--update-epochs", type=int, default=GRPOConfig.update_epochs)
-    parser.add_argument("--num-minibatches", type=int, default=GRPOConfig.num_minibatches)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_grpo.json")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Runs ``args.iterations`` + 1 GRPO iterations (``main``'s arguments) and reports the measured ones' split.
 
-    model = TimedModel(load_model(args.task, device=args.device))
+    The dLLM's forwards are timed inside ``model.logits()`` (synchronised on a GPU); the rest of the rollout is the
+    policy's sampling forwards and the env's bookkeeping.
+    """
+    model = TimedForward(load_model(args.task, device=args.device))
     block_length = None if args.block_length.lower() == "none" else int(args.block_length)
     config = GRPOConfig(
         task=args.task, block_length=block_length, alpha=args.alpha, iterations=args.iterations + 1,
@@ -117,10 +92,31 @@ def main() -> None:
         "rollout_fractions": {name: round(value / total["rollout_seconds"], 3) for name, value in parts.items()},
         "update_work": f"{config.update_epochs} epochs of policy forward + backward over the stored steps (no dLLM)",
         "update_over_policy_sampling_forwards": round(total["update_seconds"] / total["policy_rollout_seconds"], 2),
-        "threads": args.threads,
+        "threads": torch.get_num_threads(),
         "device": args.device,
         "machine": machine_description(),
     }
+    return report
+
+
+def main() -> None:
+    """Runs the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--task", default="permutation")
+    parser.add_argument("--block-length", default="none", help="an int or 'none' (default: full diffusion)")
+    parser.add_argument("--alpha", type=float, default=3.0)
+    parser.add_argument("--iterations", type=int, default=6, help="measured iterations (one more warms up)")
+    parser.add_argument("--num-groups", type=int, default=8)
+    parser.add_argument("--group-size", type=int, default=8)
+    parser.add_argument("--width", type=int, default=128, help="policy width d (the paper's 128: 0.35M parameters)")
+    parser.add_argument("--update-epochs", type=int, default=GRPOConfig.update_epochs)
+    parser.add_argument("--num-minibatches", type=int, default=GRPOConfig.num_minibatches)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_grpo.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    report = measure(args)
     print(json.dumps(report, indent=2))
     save_json(report, args.out)
 

@@ -32,8 +32,12 @@ class StandInConfig(PretrainedConfig):
     def __init__(self, vocab_size: int = 512, hidden_size: int = 32, num_hidden_layers: int = 2,
                  max_sequence_length: int = 512, mask_token_id: int | None = None,
                  ignores_attention_mask: bool = False, random_buffer_at_load: bool = False,
+                 num_attention_heads: int = 2, intermediate_size: int | None = None,
                  **kwargs) -> None:  # fmt: skip
         self.vocab_size, self.hidden_size, self.num_hidden_layers = vocab_size, hidden_size, num_hidden_layers
+        # (benchmarks/bench_gpu.py builds one at LLaDA-8B's size: 32 heads, FFN of SwiGLU 12288's parameter count)
+        self.num_attention_heads = num_attention_heads
+        self.intermediate_size = 2 * hidden_size if intermediate_size is None else intermediate_size
         self.max_sequence_length, self.mask_token_id = max_sequence_length, mask_token_id
         self.ignores_attention_mask, self.random_buffer_at_load = ignores_attention_mask, random_buffer_at_load
         kwargs.setdefault("tie_word_embeddings", False)
@@ -66,9 +70,9 @@ class _StandIn(PreTrainedModel):
     def __init__(self, config: StandInConfig) -> None:
         super().__init__(config)
         inner = BertConfig(vocab_size=config.vocab_size, hidden_size=config.hidden_size,
-                           num_hidden_layers=config.num_hidden_layers, num_attention_heads=2,
-                           intermediate_size=2 * config.hidden_size, max_position_embeddings=config.max_sequence_length,
-                           attn_implementation="eager")  # fmt: skip
+                           num_hidden_layers=config.num_hidden_layers, num_attention_heads=config.num_attention_heads,
+                           intermediate_size=config.intermediate_size,
+                           max_position_embeddings=config.max_sequence_length, attn_implementation="eager")  # fmt: skip
         self.encoder = BertModel(inner, add_pooling_layer=False)
         self.head = BertOnlyMLMHead(inner)
         scale = torch.rand(1) + 0.5 if config.random_buffer_at_load else torch.ones(1)

@@ -74,7 +74,8 @@ def make_tokenizer(folder: str | Path, chat_template: bool = True, mask_token: s
     return tokenizer
 
 
-def _standin_module() -> Any:
+def standin_module() -> Any:
+    """Our LLaDA/Dream stand-in modeling module (``hf_standin_modeling.py``), imported by path."""
     spec = importlib.util.spec_from_file_location("hf_standin_modeling", MODELING_FILE)
     module = importlib.util.module_from_spec(spec)
     sys.modules["hf_standin_modeling"] = module
@@ -91,7 +92,7 @@ def standin_folder(folder: str | Path, family: str, seed: int = 0, **flags: Any)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = make_tokenizer(folder)
-    module = _standin_module()
+    module = standin_module()
     config_class, model_class = {
         "llada": (module.LLaDAStandInConfig, module.LLaDAStandIn),
         "dream": (module.DreamStandInConfig, module.DreamStandIn),

@@ -1,0 +1,98 @@
+"""``benchmarks/bench_gpu.py``: its ``--quick`` CPU run writes the promised JSON; the weightless build is sound.
+
+No timing is asserted (these machines are noisy): only that every figure exists and is a positive finite number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+SETTINGS = ["blocks + Fast-dLLM 0.9", "full + top-1", "full + permutation-full-a3"]
+
+
+def positive_finite(value: object) -> bool:
+    """A real number above 0 (not a bool, NaN or infinity)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    """The quick run's JSON as printed and as written to ``--out``."""
+    out = tmp_path_factory.mktemp("bench_gpu") / "gpu.json"
+    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--quick", "--device", "cpu", "--threads", "1"]
+    done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), json.loads(out.read_text())
+
+
+def test_quick_run_writes_the_report_it_prints_with_the_issue_keys(quick_report):
+    printed, written = quick_report
+    assert printed == written
+    for key in ("device", "torch", "ratio", "settings", "env_steps_per_s", "ms_per_step", "grpo", "targets"):
+        assert key in written
+    assert written["quick"] is True and written["errors"] == {}
+    assert written["skipped"] == {"llada": "--quick skips the 8B model"}
+
+
+def test_every_ratio_is_a_positive_finite_number_with_its_seconds(quick_report):
+    report = quick_report[1]
+    assert list(report["ratio"]) == ["narrow_2_layers_64@8envs"]
+    for key, table in report["ratio"].items():
+        assert list(table) == SETTINGS
+        for setting, ratio in table.items():
+            measured = report["settings"][key]["results"][setting]
+            assert positive_finite(ratio) and ratio == measured["ratio"]
+            assert positive_finite(measured["env_seconds"]) and positive_finite(measured["bare_seconds"])
+            assert measured["forwards_in_env_steps"] == report["steps"]  # every step forwarded once
+            assert measured["last_forward_rows_x_columns"] == [8, 27]  # 8 envs, Permutation's 11 + 16 columns
+
+
+def test_env_steps_per_second_cover_each_num_envs_and_targets_are_computed(quick_report):
+    report = quick_report[1]
+    assert list(report["env_steps_per_s"]) == ["1", "4", "16", "64"] == list(report["ms_per_step"])
+    assert all(positive_finite(rate) for rate in report["env_steps_per_s"].values())
+    targets = report["targets"]
+    best = max(report["env_steps_per_s"].values())
+    assert targets["tiny_best_env_steps_per_s"]["measured"] == best
+    assert targets["tiny_best_env_steps_per_s"]["pass"] == (best >= 1_000_000)
+    assert targets["tiny_ms_per_step_at_64_envs"]["measured"] == report["ms_per_step"]["64"]
+    assert targets["llada8b_ratio"]["pass"] is None and targets["wide_4_layers_ratio"]["pass"] is None  # not run
+
+
+def test_grpo_split_adds_up(quick_report):
+    grpo = quick_report[1]["grpo"]
+    seconds = grpo["seconds_per_iteration"]
+    assert positive_finite(seconds["rollout_seconds"]) and positive_finite(seconds["update_seconds"])
+    assert sum(grpo["rollout_fractions"].values()) == pytest.approx(1.0, abs=0.01)
+    assert grpo["measured_iterations"] == 1 and grpo["rollouts_per_iteration"] == 4
+
+
+def test_weightless_build_keeps_buffers_and_fills_parameters_by_seed(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_gpu
+
+    register = nn.Module.register_parameter
+
+    def build() -> nn.Module:
+        with bench_gpu.parameters_on_meta():
+            return nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16))
+
+    model = build()
+    assert nn.Module.register_parameter is register  # the patch is undone
+    assert all(parameter.is_meta for parameter in model.parameters())
+    assert model[1].running_var.tolist() == [1.0] * 16  # buffers hold their computed values
+    filled = bench_gpu.materialize(model, torch.device("cpu"), torch.float64, seed=3)
+    again = bench_gpu.materialize(build(), torch.device("cpu"), torch.float64, seed=3)
+    assert filled[1].running_var.tolist() == [1.0] * 16 and filled[1].running_mean.tolist() == [0.0] * 16
+    assert filled[0].weight.dtype == torch.float64 and torch.equal(filled[0].weight, again[0].weight)
+    assert 0.01 < filled[0].weight.std().item() < 0.03  # N(0, 0.02) over 128 draws
+    assert filled[0].bias.tolist() == [0.0] * 16 and filled[1].weight.tolist() == [1.0] * 16
