@@ -1,4 +1,4 @@
-"""A plain-Python reference of one episode of the unmasking MDP (the README's "The MDP"), to test the env against.
+"""A plain-Python reference of one episode of the unmasking MDP (docs/mdp.md), to test the env against.
 
 It shares nothing with the env but the model, the task and the tokenizer: lists of ints and floats instead of
 tensors, its own softmax, argmax, features, prompt id, noise hash and inverse-CDF sampling, one forward pass over a
@@ -32,7 +32,7 @@ def mix(key: int, value: int) -> int:
 
 
 def uniform(seed: int, prompt_id: int, member: int, step: int, position: int, draw: tuple[int, ...] = ()) -> float:
-    """The README's per-episode noise: a uniform in (0, 1) keyed by who draws it.
+    """The per-episode noise of docs/mdp.md (seeding): a uniform in (0, 1) keyed by who draws it.
 
     ``draw`` is the episode's place in an endless stream (its group and episode index), empty for a finite list.
     """

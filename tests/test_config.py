@@ -1,4 +1,4 @@
-"""``EnvConfig``: one place that checks and documents every constructor argument, and the README that shows it."""
+"""``EnvConfig``: one place that checks and documents every constructor argument, and the docs pages that show it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from unmask_gym.config import EnvConfig, argument_table
 from unmask_gym.tasks import make_task
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+DOCS = Path(__file__).parent.parent / "docs"
 
 
 def test_the_constructor_takes_exactly_the_configs_fields_with_the_same_defaults():
@@ -25,13 +25,13 @@ def test_the_constructor_takes_exactly_the_configs_fields_with_the_same_defaults
         assert parameters[name].default == default, name
 
 
-def test_the_readme_argument_table_is_the_generated_one():
-    assert argument_table() in README
+def test_the_docs_argument_table_is_the_generated_one():
+    assert argument_table() in (DOCS / "mdp.md").read_text()
 
 
 @pytest.mark.parametrize("name", ["addition", "permutation", "permutation-v0", "statetracking", "sudoku"])
-def test_the_readme_shows_each_tasks_prompt_format(name):
-    assert f"| {name} | {make_task(name).prompt_format} |" in README
+def test_the_docs_show_each_tasks_prompt_format(name):
+    assert f"| {name} | {make_task(name).prompt_format} |" in (DOCS / "tasks.md").read_text()
 
 
 def test_the_env_exposes_its_resolved_config():

@@ -1,4 +1,4 @@
-"""Bad input to ``UnmaskVectorEnv`` raises a pinned error and leaves the env exactly as before (README, "The MDP")."""
+"""Bad input to ``UnmaskVectorEnv`` raises a pinned error and leaves the env exactly as before (docs/mdp.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Gymnasium's vector wrappers on the numpy path (``NumpyVectorEnv``), as the README's wrapper table says."""
+"""Gymnasium's vector wrappers on the numpy path (``NumpyVectorEnv``), as docs/quickstart.md's table says."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """``EnvConfig``: every argument of ``UnmaskVectorEnv`` in one frozen, validated dataclass.
 
 The constructor's keyword arguments are exactly this dataclass's fields (``gym.make`` passes them through), each
-checked here with a message that names the argument, the expected and the received value. The README's argument
-table is generated from the fields' ``doc`` metadata (``argument_table()``), and a test keeps the two equal.
+checked here with a message that names the argument, the expected and the received value. The argument table of
+docs/mdp.md is generated from the fields' ``doc`` metadata (``argument_table()``), and a test keeps the two equal.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def check_model(config: EnvConfig, model: Any) -> None:
 
 
 def argument_table() -> str:
-    """The README's table of constructor arguments, one row per ``EnvConfig`` field."""
+    """The docs' table of constructor arguments (docs/mdp.md), one row per ``EnvConfig`` field."""
     rows = ["| argument | default | meaning |", "|---|---|---|"]
     for item in dataclasses.fields(EnvConfig):
         rows.append(f"| `{item.name}` | {item.metadata['shown']} | {item.metadata['doc']} |")

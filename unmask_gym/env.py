@@ -1,7 +1,7 @@
 """``UnmaskVectorEnv``: N masked-diffusion decodings stepped together, one forward pass (NFE) per step.
 
 Shapes: N envs (slots), L answer positions, P prompt length, T = P + L canvas length, V vocabulary, K top-k.
-The MDP is the README's "The MDP" section: the observation describes the answer region after the latest
+The MDP is the docs page "The MDP" (docs/mdp.md): the observation describes the answer region after the latest
 forward, the action ``MultiBinary(L)`` commits predicted tokens, the reward is terminal. This file is the MDP's
 plumbing (reset, step, close); the arguments live in ``config.py``, the transition in ``dynamics.py`` and what is
 returned in ``outputs.py``.
@@ -45,7 +45,7 @@ class UnmaskVectorEnv(VectorEnv):
     one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``) and
     ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
 
-    Every keyword argument is a field of ``EnvConfig`` (documented there and in the README's argument table).
+    Every keyword argument is a field of ``EnvConfig`` (documented there and in the argument table of docs/mdp.md).
 
     Version History:
         The registered ids carry their own versions (``UnmaskGym/<Task>-v<N>``, see ``registration.py``); this
@@ -75,7 +75,7 @@ class UnmaskVectorEnv(VectorEnv):
                  observe_prompt: bool = False,
                  observe_hidden: bool = False, validate_actions: bool = True, compile_features: bool = False,
                  device: str | torch.device | None = None) -> None:  # fmt: skip
-        """Builds the env; every argument is checked by ``EnvConfig`` (see the README's argument table)."""
+        """Builds the env; every argument is checked by ``EnvConfig`` (see the argument table of docs/mdp.md)."""
         from unmask_gym.compat import register_info_conversions
         from unmask_gym.models import load_model, resolve_model_name
         from unmask_gym.tasks import resolve_task

@@ -1,0 +1,142 @@
+"""Docs that cannot go stale: every code block of the README and docs/*.md runs, and every generated part is fresh.
+
+Sybil parses each page: ```python blocks run in one namespace per page, in order; ```bash blocks run with bash in
+the same folder (a fresh temporary one per page, holding links to the repository's ``examples/`` and
+``benchmarks/``, so whatever a block writes stays out of the repository). A block that cannot run here carries a
+visible marker before it, ``<!-- skip: next "reason" -->``; a block that takes more than about a minute runs in
+the slow tier only, ``<!-- skip: next if(not slow, reason="...") -->``. The tests count both per page, and any
+fenced block that is neither run nor marked (another language, or a block Sybil did not parse) fails them.
+Fenced ``text`` blocks are allowed only inside generated parts: they are transcripts that
+``benchmarks/write_docs.py`` writes by running the command they show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from unittest import SkipTest
+
+import pytest
+from sybil import Sybil
+from sybil.evaluators.skip import Skipper
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+
+ROOT = Path(__file__).parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINKED = ("examples", "benchmarks")
+"""Repository folders a bash block may read (as the user would, from the repository root)."""
+ALWAYS_SKIPPED = {
+    "README.md": 1,  # the two install-and-run commands: .ci/run installs the same way and runs the same tests
+    "index.md": 1,  # installs packages
+    "real-dllms.md": 2,  # LLaDA/Dream weights and GSM8K files
+    "training.md": 1,  # trainings of 10+ minutes and several processes
+    "development.md": 1,  # installs packages
+}
+"""Pages whose blocks cannot run here, with how many: a new skip marker must be added here too."""
+EXPECTED = {
+    "README.md": {"printed": "tensor("},  # the quick start prints finished episodes and their NFE
+    "benchmarking.md": {"printed": "mine: mean gain", "files": ["bench/bench_sudoku.json"]},
+    "training.md": {"files": ["runs/addition/policy.pt", "runs/addition/metrics.csv"]},
+}
+"""What some pages' blocks must leave behind beyond running without an error (checked in the tier that runs them)."""
+
+
+def bash(example) -> str | None:
+    """Runs a ```bash block with ``bash -e -o pipefail`` in the current folder; returns the failure, if any."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", str(example.parsed)], capture_output=True,
+                               text=True, env=env, timeout=1200)  # fmt: skip
+    print(completed.stdout, end="")
+    if completed.returncode != 0:
+        return f"exit code {completed.returncode}\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
+    return None
+
+
+SYBIL = Sybil(parsers=[PythonCodeBlockParser(), CodeBlockParser("bash", bash), SkipParser()])
+FENCES = FencedCodeBlockLexer(language=r"[^\n]*")
+GENERATED = re.compile(r"^<!-- generated: [^\n]+ -->\n.*?^<!-- end generated -->$", re.S | re.M)
+
+
+def code_blocks(document) -> list[tuple[int, str]]:
+    """Every fenced block of a page: (start offset, language)."""
+    return [(region.start, region.lexemes["language"].strip()) for region in FENCES(document)]
+
+
+def page_id(path: Path) -> str:
+    return path.name
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_every_code_block_runs_or_is_marked(path, tmp_path, monkeypatch, request):
+    slow = request.config.getoption("--slow")
+    document = SYBIL.parse(path)
+    document.namespace.update(slow=slow, __name__="__docs__")
+    for name in LINKED:
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # a module a block writes is importable, as from the user's folder
+    examples = [example for example in document if example.region.evaluator is not None]
+    ran, skipped, printed = 0, 0, io.StringIO()
+    for example in examples:
+        is_code = not isinstance(example.region.evaluator, Skipper)  # a skip marker is an example too
+        try:
+            with contextlib.redirect_stdout(printed):
+                example.evaluate()
+        except SkipTest:
+            skipped += is_code
+        else:
+            ran += is_code
+    text = path.read_text()
+    markers = re.findall(r"^<!-- skip: (\w+)( if\(not slow)?", text, re.M)  # as Sybil reads them: a line each
+    assert all(action == "next" for action, _ in markers), "use only 'skip: next' markers (one block each)"
+    slow_markers = sum(1 for _, conditional in markers if conditional)
+    assert len(markers) - slow_markers == ALWAYS_SKIPPED.get(path.name, 0), "update ALWAYS_SKIPPED with the reason"
+    assert skipped == len(markers) - (slow_markers if slow else 0)
+    blocks = code_blocks(document)
+    outputs = [start for start, language in blocks if language == "text"]
+    assert all(any(m.start() < start < m.end() for m in GENERATED.finditer(text)) for start in outputs), (
+        "a ```text block outside a generated part: show output only through benchmarks/write_docs.py"
+    )
+    assert ran + skipped == len(blocks) - len(outputs), f"a block was neither run nor marked: {blocks}"
+    if not slow and slow_markers:
+        return  # the checks below need the slow blocks
+    expected = EXPECTED.get(path.name, {})
+    assert expected.get("printed", "") in printed.getvalue()
+    for name in expected.get("files", []):
+        assert (tmp_path / name).exists(), name
+
+
+def write_docs():
+    """benchmarks/write_docs.py as a module."""
+    spec = importlib.util.spec_from_file_location("write_docs", ROOT / "benchmarks" / "write_docs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", PAGES, ids=page_id)
+def test_every_generated_part_is_what_the_script_writes_now(path):
+    text = path.read_text()
+    assert write_docs().regenerate(text) == text, f"run: python benchmarks/write_docs.py ({path.name} is stale)"
+
+
+def test_the_policies_comparison_json_is_what_the_script_computes_from_the_bench_reports():
+    rows = write_docs().comparison_rows()
+    assert rows == json.loads((ROOT / "benchmarks" / "results" / "policies_vs_heuristics.json").read_text())
+
+
+def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
+    config = (ROOT / "mkdocs.yml").read_text()
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        assert f": {page.name}" in config, f"{page.name} is not in mkdocs.yml's nav"
+    for path in PAGES:
+        for target in re.findall(r"\]\(((?:docs/)?[\w-]+\.md)(?:#[\w-]+)?\)", path.read_text()):
+            assert (path.parent / target).exists(), f"{path.name} links to a missing {target}"
