@@ -35,11 +35,16 @@ def test_bernoulli_kl_matches_the_closed_form_and_ignores_unselectable_positions
 
 
 def test_each_term_changes_the_update_and_zero_weights_leave_it_as_before():
-    plain = parameters_after_one_iteration()
-    assert all(torch.equal(a, b) for a, b in zip(plain, parameters_after_one_iteration(entropy_coef=0.0), strict=True))
+    # Two epochs of two minibatches: the KL term's gradient is zero while the policy still equals its reference (the
+    # first step), so only later steps can show it.
+    steps = {"update_epochs": 2, "num_minibatches": 2}
+    plain = parameters_after_one_iteration(**steps)
+    same = parameters_after_one_iteration(entropy_coef=0.0, kl_coef=0.0, **steps)
+    assert all(torch.equal(a, b) for a, b in zip(plain, same, strict=True))
     for overrides in ({"entropy_coef": 0.5}, {"kl_coef": 0.5}):
-        changed = parameters_after_one_iteration(**overrides)
-        assert not all(torch.equal(a, b) for a, b in zip(plain, changed, strict=True)), overrides
+        changed = parameters_after_one_iteration(**overrides, **steps)
+        moved = max((a - b).abs().max().item() for a, b in zip(plain, changed, strict=True))
+        assert moved > 1e-4, (overrides, moved)  # a real change of the update, not float noise
 
 
 def test_the_kl_reference_is_the_starting_policy_frozen_and_survives_resume(tmp_path):
