@@ -109,6 +109,14 @@ RUNS = [
      "unmask-gym train --algo grpo --task permutation --block-length none --alpha 6 --iterations 1000 "
      f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-a6-5f-cos",
      "1 epoch x 1 minibatch, cosine lr, 5 features, 4 heads, FFN 128, alpha 6 (fewer NFE)"),
+    ("sudoku semi-AR a3: 5 features, cosine lr", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-5f-cos",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --iterations 800 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/sudoku-semi_ar-a3-5f-cos",
+     "the full-diffusion recipe (1 epoch x 1 minibatch, 5 features, 4 heads) in 4-token blocks, cosine lr"),
+    ("sudoku full conditioned 1-16: 5 features, cosine lr", "sudoku", "full", "runs/sudoku-full-cond-5f-cos",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --alpha-range 1,16 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-full-cond-5f-cos",
+     "the 5-feature recipe conditioned on alpha in [1, 16], served at alpha 4"),
 ]  # fmt: skip
 
 
