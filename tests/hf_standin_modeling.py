@@ -19,6 +19,7 @@ revision), ``random_buffer_at_load`` (a buffer that loading does not restore, li
 from __future__ import annotations
 
 import torch
+import transformers
 from transformers import BertConfig, GenerationConfig, PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import CausalLMOutputWithPast, MaskedLMOutput
 from transformers.models.bert.modeling_bert import BertModel, BertOnlyMLMHead
@@ -49,6 +50,11 @@ class LLaDAStandInConfig(StandInConfig):
 
     model_type = "llada"
 
+    def __init__(self, **kwargs) -> None:
+        # Its own __init__, as LLaDA's config has: on transformers 5.x a config subclass without one gets a
+        # dataclass __init__ that sets only the declared fields and skips StandInConfig.__init__.
+        super().__init__(**kwargs)
+
 
 class DreamStandInConfig(StandInConfig):
     """``model_type "Dream"`` (capital D), as Dream's config; it names ``max_position_embeddings``."""
@@ -65,7 +71,9 @@ class _StandIn(PreTrainedModel):
 
     config_class = StandInConfig
     base_model_prefix = "standin"
-    _tied_weights_keys = ["head.predictions.decoder.bias"]  # BERT's head shares its bias with the decoder
+    # BERT's head shares its bias with the decoder (transformers 5.x wants a dict: tied parameter -> its source)
+    _tied_weights_keys = (["head.predictions.decoder.bias"] if int(transformers.__version__.split(".")[0]) < 5
+                          else {"head.predictions.decoder.bias": "head.predictions.bias"})  # fmt: skip
 
     def __init__(self, config: StandInConfig) -> None:
         super().__init__(config)
@@ -75,8 +83,8 @@ class _StandIn(PreTrainedModel):
                            max_position_embeddings=config.max_sequence_length, attn_implementation="eager")  # fmt: skip
         self.encoder = BertModel(inner, add_pooling_layer=False)
         self.head = BertOnlyMLMHead(inner)
-        scale = torch.rand(1) + 0.5 if config.random_buffer_at_load else torch.ones(1)
-        self.register_buffer("output_scale", scale, persistent=False)  # recomputed at every load, never saved
+        if config.random_buffer_at_load:  # recomputed at every load, never saved (the corruption under test)
+            self.register_buffer("output_scale", torch.rand(1) + 0.5, persistent=False)
         self.post_init()
 
     def _init_weights(self, module: torch.nn.Module) -> None:
@@ -93,6 +101,19 @@ class _StandIn(PreTrainedModel):
         """The head's vocabulary projection."""
         return self.head.predictions.decoder
 
+    def _vocabulary_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The head's logits, never the mask token's.
+
+        A trained dLLM does not predict its mask token; random weights might, and whether they do would then depend
+        on how each transformers version initialises them.
+        """
+        logits = self.head(hidden)
+        if self.config.mask_token_id is None:
+            return logits
+        lowest = logits.amin(-1, keepdim=True)  # the row's own lowest logit: never the top, and no outsized value
+        is_mask = torch.arange(logits.shape[-1], device=logits.device) == self.config.mask_token_id
+        return torch.where(is_mask, lowest, logits)
+
     def _hidden(self, input_ids: torch.Tensor, key_mask: torch.Tensor | None,
                 position_ids: torch.Tensor | None) -> torch.Tensor:  # fmt: skip
         if self.config.ignores_attention_mask:
@@ -100,7 +121,7 @@ class _StandIn(PreTrainedModel):
         if position_ids is None:
             position_ids = torch.arange(input_ids.shape[1], device=input_ids.device)[None].expand_as(input_ids)
         hidden = self.encoder(input_ids=input_ids, attention_mask=key_mask, position_ids=position_ids)[0]
-        return hidden * self.output_scale
+        return hidden * self.output_scale if self.config.random_buffer_at_load else hidden
 
 
 class LLaDAStandIn(_StandIn):
@@ -120,7 +141,7 @@ class LLaDAStandIn(_StandIn):
         if attention_mask is not None:
             position_ids = (attention_mask.long().cumsum(1) - 1).clamp(min=0)  # RoPE: only relative offsets count
         hidden = self._hidden(input_ids, attention_mask, position_ids)
-        return CausalLMOutputWithPast(logits=self.head(hidden))
+        return CausalLMOutputWithPast(logits=self._vocabulary_logits(hidden))
 
 
 class DreamStandInGenerationConfig(GenerationConfig):
@@ -164,4 +185,4 @@ class DreamStandIn(_StandIn):
             raise ValueError(f"unknown attention_mask {attention_mask!r}")
         hidden = self._hidden(input_ids, key_mask, position_ids)  # (B, T, D): state i encodes position i
         shifted = torch.cat([hidden[:, 1:], hidden[:, -1:]], 1)  # column i holds the state of position i + 1
-        return MaskedLMOutput(logits=self.head(shifted))
+        return MaskedLMOutput(logits=self._vocabulary_logits(shifted))
