@@ -117,6 +117,18 @@ RUNS = [
      "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --alpha-range 1,16 --iterations 1000 "
      f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-full-cond-5f-cos",
      "the 5-feature recipe conditioned on alpha in [1, 16], served at alpha 4"),
+    ("permutation full a3: 5 features, cosine lr", "permutation", "full", "runs/perm-full-a3-5f-cos",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-a3-5f-cos",
+     "as the cosine row above with the 5-feature, 4-head network"),
+    ("permutation semi-AR a3: 5 features, cosine lr", "permutation", "semi_ar", "runs/perm-semi_ar-a3-5f-cos",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/perm-semi_ar-a3-5f-cos",
+     "the 5-feature recipe in 4-token blocks, cosine lr"),
+    ("permutation full conditioned 1-16: 5 features, cosine lr", "permutation", "full", "runs/perm-full-cond-5f-cos",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 1,16 "
+     f"--iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-cond-5f-cos",
+     "the 5-feature recipe conditioned on alpha in [1, 16], served at alpha 4"),
 ]  # fmt: skip
 
 
