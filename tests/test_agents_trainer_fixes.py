@@ -158,12 +158,24 @@ def test_ctrl_c_ends_training_with_one_line_naming_the_resume_command(tmp_path):
     command = [sys.executable, "-m", "unmask_gym.cli", "train", "--task", "sudoku", "--block-length", "none",
                "--iterations", "100000", "--num-groups", "2", "--group-size", "2", "--width", "16", "--ff-width", "32",
                "--checkpoint-every", "1", "--no-progress", "--out", str(out), "--device", "cpu"]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A child inherits an ignored SIGINT (and Python then installs no handler): whatever this pytest process's
+    # other tests did to its own disposition, the child starts with the default one, as a shell would give it.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = clock.monotonic() + 120
     while not list((out / "checkpoints").glob("*.pt")) and clock.monotonic() < deadline:
         clock.sleep(0.2)
+        if process.poll() is not None:
+            break
+    assert process.poll() is None, process.communicate()[1]  # still training when interrupted
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=180)  # generous: a loaded CI box is slow to wind down
+    try:
+        _, stderr = process.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        disposition, tail = signal.getsignal(signal.SIGINT), process.communicate()[1][-2000:]
+        raise AssertionError(f"SIGINT did not stop training (this process's SIGINT disposition: {disposition}); "
+                             f"stderr: {tail}") from None
     assert process.returncode == 130
     last = stderr.strip().splitlines()[-1]
     assert re.fullmatch(rf"interrupted at iteration \d+; resume from its checkpoint of iteration \d+ with "
