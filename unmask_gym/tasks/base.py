@@ -75,7 +75,7 @@ class SyntheticTask:
     answer_length: int = 0
     max_prompt_length: int = 0
     default_block_length: int = 4  # the semi-AR setting of the registered ids and of `unmask-gym bench`
-    prompt_format: str = ""  # what a prompt looks like, in words and an example (errors and the README say it)
+    prompt_format: str = ""  # what a prompt looks like, in words and an example (errors and docs/tasks.md say it)
     prompt_pattern: str = ""  # a regular expression every prompt the task can draw matches in full
     train_steps: int = 3500  # optimiser steps of the shipped model's recipe (`unmask-gym train-dllm`'s default)
     model_name: str = ""  # the shipped dLLM's short name ("" = the task's name in lower case)
