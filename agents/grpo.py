@@ -15,6 +15,7 @@ Shapes: S stored steps, E episodes, L answer positions.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -232,6 +233,11 @@ def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, normalize_std:
     return advantages
 
 
+def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """sum_t w_t x_t / sum_t w_t: how the surrogate and the regularisers average their steps."""
+    return (weights * values).sum() / weights.sum()
+
+
 def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantages: torch.Tensor,
                            weights: torch.Tensor, clip_coef: float) -> torch.Tensor:  # fmt: skip
     """-sum_t w_t min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) / sum_t w_t with r_t = exp(new - old) (PPO).
@@ -245,12 +251,7 @@ def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tenso
     """
     ratio = (new_log_prob - old_log_prob).exp()
     surrogate = torch.minimum(ratio * advantages, ratio.clamp(1 - clip_coef, 1 + clip_coef) * advantages)
-    return -(weights * surrogate).sum() / weights.sum()
-
-
-def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """sum_t w_t x_t / sum_t w_t: a per-step quantity averaged as the surrogate averages its steps."""
-    return (weights * values).sum() / weights.sum()
+    return -weighted_mean(surrogate, weights)
 
 
 class GRPOTrainer:
@@ -537,9 +538,7 @@ class GRPOTrainer:
 
     def _frozen_copy(self) -> UnmaskingPolicy:
         """The policy as it is now, in eval mode and without gradients (the KL penalty's reference)."""
-        reference = UnmaskingPolicy(self.policy.config).to(self.env.device)
-        reference.load_state_dict(self.policy.state_dict())
-        return reference.eval().requires_grad_(False)
+        return copy.deepcopy(self.policy).eval().requires_grad_(False)
 
     def _expert_choice(self, obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
         return self.expert(obs)

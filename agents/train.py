@@ -139,23 +139,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (print one line per checkpoint)")
 
 
-def check_resume_flags(path: Path, algo: str, config_flags: dict[str, Any], policy_flags: dict[str, Any],
-                       skip: set[str] = frozenset()) -> None:  # fmt: skip
+def check_resume_flags(payload: dict[str, Any], algo: str, config_flags: dict[str, Any],
+                       policy_flags: dict[str, Any], skip: set[str] = frozenset()) -> None:  # fmt: skip
     """Refuses ``--resume`` with flags that differ from the run's own settings (``--iterations`` may change).
 
     A flag equal to the run's setting is accepted, so the command that started a run, plus ``--resume``, continues
-    it. ``skip``: settings derived from other flags (a ``--dataset`` run's task and answer length).
+    it. ``payload``: the checkpoint ``--resume`` names (``read_checkpoint``); ``skip``: settings derived from other
+    flags (a ``--dataset`` run's task and model).
 
     Raises:
         ValueError: naming every flag whose value differs from the checkpoint's, with both values.
     """
-    from .loading import read_checkpoint
-
-    payload = read_checkpoint(path, need_trainer_state=True)
-    state = payload["trainer_state"]
+    path, state = payload["path"], payload["trainer_state"]
     run_algo = state.get("algo", "grpo")
     if run_algo != algo:
-        raise ValueError(f"{payload['path']} is a {run_algo.upper()} run; resume it with --algo {run_algo}")
+        raise ValueError(f"{path} is a {run_algo.upper()} run; resume it with --algo {run_algo}")
     stored = {**json.loads(state["config"]), **payload["policy_config"]}
     differences = []
     flags = {**config_flags, **policy_flags}
@@ -163,14 +161,14 @@ def check_resume_flags(path: Path, algo: str, config_flags: dict[str, Any], poli
         if name in {"iterations", *skip} or name not in flags:
             continue
         value = flags[name]
-        if name == "out" and Path(value).resolve() == Path(path).resolve():
+        if name == "out" and Path(value).resolve() == path.parent.parent.resolve():  # the run folder itself
             continue
         wanted = list(value) if isinstance(value, tuple) else value
         if wanted != stored[name]:
             flag = f"--{name.replace('_', '-')}"
             differences.append(f"{flag} {_flag_text(value)} (the run has {_flag_text(stored[name])})")
     if differences:
-        raise ValueError(f"--resume {path} continues that run with its own settings; these flags differ from it: "
+        raise ValueError(f"--resume {path} continues its run with its own settings; these flags differ from it: "
                          f"{'; '.join(differences)}. Only --iterations may change; start a new run with --out "
                          f"instead")  # fmt: skip
 
@@ -190,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .grpo import GRPOConfig, GRPOTrainer
+    from .loading import read_checkpoint
     from .policy import PolicyConfig
     from .ppo import PPOConfig, PPOTrainer
 
@@ -203,20 +202,18 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--algo {args.algo} has no {', '.join('--' + n.replace('_', '-') for n in foreign)}")
     config_flags = {name: given[name] for name in known if name in given}
     policy_flags = {name: given[name] for name in POLICY_FLAGS if name in given}
+    resumed = read_checkpoint(args.resume, need_trainer_state=True) if args.resume is not None else None
     hf: dict[str, Any] = {}
     if getattr(args, "dataset", None) is not None:  # a transformers model (--model PATH) on GSM8K/MATH
-        if args.resume is not None and "answer_length" not in given:  # the run's L, not the flag's default
-            from .loading import read_checkpoint
-
-            state = read_checkpoint(args.resume, need_trainer_state=True)["trainer_state"]
-            args.answer_length = json.loads(state["config"])["answer_length"]
+        if resumed is not None and "answer_length" not in given:  # the run's L, not the flag's default
+            args.answer_length = json.loads(resumed["trainer_state"]["config"])["answer_length"]
         hf = hf_env_kwargs(args, given.get("device"))
         config_flags.update(task=hf["task"].name.lower(), model=None, answer_length=hf["answer_length"])
     objects = {"task": hf["task"], "model": hf["model"]} if hf else {}
     if args.resume is None and config_flags.get("out"):
         clear_run_folder(Path(config_flags["out"]), getattr(args, "overwrite", False))
-    if args.resume is not None:
-        check_resume_flags(args.resume, args.algo, {k: v for k, v in config_flags.items() if k not in objects},
+    if resumed is not None:
+        check_resume_flags(resumed, args.algo, {k: v for k, v in config_flags.items() if k not in objects},
                            policy_flags, skip={"task", "model"} if hf else set())  # fmt: skip
         trainer = trainer_class.resume(args.resume, iterations=config_flags.get("iterations"), **objects)
     else:
