@@ -157,7 +157,10 @@ class ReferenceEpisode:
             "top_k_probs": [
                 probs if m else [0.0] * self.top_k for (probs, _), m in zip(self.top_k_list, masked, strict=True)
             ],
-            "top_k_tokens": [tokens for _, tokens in self.top_k_list],
+            "top_k_tokens": [
+                tokens if m else [t] * self.top_k
+                for (_, tokens), m, t in zip(self.top_k_list, masked, self.answer, strict=True)
+            ],
             "step_frac": [self.nfe / self.answer_length],
             "block": self.block,
         }

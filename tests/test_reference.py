@@ -107,6 +107,9 @@ def assert_row_matches(observation: dict[str, torch.Tensor], row: int, reference
         np.testing.assert_allclose(observation["top_k_probs"][row].numpy(), expected["top_k_probs"], atol=1e-6)
         # Tied probabilities may list their tokens in either order: check each listed token's probability instead.
         for j, (probs, _) in enumerate(reference.top_k_list):
+            if not expected["masked"][j]:  # committed: its token in every slot
+                assert observation["top_k_tokens"][row, j].tolist() == expected["top_k_tokens"][j]
+                continue
             listed = [reference.distribution[j][int(v)] for v in observation["top_k_tokens"][row, j]]
             np.testing.assert_allclose(listed, probs, atol=1e-6)
             assert len(set(observation["top_k_tokens"][row, j].tolist())) == reference.top_k

@@ -88,22 +88,49 @@ def next_episodes(
 
 def start_and_forward(
     state: EnvState, book: EpisodeBook, reset_rows: np.ndarray, stay_rows: np.ndarray, streams: PromptStreams,
-    model: Any, config: EnvConfig, seed: int,
+    model: Any, config: EnvConfig, seed: int, stay_masked: np.ndarray | None = None,
 ) -> EnvState:  # fmt: skip
     """Starts the next episodes of ``reset_rows``, then one dLLM pass over them and ``stay_rows``.
 
-    Everything the device needs from the host (the new prompts, the book's ids, the rows to forward) goes in one
-    transfer (``unmask_gym.transfer``), so on CUDA the step never waits on a host → device copy.
+    ``stay_masked`` (len(stay_rows), L) bool, the host's copy of those rows' masked positions, limits their
+    features to those positions (``feature_positions``); without it every position of theirs gets features.
+    Everything the device needs from the host (the new prompts, the book's ids, the rows to forward, the positions
+    to compute features at) goes in one transfer (``unmask_gym.transfer``), so on CUDA the step never waits on a
+    host → device copy.
     """
     episodes = next_episodes(book, reset_rows, streams, model, config)
     forward_rows = np.union1d(stay_rows, episodes.started).astype(np.int64)
+    local, everywhere = feature_positions(forward_rows, stay_rows, stay_masked, config.answer_length)
     arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
-              book.episode_index)  # fmt: skip
-    reset, started, lengths, tokens, forward_index, prompt_id, episode_index = to_device(arrays, state.canvas.device)
+              book.episode_index, local, everywhere)  # fmt: skip
+    reset, started, lengths, tokens, forward_index, prompt_id, episode_index, local, everywhere = to_device(
+        arrays, state.canvas.device)  # fmt: skip
     state = state.replace(prompt_id=prompt_id, episode_index=episode_index)
     if len(episodes.rows):
         state = place_episodes(state, reset, started, tokens, lengths, config)
-    return forward(state, forward_rows, forward_index, model, config, seed)
+    at = None if len(local) == len(forward_rows) * config.answer_length else (local, everywhere)
+    return forward(state, forward_rows, forward_index, model, config, seed, at)
+
+
+def feature_positions(
+    forward_rows: np.ndarray, stay_rows: np.ndarray, stay_masked: np.ndarray | None, length: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The answer positions of a forward pass that need features: the masked ones (host only).
+
+    A committed position's observation is its token with confidence 1, margin 1 and entropy 0
+    (``outputs.observation``), and neither the step nor a heuristic reads its prediction, so only the masked
+    positions of the forwarded rows (every position of a new episode) need the passes over the vocabulary.
+
+    Returns:
+        ``(local, everywhere)``: (M,) int64 flat indices into the forward's (R, L) positions and into the env's
+        (N, L) ones, in the same order.
+    """
+    needed = np.ones((len(forward_rows), length), dtype=bool)
+    if stay_masked is not None and len(stay_rows):
+        needed[np.searchsorted(forward_rows, stay_rows)] = stay_masked  # forward_rows is sorted and holds them
+    local = np.flatnonzero(needed)
+    everywhere = forward_rows[local // length] * length + local % length
+    return local, everywhere
 
 
 def place_episodes(
@@ -139,10 +166,13 @@ def place_episodes(
 
 
 def forward(
-    state: EnvState, rows: np.ndarray, index: torch.Tensor, model: Any, config: EnvConfig, seed: int
-) -> EnvState:
+    state: EnvState, rows: np.ndarray, index: torch.Tensor, model: Any, config: EnvConfig, seed: int,
+    at: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> EnvState:  # fmt: skip
     """One dLLM pass over ``rows`` only (``index``: the same rows on the device); the others keep their prediction.
 
+    ``at`` = ``(local, everywhere)`` from ``feature_positions``, on the device, computes features at those
+    positions only; the other positions keep their earlier (unobserved) prediction. ``None``: every position.
     With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, for an endless stream its
     prompt group and episode index, its member index in its group, its step): its own noise, whatever else is in
     the batch (``unmask_gym.noise``).
@@ -164,12 +194,16 @@ def forward(
             logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)
         else:
             logits, hidden = model.logits(canvas, attention, positions=answer_columns), None
-        prediction = predict(logits, config.temperature, uniforms, config.top_k, compiled=config.compile_features)
-        fresh = dataclasses.replace(prediction, hidden=hidden)
+        prediction = predict(logits, config.temperature, uniforms, config.top_k, compiled=config.compile_features,
+                             positions=None if at is None else at[0])  # fmt: skip
     merged = {}
     for item in dataclasses.fields(Prediction):
         old = getattr(state.prediction, item.name)
-        if old is not None:
-            new = getattr(fresh, item.name).to(old.dtype)
+        if old is None:
+            continue
+        new = (hidden if item.name == "hidden" else getattr(prediction, item.name)).to(old.dtype)
+        if at is not None and item.name != "hidden":  # hidden states come from the model for every position
+            merged[item.name] = old.flatten(0, 1).index_copy(0, at[1], new).view_as(old)
+        else:
             merged[item.name] = new if every_row else old.index_copy(0, index, new)
     return state.replace(prediction=Prediction(**merged))

@@ -249,8 +249,9 @@ class UnmaskVectorEnv(VectorEnv):
         try:
             next_book = book.copy()
             next_book.advance(reset_rows, restart=False)
+            stay_masked = host[stay_rows, 4:] == self.model.mask_token_id  # (len(stay_rows), L)
             new = dynamics.start_and_forward(ended_state, next_book, reset_rows, stay_rows, self._streams,
-                                             self.model, config, self._seed)  # fmt: skip
+                                             self.model, config, self._seed, stay_masked)  # fmt: skip
             # Decoding and scoring come after the forward is queued: on an accelerator they overlap it.
             endings = outputs.score_episodes(book, done_rows, host, self.model, config)
         except BaseException:

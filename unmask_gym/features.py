@@ -47,6 +47,7 @@ def predict(
     top_k: int = 0,
     chunk_elements: int = FEATURE_CHUNK_ELEMENTS,
     compiled: bool = False,
+    positions: torch.Tensor | None = None,
 ) -> Prediction:
     """Turns logits (N, L, V) into a ``Prediction``.
 
@@ -63,6 +64,11 @@ def predict(
     (Triton on a GPU, C++ on a CPU). It equals the eager pass within float rounding and falls back to it, warning
     once, where compiling fails (no compiler, an unsupported backend).
 
+    ``positions`` (M,) int64, flat indices into the N × L positions, computes the features of those positions
+    only: every tensor of the result is then (M,) (top-k (M, K)), in the order of ``positions``, and equals the
+    same positions of the full result. The env passes the masked positions of the rows it forwarded, the only
+    ones whose features reach an observation (``unmask_gym.dynamics.forward``).
+
     Example:
         >>> prediction = predict(torch.tensor([[[2.0, 0.0, 0.0]]]))
         >>> prediction.pred_token.tolist(), round(prediction.confidence.item(), 3)
@@ -73,17 +79,26 @@ def predict(
     rows, length, vocab = logits.shape
     flat = logits.reshape(rows * length, vocab)  # a view for contiguous logits
     flat_uniforms = None if uniforms is None else uniforms.reshape(rows * length)
+    count = rows * length if positions is None else len(positions)
+    shape = (rows, length) if positions is None else (count,)
     step = max(1, chunk_elements // vocab)
     features = compiled_chunk_features() if compiled else _chunk_features
-    parts = []
-    for start in range(0, rows * length, step):
-        chunk_uniforms = None if flat_uniforms is None else flat_uniforms[start : start + step]
-        parts.append(features(flat[start : start + step], temperature, chunk_uniforms, top_k))
+
+    def take(values: torch.Tensor | None, start: int) -> torch.Tensor | None:
+        """A chunk's rows of ``values``: a slice, or a gather of ``positions`` (bounded like the chunk)."""
+        if values is None:
+            return None
+        if positions is None:
+            return values[start : start + step]
+        return values.index_select(0, positions[start : start + step])
+
+    parts = [features(take(flat, start), temperature, take(flat_uniforms, start), top_k)
+             for start in range(0, max(count, 1), step)]  # fmt: skip  (one empty chunk when count is 0)
     joined = [torch.cat(items) if len(parts) > 1 else items[0] for items in zip(*parts, strict=True)]
-    pred_token, confidence, margin, entropy = (item.view(rows, length) for item in joined[:4])
+    pred_token, confidence, margin, entropy = (item.view(shape) for item in joined[:4])
     top_k_probs = top_k_tokens = None
     if top_k > 0:
-        top_k_probs, top_k_tokens = joined[4].view(rows, length, top_k), joined[5].view(rows, length, top_k)
+        top_k_probs, top_k_tokens = joined[4].view(*shape, top_k), joined[5].view(*shape, top_k)
     return Prediction(pred_token, confidence, margin, entropy, top_k_probs, top_k_tokens)
 
 

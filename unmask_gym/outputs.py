@@ -136,7 +136,7 @@ def observation(state: EnvState, config: EnvConfig) -> dict[str, torch.Tensor]:
     }
     if config.top_k:
         out["top_k_probs"] = torch.where(masked[..., None], prediction.top_k_probs, 0.0)
-        out["top_k_tokens"] = prediction.top_k_tokens.clone()
+        out["top_k_tokens"] = torch.where(masked[..., None], prediction.top_k_tokens, state.answer[..., None])
     if config.observe_hidden:
         out["hidden"] = prediction.hidden.clone()
     if config.observe_prompt:
