@@ -5,12 +5,14 @@ NFE on the same 1,000 distinct held-out prompts as the heuristics, the heuristic
 the gain with its paired bootstrap 95% interval, and the verdict: "ahead" (interval above zero), "below" (interval
 below zero) or "level". Also the learning issue's bars: no point more than 2 points below the hull, and in full
 diffusion, where the hull is at least 20 points below one-commit-per-step accuracy, at least hull + 30 points or
-2x the hull with the interval above it. Reads benchmarks/results/bench_<task>.json (schema unmask-gym-bench/1),
-prints Markdown and writes benchmarks/results/policies_vs_heuristics.json.
+2x the hull with the interval above it; and whether each conditioned policy's alpha sweep spans the hull's range.
+Reads benchmarks/results/bench_<task>.json (schema unmask-gym-bench/1), prints Markdown and writes
+benchmarks/results/policies_vs_heuristics.json.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -47,6 +49,55 @@ def compare(task: str, setting: str, data: dict) -> list[dict]:
     return rows
 
 
+def ten_percent_nfe(hull: list[list[float]]) -> float | None:
+    """The lowest NFE where the hull (vertices (NFE, accuracy), NFE ascending) still has 10% accuracy.
+
+    Example:
+        >>> ten_percent_nfe([[2.0, 0.0], [4.0, 1.0]]), ten_percent_nfe([[1.0, 0.3], [2.0, 0.9]])
+        (2.2, 1.0)
+    """
+    for (nfe_a, acc_a), (nfe_b, acc_b) in itertools.pairwise(hull):
+        if acc_a >= 0.10:
+            return nfe_a
+        if acc_b >= 0.10:
+            return round(nfe_a + (0.10 - acc_a) / (acc_b - acc_a) * (nfe_b - nfe_a), 6)
+    return hull[-1][0] if hull and hull[-1][1] >= 0.10 else None
+
+
+def sweep_coverage(task: str, setting: str, data: dict) -> list[dict]:
+    """Per conditioned policy of one setting: does its alpha sweep span the hull's range?
+
+    The learning issue's bar: from one-commit-per-step accuracy (within 2 points) down to the lowest NFE where the
+    hull still has 10% accuracy.
+    """
+    one_per_step = next((h["accuracy"] for h in data["heuristics"] if h["name"] == "top_k_confidence:k=1"), None)
+    low_end = ten_percent_nfe(data["hull"])
+    rows = []
+    for agent, points in data["agents"].items():
+        if not all(":alpha=" in point["name"] for point in points):
+            continue
+        best = max(point["accuracy"] for point in points)
+        fewest = min(point["mean_nfe"] for point in points)
+        rows.append({
+            "task": task, "setting": setting, "agent": agent, "best_accuracy": best, "one_per_step": one_per_step,
+            "reaches_top": one_per_step is not None and best >= one_per_step - 0.02, "fewest_nfe": fewest,
+            "hull_ten_percent_nfe": low_end, "reaches_low_end": low_end is not None and fewest <= low_end,
+        })  # fmt: skip
+    return rows
+
+
+def sweeps_markdown(rows: list[dict]) -> str:
+    """Each conditioned policy's sweep against the hull's range, one table row each."""
+    lines = ["| policy | task | setting | most accurate point | one commit per step | fewest NFE | hull's 10% point "
+             "| spans the range |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        spans = "yes" if r["reaches_top"] and r["reaches_low_end"] else "no"
+        lines.append(f"| `{r['agent']}` | {r['task']} | {r['setting']} | {r['best_accuracy']:.3f} | "
+                     f"{r['one_per_step']:.3f} | {r['fewest_nfe']:.2f} | {r['hull_ten_percent_nfe']:.2f} NFE | "
+                     f"{spans} |")  # fmt: skip
+    return "\n".join(lines)
+
+
 def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
     lines = ["| policy | task, setting, alpha | iterations | training (rollouts + updates) | held-out accuracy @ mean "
@@ -78,13 +129,15 @@ def comparison_markdown(rows: list[dict]) -> str:
 def main() -> None:
     """Prints the tables and writes the JSON."""
     print(shipped_markdown(json.loads(MANIFEST.read_text())) + "\n")
-    rows = []
+    rows, sweeps = [], []
     for task in TASKS:
         path = RESULTS / f"bench_{task}.json"
         if path.exists():
             for setting, data in json.loads(path.read_text())["settings"].items():
                 rows += compare(task, setting, data)
-    print(comparison_markdown(rows))
+                sweeps += sweep_coverage(task, setting, data)
+    print(comparison_markdown(rows) + "\n")
+    print(sweeps_markdown(sweeps))
     (RESULTS / "policies_vs_heuristics.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 

@@ -77,6 +77,18 @@ def comparison_rows() -> list[dict]:
             for row in compare.compare(task, setting, data)]  # fmt: skip
 
 
+def sweeps() -> str:
+    """Each conditioned policy's alpha sweep against the range of the hull it should span."""
+    compare = script("policies_vs_heuristics")
+    rows = [row for task in compare.TASKS if (RESULTS / f"bench_{task}.json").exists()
+            for setting, data in result(f"bench_{task}")["settings"].items()
+            for row in compare.sweep_coverage(task, setting, data)]  # fmt: skip
+    spanning = sum(row["reaches_top"] and row["reaches_low_end"] for row in rows)
+    return (compare.sweeps_markdown(rows) + f"\n\n{spanning} of the {len(rows)} conditioned policies span it: from "
+            "one commit per step's accuracy (within 2 points) down to the lowest NFE where the hull still has 10% "
+            "accuracy.")  # fmt: skip
+
+
 def policies_vs_hull() -> str:
     """Every point of every shipped policy against the heuristic hull."""
     return script("policies_vs_heuristics").comparison_markdown(comparison_rows())
@@ -306,6 +318,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "shipped-policies": shipped_policies,
     "policies-vs-hull": policies_vs_hull,
     "verdicts": verdicts,
+    "sweeps": sweeps,
     "recipe-study": recipe_study,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,

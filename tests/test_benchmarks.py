@@ -60,3 +60,4 @@ def test_step_profile_accounts_for_the_forward_and_the_parts():
         parts = measured["parts_ms_per_step"]
         assert parts["dLLM forward (model.logits)"] > 0 and "features (confidence, margin, entropy)" in parts
         assert measured["ms_outside_forward"] > 0
+

@@ -134,6 +134,24 @@ def test_the_policies_comparison_json_is_what_the_script_computes_from_the_bench
     assert rows == json.loads((ROOT / "benchmarks" / "results" / "policies_vs_heuristics.json").read_text())
 
 
+def test_a_conditioned_sweep_spans_the_hull_only_from_one_per_step_accuracy_to_its_ten_percent_point():
+    compare = write_docs().script("policies_vs_heuristics")
+    assert compare.ten_percent_nfe([[2.0, 0.0], [4.0, 1.0]]) == pytest.approx(2.2)
+    assert compare.ten_percent_nfe([[1.0, 0.3], [2.0, 0.9]]) == 1.0  # below the first vertex nothing is compared
+    assert compare.ten_percent_nfe([[1.0, 0.0], [2.0, 0.05]]) is None
+
+    def report(points: list[tuple[float, float]]) -> dict:
+        return {"hull": [[2.0, 0.0], [4.0, 1.0]], "heuristics": [{"name": "top_k_confidence:k=1", "accuracy": 1.0}],
+                "agents": {"cond": [{"name": f"cond:alpha={i}", "mean_nfe": n, "accuracy": a}
+                                    for i, (n, a) in enumerate(points)],
+                           "single": [{"name": "single:beta=1", "mean_nfe": 3.0, "accuracy": 0.5}]}}  # fmt: skip
+
+    [spans] = compare.sweep_coverage("t", "full", report([(2.1, 0.05), (4.0, 0.985)]))
+    assert spans["reaches_top"] and spans["reaches_low_end"] and spans["agent"] == "cond"
+    [short] = compare.sweep_coverage("t", "full", report([(2.5, 0.2), (4.0, 0.97)]))
+    assert not short["reaches_top"] and not short["reaches_low_end"]
+
+
 def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
     config = (ROOT / "mkdocs.yml").read_text()
     for page in sorted((ROOT / "docs").glob("*.md")):
