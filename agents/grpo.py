@@ -93,6 +93,9 @@ class GRPOConfig:
     """PPO ratio clip epsilon (the paper: 0.5)."""
     normalize_std: bool = False
     """Divide advantages by the group's reward std."""
+    length_normalized: bool = True
+    """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
+    counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
     entropy_coef: float = 0.0
     """Weight of an entropy bonus (mean summed Bernoulli entropy per step, episodes weighed as in the surrogate)."""
     kl_coef: float = 0.0
@@ -233,6 +236,18 @@ def group_advantages(rewards: torch.Tensor, groups: torch.Tensor, normalize_std:
     return advantages
 
 
+def step_weights(episode_nfe: torch.Tensor, length_normalized: bool = True) -> torch.Tensor:
+    """(S,) each stored step's weight in the loss, from the NFE of its episode (S,).
+
+    1 / NFE makes every episode weigh 1 whatever its length; without length normalisation every step weighs 1.
+
+    Example:
+        >>> step_weights(torch.tensor([2, 2, 4, 4, 4, 4])).tolist(), step_weights(torch.tensor([2, 4]), False).tolist()
+        ([0.5, 0.5, 0.25, 0.25, 0.25, 0.25], [1.0, 1.0])
+    """
+    return 1.0 / episode_nfe.float() if length_normalized else torch.ones_like(episode_nfe, dtype=torch.float32)
+
+
 def weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """sum_t w_t x_t / sum_t w_t: how the surrogate and the regularisers average their steps."""
     return (weights * values).sum() / weights.sum()
@@ -242,7 +257,8 @@ def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tenso
                            weights: torch.Tensor, clip_coef: float) -> torch.Tensor:  # fmt: skip
     """-sum_t w_t min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t) / sum_t w_t with r_t = exp(new - old) (PPO).
 
-    ``weights`` are 1 / NFE of each step's episode, so every episode counts once whatever its length.
+    ``weights`` are ``step_weights``: by default 1 / NFE of each step's episode, so every episode counts once
+    whatever its length.
 
     Example:
         >>> new, old = torch.log(torch.tensor([2.0, 0.25])), torch.zeros(2)
@@ -392,7 +408,7 @@ class GRPOTrainer:
         keys = {key: index for index, key in enumerate(dict.fromkeys(rollouts.group_key))}
         groups = torch.tensor([keys[key] for key in rollouts.group_key], device=rollouts.reward.device)
         advantages = group_advantages(rollouts.reward, groups, config.normalize_std)[rollouts.episode]  # (S,)
-        weights = 1.0 / rollouts.nfe[rollouts.episode].float()  # (S,) each episode weighs 1 in total
+        weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
                                           "reference_kl": [], "grad_norm": []}  # fmt: skip
         # Every group agreed (all right or all wrong): nothing to learn, and an AdamW step would still move the

@@ -62,3 +62,24 @@ def test_the_kl_reference_is_the_starting_policy_frozen_and_survives_resume(tmp_
 def test_negative_weights_are_refused(name):
     with pytest.raises(ValueError, match=f"{name} must be >= 0, got -0.1"):
         GRPOConfig(**{name: -0.1})
+
+
+def test_without_length_normalisation_an_episode_counts_as_the_sum_of_its_steps():
+    from unmask_gym.agents.grpo import clipped_surrogate_loss, step_weights
+
+    # Two episodes: A = +1 over 2 steps, A = -1 over 4 steps; at ratio 1 the loss is -sum_t w_t A_t log-ratio...
+    nfe = torch.tensor([2, 2, 4, 4, 4, 4])
+    advantages = torch.tensor([1.0, 1.0, -1.0, -1.0, -1.0, -1.0])
+    old = torch.zeros(6)
+    new = torch.zeros(6, requires_grad=True)
+    clipped_surrogate_loss(new, old, advantages, step_weights(nfe, False), 0.5).backward()
+    assert torch.allclose(new.grad, -advantages / 6)  # every step weighs the same: the sum over an episode's steps
+    new.grad = None
+    clipped_surrogate_loss(new, old, advantages, step_weights(nfe), 0.5).backward()
+    assert torch.allclose(new.grad, -advantages / nfe / 2)  # every episode weighs 1 (the default)
+    # Adam's first step is about lr * sign(gradient) per parameter, so the weighting shows from the second on.
+    plain, summed = grpo(), grpo(length_normalized=False)
+    for trainer in (plain, summed):
+        list(trainer.run())
+    pairs = zip(plain.policy.parameters(), summed.policy.parameters(), strict=True)
+    assert max((a - b).abs().max().item() for a, b in pairs) > 1e-5
