@@ -273,6 +273,26 @@ def test_a_masked_lms_hidden_observation_is_what_its_prediction_head_projects(fo
     assert not torch.allclose(obs["hidden"], seen["last"][:, -8:].float())  # not the encoder's raw last layer
 
 
+@pytest.mark.parametrize("family", ["llada", "dream"])
+def test_remote_code_is_registered_for_saving_where_transformers_does_not(folders, family, monkeypatch):
+    # Before 4.53 a remote-code model loads with _auto_class None, so save_pretrained leaves modeling_*.py out and
+    # the self-test's reload of a small checkpoint fails (seen with LLaDA's and Dream's hub code on 4.46 and 4.51).
+    import transformers
+
+    original, calls = transformers.AutoModel.from_pretrained, []
+
+    def as_before_4_53(*args, **kwargs):
+        model = original(*args, **kwargs)
+        if not calls:  # the first load; the self-test's reload finds the class as the backend left it
+            type(model)._auto_class = None
+        calls.append(args)
+        return model
+
+    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", as_before_4_53)
+    backend = load(folders, family)
+    assert type(backend.model)._auto_class == "AutoModel" and len(calls) == 2  # loaded, then saved and reloaded
+
+
 def test_a_dream_checkpoint_under_200m_parameters_loads_with_its_own_generation_config(folders):
     # Dream's generation config subclass takes no validate(strict=...), which save_pretrained passes on 4.52-4.57:
     # the self-test's save/reload saves a default config instead and gives the model its own back.

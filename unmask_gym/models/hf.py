@@ -147,6 +147,10 @@ class HFDiffusionLM:
         if patched:  # LLaDA's hub code on transformers 5.x (hf_patches.py), verified by the self-test below
             patch_model_class(remote_model_class(transformers, config_dict, path, local))
         model = auto.from_pretrained(str(path), **options).eval()
+        if family in REMOTE_CODE_FAMILIES and getattr(type(model), "_auto_class", None) is None:
+            # transformers < 4.53 does not register remote code for its auto class; save_pretrained (the
+            # self-test's reload) would then leave modeling_*.py out of the folder it writes.
+            type(model).register_for_auto_class(auto.__name__)
         if patched:
             patch_loaded_model(model)
         if device_map is None:
