@@ -49,6 +49,10 @@ class PolicyConfig:
     """Output bias at init: sigmoid(-2) = 0.12, so the policy starts by committing little (slow and accurate)."""
     rope_base: float = 10000.0
     """RoPE frequency base."""
+    architecture: str = "adaln"
+    """"adaln": the paper's block (RoPE attention, norms modulated by the mask flag and step fraction); "plain": a
+    pre-LN transformer block without position encoding that reads the mask flag and step fraction (and alpha) as
+    inputs beside the features (the recipe study's plain REINFORCE network)."""
     tau_train: float = 1.0
     """Sampling temperature of the logits in training (the paper: 1)."""
     tau_eval: float | None = None
@@ -80,6 +84,8 @@ class PolicyConfig:
             raise ValueError(
                 f"features must be distinct names from {(*SCALAR_FEATURES, 'hidden')}, got {self.features!r}"
             )
+        if self.architecture not in ("adaln", "plain"):
+            raise ValueError(f"architecture must be 'adaln' or 'plain', got {self.architecture!r}")
         if self.width % (2 * self.num_heads):
             raise ValueError(f"width={self.width} must be a multiple of 2 * num_heads={2 * self.num_heads} (RoPE)")
         for name in ("tau_train", "tau_eval"):
@@ -210,9 +216,9 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 class RotarySelfAttention(nn.Module):
     """Bidirectional multi-head self-attention over the answer positions, with RoPE on queries and keys."""
 
-    def __init__(self, config: PolicyConfig) -> None:
+    def __init__(self, config: PolicyConfig, rope: bool = True) -> None:
         super().__init__()
-        self.num_heads, self.rope_base = config.num_heads, config.rope_base
+        self.num_heads, self.rope_base, self.rope = config.num_heads, config.rope_base, rope
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.out = nn.Linear(config.width, config.width)
 
@@ -220,8 +226,9 @@ class RotarySelfAttention(nn.Module):
         """Attends: (N, L, d) -> (N, L, d)."""
         rows, length, width = x.shape
         q, k, v = self.qkv(x).view(rows, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (N, H, L, d/H)
-        cos, sin = rotary_tables(length, q.shape[-1], self.rope_base, x.device)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if self.rope:
+            cos, sin = rotary_tables(length, q.shape[-1], self.rope_base, x.device)
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         y = nn.functional.scaled_dot_product_attention(q, k, v)  # (N, H, L, d/H), every position sees every one
         return self.out(y.transpose(1, 2).reshape(rows, length, width))
 
@@ -256,6 +263,26 @@ class AdaLNBlock(nn.Module):
         return x + gate_m * self.mlp(modulate(self.norm_mlp(x), shift_m, scale_m))
 
 
+class PlainBlock(nn.Module):
+    """A pre-LN transformer block: attention without position encoding, then an MLP (``architecture="plain"``)."""
+
+    def __init__(self, config: PolicyConfig) -> None:
+        super().__init__()
+        self.norm_attention = nn.LayerNorm(config.width)
+        self.attention = RotarySelfAttention(config, rope=False)
+        self.norm_mlp = nn.LayerNorm(config.width)
+        self.mlp = nn.Sequential(
+            nn.Linear(config.width, config.ff_width),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(config.ff_width, config.width),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention, then the MLP, each on the normalised input and added to it: (N, L, d) -> (N, L, d)."""
+        x = x + self.attention(self.norm_attention(x))
+        return x + self.mlp(self.norm_mlp(x))
+
+
 class UnmaskingPolicy(nn.Module):
     """The network: features (N, L, F) and condition (N, L, C) -> one logit per position (N, L)."""
 
@@ -265,16 +292,22 @@ class UnmaskingPolicy(nn.Module):
         self.config = config
         with torch.random.fork_rng(devices=[]):  # a private seed: the caller's global RNG stays as it was
             torch.manual_seed(config.seed)
-            self.embed = nn.Linear(config.num_inputs, config.width)
-            self.condition_embed = nn.Sequential(
-                nn.Linear(config.num_conditions, config.width), nn.SiLU(), nn.Linear(config.width, config.width)
-            )
-            self.block = AdaLNBlock(config)
-            self.norm_out = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
-            self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 2 * config.width))
+            if config.architecture == "plain":  # the conditions are inputs like the features
+                self.embed = nn.Linear(config.num_inputs + config.num_conditions, config.width)
+                self.block = PlainBlock(config)
+                self.norm_out = nn.LayerNorm(config.width)
+            else:
+                self.embed = nn.Linear(config.num_inputs, config.width)
+                self.condition_embed = nn.Sequential(
+                    nn.Linear(config.num_conditions, config.width), nn.SiLU(), nn.Linear(config.width, config.width)
+                )
+                self.block = AdaLNBlock(config)
+                self.norm_out = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
+                self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 2 * config.width))
             self.head = nn.Linear(config.width, 1)
-        nn.init.zeros_(self.modulation_out[1].weight)
-        nn.init.zeros_(self.modulation_out[1].bias)
+        if config.architecture == "adaln":
+            nn.init.zeros_(self.modulation_out[1].weight)
+            nn.init.zeros_(self.modulation_out[1].bias)
         # Head weight 0 and bias -2: every position starts at p = sigmoid(-2) = 0.12, a cautious policy that
         # commits about one position in eight per pass and learns to commit more only where it pays.
         nn.init.zeros_(self.head.weight)
@@ -286,6 +319,8 @@ class UnmaskingPolicy(nn.Module):
 
     def hidden(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(N, L, d): each position's representation before the head (PPO's value head reads it too)."""
+        if self.config.architecture == "plain":
+            return self.norm_out(self.block(self.embed(torch.cat([features, condition], dim=-1))))
         c = self.condition_embed(condition)  # (N, L, d)
         x = self.block(self.embed(features), c)  # (N, L, d)
         shift, scale = self.modulation_out(c).chunk(2, dim=-1)

@@ -172,6 +172,27 @@ def test_bad_policy_settings_are_refused_with_a_message():
         policy(random_obs())
 
 
+def test_the_plain_network_has_no_position_encoding_and_round_trips(tmp_path):
+    with pytest.raises(ValueError, match=re.escape("architecture must be 'adaln' or 'plain', got 'dense'")):
+        PolicyConfig(architecture="dense")
+    config = PolicyConfig(width=32, features=("confidence", "margin"), architecture="plain", alpha_range=(1.0, 8.0))
+    network = randomized_policy(config)
+    features, condition = policy_inputs(random_obs(rows=2, length=6), config, alpha=2.0)
+    order = torch.tensor([3, 0, 5, 1, 4, 2])
+    logits = network(features, condition)
+    # Permuted positions give permuted logits: without RoPE the network cannot tell positions apart...
+    torch.testing.assert_close(network(features[:, order], condition[:, order]), logits[:, order])
+    paper = randomized_policy(PolicyConfig(width=32, features=("confidence", "margin"), alpha_range=(1.0, 8.0)))
+    moved = paper(features[:, order], condition[:, order]) - paper(features, condition)[:, order]
+    assert moved.abs().max() > 1e-3  # ...while the paper's RoPE network can
+    # and it reads the alpha it serves as an input.
+    assert not torch.allclose(network(*policy_inputs(random_obs(2, 6), config, alpha=8.0)), logits)
+    path = save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"})
+    loaded = load_policy(path)
+    assert loaded.config.architecture == "plain"
+    assert torch.equal(loaded.network(features, condition), logits)
+
+
 def test_a_checkpoint_round_trips_to_identical_logits_actions_and_env_kwargs(tmp_path):
     network = randomized_policy(PolicyConfig(width=32, features=("confidence", "masked", "step_frac", "margin")))
     env_kwargs = {"task": "addition", "block_length": None, "answer_length": 5, "max_nfe": 5, "reward": "additive",
