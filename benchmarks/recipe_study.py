@@ -129,6 +129,63 @@ RUNS = [
      "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 1,16 "
      f"--iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-cond-5f-cos",
      "the 5-feature recipe conditioned on alpha in [1, 16], served at alpha 4"),
+    # Round 3: conditioned policies over a wider alpha range (to span the hull from one commit per step down to its
+    # 10% point), StateTracking with the 5-feature recipe, and three single changes to the best Sudoku row.
+    ("statetracking full conditioned 0.25-32: 5 features", "statetracking", "full", "runs/st-full-cond-5f-wide",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --alpha 3 --alpha-range 0.25,32 "
+     f"--iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.25, 32], served at alpha 3"),
+    ("sudoku full conditioned 0.1-32: 5 features", "sudoku", "full", "runs/sudoku-full-cond-5f-wide",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --alpha-range 0.1,32 "
+     f"--iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-full-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.1, 32], served at alpha 4"),
+    ("permutation semi-AR conditioned 0.25-32: 5 features", "permutation", "semi_ar", "runs/perm-semi_ar-cond-5f-wide",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --alpha-range 0.25,32 "
+     f"--iterations 800 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-semi_ar-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.25, 32], served at alpha 3"),
+    ("statetracking semi-AR conditioned 0.25-32: 5 features", "statetracking", "semi_ar",
+     "runs/st-semi_ar-cond-5f-wide",
+     "unmask-gym train --algo grpo --task statetracking --block-length 4 --alpha 3 --alpha-range 0.25,32 "
+     f"--iterations 200 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-semi_ar-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.25, 32], served at alpha 3"),
+    ("sudoku semi-AR conditioned 0.1-32: 5 features", "sudoku", "semi_ar", "runs/sudoku-semi_ar-cond-5f-wide",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --alpha-range 0.1,32 "
+     f"--iterations 800 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-semi_ar-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.1, 32], served at alpha 3"),
+    ("permutation full conditioned 0.25-32: 5 features", "permutation", "full", "runs/perm-full-cond-5f-wide",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 0.25,32 "
+     f"--iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-cond-5f-wide",
+     "the 5-feature recipe conditioned on alpha in [0.25, 32], served at alpha 4"),
+    ("statetracking full a3: 5 features", "statetracking", "full", "runs/st-full-a3-5f",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --alpha 3 --iterations 300 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-a3-5f",
+     "the 5-feature recipe (the shipped v0 policy: 6 features, 2 clipped epochs x 2 minibatches, 150 iterations)"),
+    ("statetracking semi-AR a3: 5 features", "statetracking", "semi_ar", "runs/st-semi_ar-a3-5f",
+     "unmask-gym train --algo grpo --task statetracking --block-length 4 --alpha 3 --iterations 200 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-semi_ar-a3-5f",
+     "the 5-feature recipe (the shipped v0 policy: 6 features, 2 clipped epochs x 2 minibatches, 150 iterations)"),
+    ("permutation full a12: 5 features, cosine lr", "permutation", "full", "runs/perm-full-a12-5f",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 12 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-a12-5f",
+     "the alpha-6 row at alpha 12 (fewer NFE, where the hull is furthest below one commit per step)"),
+    ("sudoku semi-AR a3: + action-mask feature", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-5f-am",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --iterations 800 --update-epochs 1 "
+     "--num-minibatches 1 --width 64 --num-heads 4 --ff-width 128 --seed 0 --threads 1 --checkpoint-every 100 "
+     "--no-progress --features confidence,masked,step_frac,margin,entropy,action_mask "
+     "--out runs/sudoku-semi_ar-a3-5f-am",
+     "the semi-AR 5-feature row plus the action mask (which positions the current block leaves open)"),
+    ("sudoku full a4: 5 features, no length normalisation", "sudoku", "full", "runs/sudoku-full-a4-5f-sum",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 --update-epochs 1 "
+     "--num-minibatches 1 --min-learning-rate-ratio 1 --no-length-normalized --width 64 --num-heads 4 --ff-width 128 "
+     "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
+     "--no-progress --out runs/sudoku-full-a4-5f-sum",
+     "as the 5-feature row, every step weighs 1 (an episode is the sum of its steps) instead of every episode"),
+    ("sudoku full a4: 5 features, plain network", "sudoku", "full", "runs/sudoku-full-a4-5f-plain",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 --update-epochs 1 "
+     "--num-minibatches 1 --min-learning-rate-ratio 1 --architecture plain --width 64 --num-heads 4 --ff-width 128 "
+     "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
+     "--no-progress --out runs/sudoku-full-a4-5f-plain",
+     "as the 5-feature row with a plain pre-LN block (no RoPE, no adaLN: mask flag and step fraction as inputs)"),
 ]  # fmt: skip
 
 

@@ -289,7 +289,7 @@ def test_remote_code_is_registered_for_saving_where_transformers_does_not(folder
         return model
 
     monkeypatch.setattr(transformers.AutoModel, "from_pretrained", as_before_4_53)
-    backend = load(folders, family)
+    backend = HFDiffusionLM.from_pretrained(folders[family], trust_remote_code=True)  # not the cached load
     assert type(backend.model)._auto_class == "AutoModel" and len(calls) == 2  # loaded, then saved and reloaded
 
 
