@@ -100,8 +100,8 @@ def sweeps_markdown(rows: list[dict]) -> str:
 
 def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
-    lines = ["| policy | task, setting, alpha | iterations | training (rollouts + updates) | held-out accuracy @ mean "
-             "NFE (beta 1) |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| policy | task, setting, alpha | network | iterations | training (rollouts + updates) | held-out "
+             "accuracy @ mean NFE (beta 1) |", "|---|---|---|---|---|---|"]  # fmt: skip
     for name, entry in manifest.items():
         words = entry["command"].split()
         flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
@@ -109,7 +109,10 @@ def shipped_markdown(manifest: dict) -> str:
         conditioned = "--alpha-range" in flags
         alpha = f"alpha {flags['--alpha-range']} (conditioned)" if conditioned else f"alpha {flags['--alpha']}"
         at = f", at alpha {held['alpha']:g}" if conditioned else ""
-        lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | "
+        features = flags["--features"].replace("step_frac", "step fraction").replace("_", " ").split(",")
+        network = (f"{flags.get('--architecture', 'adaln')}, width {flags['--width']}, {flags['--num-heads']} heads, "
+                   f"FFN {flags['--ff-width']}; {', '.join(features)}")  # fmt: skip
+        lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | {network} | "
                      f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
                      f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip
     return "\n".join(lines)

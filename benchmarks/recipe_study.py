@@ -180,6 +180,16 @@ RUNS = [
      "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
      "--no-progress --out runs/sudoku-full-a4-5f-sum",
      "as the 5-feature row, every step weighs 1 (an episode is the sum of its steps) instead of every episode"),
+    ("permutation semi-AR conditioned 1-16: 5 features", "permutation", "semi_ar", "runs/perm-semi_ar-cond-5f",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --alpha-range 1,16 "
+     f"--iterations 800 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-semi_ar-cond-5f",
+     "the 5-feature recipe conditioned on alpha in [1, 16] (the shipped v0 range), served at alpha 3"),
+    ("permutation full conditioned 0.25-32: + std-normalised advantages", "permutation", "full",
+     "runs/perm-full-cond-5f-wide-std",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 0.25,32 "
+     f"--iterations 1000 --normalize-std --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/perm-full-cond-5f-wide-std",
+     "as the 0.25-32 row, advantages / group std (a high alpha's rewards are tiny, so its groups get little gradient)"),
     ("sudoku full a4: 5 features, plain network", "sudoku", "full", "runs/sudoku-full-a4-5f-plain",
      "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 --update-epochs 1 "
      "--num-minibatches 1 --min-learning-rate-ratio 1 --architecture plain --width 64 --num-heads 4 --ff-width 128 "
