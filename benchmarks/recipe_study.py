@@ -196,6 +196,12 @@ RUNS = [
      "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
      "--no-progress --out runs/sudoku-full-a4-5f-plain",
      "as the 5-feature row with a plain pre-LN block (no RoPE, no adaLN: mask flag and step fraction as inputs)"),
+    ("sudoku semi-AR a3: 5 features, plain network", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-5f-plain",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --iterations 800 --update-epochs 1 "
+     "--num-minibatches 1 --architecture plain --width 64 --num-heads 4 --ff-width 128 "
+     "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
+     "--no-progress --out runs/sudoku-semi_ar-a3-5f-plain",
+     "the semi-AR 5-feature row (cosine lr) with the plain pre-LN block"),
 ]  # fmt: skip
 
 
