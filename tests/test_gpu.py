@@ -34,3 +34,24 @@ def test_host_actions_are_accepted_by_a_gpu_env():
     obs, _ = env.reset(seed=0)
     obs, *_ = env.step(obs["action_mask"].cpu().numpy())
     assert obs["masked"].device.type == "cuda"
+
+
+def test_a_cuda_env_computes_features_at_the_masked_positions_without_changing_a_trajectory(monkeypatch):
+    # The positions reach the device in the step's one packed transfer; the trajectory equals the one with features
+    # everywhere on the same device.
+    from unmask_gym import dynamics
+
+    def trajectory() -> list[torch.Tensor]:
+        env = UnmaskVectorEnv(8, task="permutation", block_length=None, device="cuda", temperature=1.0, top_k=3)
+        obs, _ = env.reset(seed=1)
+        tokens = []
+        for _ in range(12):
+            obs, *_ = env.step(fast_dllm_threshold(0.7)(obs))
+            tokens.append(torch.cat([obs["tokens"], obs["top_k_tokens"].flatten(1)], 1).cpu())
+        return tokens
+
+    restricted = trajectory()
+    original = dynamics.feature_positions
+    monkeypatch.setattr(dynamics, "feature_positions",
+                        lambda rows, stay, masked, length: original(rows, stay, None, length))  # fmt: skip
+    assert all(torch.equal(a, b) for a, b in zip(restricted, trajectory(), strict=True))
