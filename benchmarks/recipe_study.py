@@ -202,6 +202,15 @@ RUNS = [
      "--features confidence,masked,step_frac,margin,entropy --seed 0 --threads 1 --checkpoint-every 100 "
      "--no-progress --out runs/sudoku-semi_ar-a3-5f-plain",
      "the semi-AR 5-feature row (cosine lr) with the plain pre-LN block"),
+    # Round 4: std-normalised advantages where a high alpha leaves the group-mean advantage tiny.
+    ("permutation full a12: + std-normalised advantages", "permutation", "full", "runs/perm-full-a12-5f-std",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 12 --iterations 1000 "
+     f"--normalize-std --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/perm-full-a12-5f-std",
+     "the alpha-12 row with advantages / group std"),
+    ("sudoku full a16: 5 features, std-normalised advantages", "sudoku", "full", "runs/sudoku-full-a16-5f-std",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 16 --iterations 1000 "
+     f"--normalize-std --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-full-a16-5f-std",
+     "the 5-feature recipe at alpha 16 (fewer NFE) with advantages / group std"),
 ]  # fmt: skip
 
 
