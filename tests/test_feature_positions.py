@@ -59,6 +59,7 @@ def test_trajectories_equal_those_with_features_everywhere(monkeypatch: pytest.M
         return original_predict(logits, *args, positions=positions, **kw)
 
     monkeypatch.setattr(dynamics, "predict", counting_predict)
+    monkeypatch.setattr(dynamics, "FEATURE_SKIP_MIN_ELEMENTS", 1)  # the built-in vocabulary is below the default
     restricted = run(40, **kwargs)
     restricted_count = sum(computed)
     computed.clear()
@@ -75,3 +76,17 @@ def test_trajectories_equal_those_with_features_everywhere(monkeypatch: pytest.M
             for mine_item, theirs_item in zip(mine[1:], theirs[1:], strict=True):
                 torch.testing.assert_close(mine_item, theirs_item)
 
+
+
+def test_a_small_vocabulary_keeps_features_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Skipping a few positions of a small vocabulary saves less than the gather and the merge cost.
+    computed: list[torch.Tensor | None] = []
+    original_predict = dynamics.predict
+
+    def recording_predict(logits: torch.Tensor, *args: object, positions: torch.Tensor | None = None, **kw: object):
+        computed.append(positions)
+        return original_predict(logits, *args, positions=positions, **kw)
+
+    monkeypatch.setattr(dynamics, "predict", recording_predict)
+    run(10)
+    assert computed and all(positions is None for positions in computed)

@@ -50,6 +50,7 @@ def test_a_cuda_env_computes_features_at_the_masked_positions_without_changing_a
             tokens.append(torch.cat([obs["tokens"], obs["top_k_tokens"].flatten(1)], 1).cpu())
         return tokens
 
+    monkeypatch.setattr(dynamics, "FEATURE_SKIP_MIN_ELEMENTS", 1)  # restrict even at the built-in vocabulary
     restricted = trajectory()
     original = dynamics.feature_positions
     monkeypatch.setattr(dynamics, "feature_positions",

@@ -86,6 +86,12 @@ def next_episodes(
     return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths)
 
 
+FEATURE_SKIP_MIN_ELEMENTS = 2**20
+"""Logit elements a forward must be able to skip before features are restricted to the masked positions: below it
+(the built-in dLLMs' small vocabularies) gathering positions and merging the result costs more than the passes it
+saves; one masked position fewer at LLaDA's vocabulary (126,464) is already an eighth of it."""
+
+
 def start_and_forward(
     state: EnvState, book: EpisodeBook, reset_rows: np.ndarray, stay_rows: np.ndarray, streams: PromptStreams,
     model: Any, config: EnvConfig, seed: int, stay_masked: np.ndarray | None = None,
@@ -93,7 +99,8 @@ def start_and_forward(
     """Starts the next episodes of ``reset_rows``, then one dLLM pass over them and ``stay_rows``.
 
     ``stay_masked`` (len(stay_rows), L) bool, the host's copy of those rows' masked positions, limits their
-    features to those positions (``feature_positions``); without it every position of theirs gets features.
+    features to those positions (``feature_positions``) when that skips at least ``FEATURE_SKIP_MIN_ELEMENTS``
+    logits; without it every position of theirs gets features.
     Everything the device needs from the host (the new prompts, the book's ids, the rows to forward, the positions
     to compute features at) goes in one transfer (``unmask_gym.transfer``), so on CUDA the step never waits on a
     host → device copy.
@@ -101,6 +108,10 @@ def start_and_forward(
     episodes = next_episodes(book, reset_rows, streams, model, config)
     forward_rows = np.union1d(stay_rows, episodes.started).astype(np.int64)
     local, everywhere = feature_positions(forward_rows, stay_rows, stay_masked, config.answer_length)
+    skipped = len(forward_rows) * config.answer_length - len(local)
+    restrict = skipped * model.vocab_size >= FEATURE_SKIP_MIN_ELEMENTS
+    if not restrict:  # the gather and the merge would cost more than the passes they save
+        local = everywhere = np.zeros(0, dtype=np.int64)
     arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
               book.episode_index, local, everywhere)  # fmt: skip
     reset, started, lengths, tokens, forward_index, prompt_id, episode_index, local, everywhere = to_device(
@@ -108,7 +119,7 @@ def start_and_forward(
     state = state.replace(prompt_id=prompt_id, episode_index=episode_index)
     if len(episodes.rows):
         state = place_episodes(state, reset, started, tokens, lengths, config)
-    at = None if len(local) == len(forward_rows) * config.answer_length else (local, everywhere)
+    at = (local, everywhere) if restrict else None
     return forward(state, forward_rows, forward_index, model, config, seed, at)
 
 
