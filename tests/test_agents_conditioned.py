@@ -161,4 +161,10 @@ def test_a_shipped_conditioned_policy_spends_fewer_passes_as_alpha_grows(name):
         policy.reseed()
         env = make_eval_env(episodes=64, **served_env_kwargs(policy, policy.env_kwargs))  # rewarded at that alpha
         nfe.append(evaluate(env, policy, seed=0).mean_nfe)
-    assert all(later < earlier for earlier, later in itertools.pairwise(nfe)), nfe
+    if name.startswith("statetracking"):
+        # StateTracking leaves no trade-off to serve: in 4-token blocks 8 passes are the fewest the blocks allow, and in
+        # full diffusion more passes only walk into the EOS trap; its policies hold one operating point for every
+        # alpha, and a higher alpha must never cost more passes (sampling noise aside).
+        assert all(later <= earlier + 0.05 for earlier, later in itertools.pairwise(nfe)), nfe
+    else:
+        assert all(later < earlier for earlier, later in itertools.pairwise(nfe)), nfe
