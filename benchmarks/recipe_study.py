@@ -211,6 +211,17 @@ RUNS = [
      "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 16 --iterations 1000 "
      f"--normalize-std --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/sudoku-full-a16-5f-std",
      "the 5-feature recipe at alpha 16 (fewer NFE) with advantages / group std"),
+    # Round 5: conditioned on the additive reward's weight, which keeps a gradient at every alpha.
+    ("permutation full conditioned, additive reward 0.05-4", "permutation", "full", "runs/perm-full-cond-add",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,4 --iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/perm-full-cond-add",
+     "the 5-feature recipe conditioned on the additive reward score - alpha n / L, alpha in [0.05, 4], served at 0.5"),
+    ("sudoku full conditioned, additive reward 0.05-8", "sudoku", "full", "runs/sudoku-full-cond-add",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,8 --iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/sudoku-full-cond-add",
+     "the 5-feature recipe conditioned on the additive reward score - alpha n / L, alpha in [0.05, 8], served at 0.5"),
 ]  # fmt: skip
 
 
