@@ -168,9 +168,16 @@ def test_the_reward_reported_is_the_one_of_the_alpha_the_policy_serves():
 
 
 def test_eval_cli_rewards_the_alpha_given(tmp_path):
-    # evaluate refuses an env whose alpha is not the served one, so this fails unless the CLI builds it at alpha 16
+    # evaluate refuses an env whose alpha is not the served one, so this fails unless the CLI builds it at the alpha
+    # given (the top of the policy's range, not its default)
+    from unmask_gym.agents import load_policy
+
+    policy = load_policy("sudoku-full-cond")
+    high = policy.config.alpha_range[1]
+    assert high != policy.alpha
     out = tmp_path / "eval.json"
-    assert main(["eval", "--policy", "sudoku-full-cond", "--alpha", "16", "--episodes", "8", "--out", str(out)]) == 0
+    command = ["eval", "--policy", "sudoku-full-cond", "--alpha", str(high), "--episodes", "8", "--out", str(out)]
+    assert main(command) == 0
     assert json.loads(out.read_text())["mean_reward"] <= 1.0
 
 
