@@ -233,6 +233,15 @@ class RotarySelfAttention(nn.Module):
         return self.out(y.transpose(1, 2).reshape(rows, length, width))
 
 
+def feed_forward(config: PolicyConfig) -> nn.Sequential:
+    """A block's MLP: width -> ff_width -> width with a tanh-approximated GELU."""
+    return nn.Sequential(
+        nn.Linear(config.width, config.ff_width),
+        nn.GELU(approximate="tanh"),
+        nn.Linear(config.ff_width, config.width),
+    )
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """adaLN: a normalised x (N, L, d) shifted and scaled per position."""
     return x * (1 + scale) + shift
@@ -246,11 +255,7 @@ class AdaLNBlock(nn.Module):
         self.norm_attention = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
         self.attention = RotarySelfAttention(config)
         self.norm_mlp = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
-        self.mlp = nn.Sequential(
-            nn.Linear(config.width, config.ff_width),
-            nn.GELU(approximate="tanh"),
-            nn.Linear(config.ff_width, config.width),
-        )
+        self.mlp = feed_forward(config)
         self.modulation = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 6 * config.width))
         # adaLN-Zero: zero shift, scale and gates, so the block starts as the identity and training stays stable.
         nn.init.zeros_(self.modulation[1].weight)
@@ -271,11 +276,7 @@ class PlainBlock(nn.Module):
         self.norm_attention = nn.LayerNorm(config.width)
         self.attention = RotarySelfAttention(config, rope=False)
         self.norm_mlp = nn.LayerNorm(config.width)
-        self.mlp = nn.Sequential(
-            nn.Linear(config.width, config.ff_width),
-            nn.GELU(approximate="tanh"),
-            nn.Linear(config.ff_width, config.width),
-        )
+        self.mlp = feed_forward(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attention, then the MLP, each on the normalised input and added to it: (N, L, d) -> (N, L, d)."""

@@ -30,9 +30,14 @@ def verdict(interval: list[float] | None) -> str:
     return "ahead" if interval[0] > 0 else "below" if interval[1] < 0 else "level"
 
 
+def one_per_step_accuracy(data: dict) -> float | None:
+    """The accuracy of one commit per step (top-1 confidence) in one setting of a report, if it was run."""
+    return next((h["accuracy"] for h in data["heuristics"] if h["name"] == "top_k_confidence:k=1"), None)
+
+
 def compare(task: str, setting: str, data: dict) -> list[dict]:
     """One row per agent point of one setting of a report."""
-    one_per_step = next((h["accuracy"] for h in data["heuristics"] if h["name"] == "top_k_confidence:k=1"), None)
+    one_per_step = one_per_step_accuracy(data)
     rows = []
     for agent, points in data["agents"].items():
         for point in points:
@@ -70,7 +75,7 @@ def sweep_coverage(task: str, setting: str, data: dict) -> list[dict]:
     The learning issue's bar: from one-commit-per-step accuracy (within 2 points) down to the lowest NFE where the
     hull still has 10% accuracy.
     """
-    one_per_step = next((h["accuracy"] for h in data["heuristics"] if h["name"] == "top_k_confidence:k=1"), None)
+    one_per_step = one_per_step_accuracy(data)
     low_end = ten_percent_nfe(data["hull"])
     rows = []
     for agent, points in data["agents"].items():

@@ -20,7 +20,7 @@ import json
 import re
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -69,20 +69,24 @@ def measured_on(data: dict) -> str:
 # --- results of the shipped policies ------------------------------------------------------------------------------
 
 
+def bench_settings() -> Iterator[tuple[str, str, dict]]:
+    """``(task, setting, data)`` of every setting of the committed bench reports of the shipped policies' tasks."""
+    for task in script("policies_vs_heuristics").TASKS:
+        if (RESULTS / f"bench_{task}.json").exists():
+            for setting, data in result(f"bench_{task}")["settings"].items():
+                yield task, setting, data
+
+
 def comparison_rows() -> list[dict]:
     """Every shipped policy's points against the hull, recomputed from the committed bench reports."""
     compare = script("policies_vs_heuristics")
-    return [row for task in compare.TASKS if (RESULTS / f"bench_{task}.json").exists()
-            for setting, data in result(f"bench_{task}")["settings"].items()
-            for row in compare.compare(task, setting, data)]  # fmt: skip
+    return [row for task, setting, data in bench_settings() for row in compare.compare(task, setting, data)]
 
 
 def sweeps() -> str:
     """Each conditioned policy's alpha sweep against the range of the hull it should span."""
     compare = script("policies_vs_heuristics")
-    rows = [row for task in compare.TASKS if (RESULTS / f"bench_{task}.json").exists()
-            for setting, data in result(f"bench_{task}")["settings"].items()
-            for row in compare.sweep_coverage(task, setting, data)]  # fmt: skip
+    rows = [row for task, setting, data in bench_settings() for row in compare.sweep_coverage(task, setting, data)]
     spanning = sum(row["reaches_top"] and row["reaches_low_end"] for row in rows)
     return (compare.sweeps_markdown(rows) + f"\n\n{spanning} of the {len(rows)} conditioned policies span it: from "
             "one commit per step's accuracy (within 2 points) down to the lowest NFE where the hull still has 10% "

@@ -49,25 +49,33 @@ def run(steps: int, **kwargs: object) -> list:
     return trajectory
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"temperature": 1.0, "top_k": 3, "block_length": 2}])
-def test_trajectories_equal_those_with_features_everywhere(monkeypatch: pytest.MonkeyPatch, kwargs: dict) -> None:
-    computed: list[int] = []
+@pytest.fixture
+def predicted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Each forward's feature pass as (positions computed, whether they were every position), as the env runs."""
+    calls: list[tuple[int, bool]] = []
     original_predict = dynamics.predict
 
-    def counting_predict(logits: torch.Tensor, *args: object, positions: torch.Tensor | None = None, **kw: object):
-        computed.append(logits.shape[0] * logits.shape[1] if positions is None else len(positions))
+    def recording_predict(logits: torch.Tensor, *args: object, positions: torch.Tensor | None = None, **kw: object):
+        calls.append((logits.shape[0] * logits.shape[1] if positions is None else len(positions), positions is None))
         return original_predict(logits, *args, positions=positions, **kw)
 
-    monkeypatch.setattr(dynamics, "predict", counting_predict)
+    monkeypatch.setattr(dynamics, "predict", recording_predict)
+    return calls
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"temperature": 1.0, "top_k": 3, "block_length": 2}])
+def test_trajectories_equal_those_with_features_everywhere(
+    monkeypatch: pytest.MonkeyPatch, predicted: list[tuple[int, bool]], kwargs: dict
+) -> None:
     monkeypatch.setattr(dynamics, "FEATURE_SKIP_MIN_ELEMENTS", 1)  # the built-in vocabulary is below the default
     restricted = run(40, **kwargs)
-    restricted_count = sum(computed)
-    computed.clear()
+    restricted_count = sum(count for count, _ in predicted)
+    predicted.clear()
     original_positions = dynamics.feature_positions
     monkeypatch.setattr(dynamics, "feature_positions",
                         lambda rows, stay, masked, length: original_positions(rows, stay, None, length))  # fmt: skip
     everywhere = run(40, **kwargs)
-    assert restricted_count < 0.8 * sum(computed)  # the restriction really skips positions
+    assert restricted_count < 0.8 * sum(count for count, _ in predicted)  # the restriction really skips positions
     for step, (mine, theirs) in enumerate(zip(restricted, everywhere, strict=True)):
         mine_obs, theirs_obs = (mine, theirs) if step == 0 else (mine[0], theirs[0])
         for key in mine_obs:
@@ -77,16 +85,7 @@ def test_trajectories_equal_those_with_features_everywhere(monkeypatch: pytest.M
                 torch.testing.assert_close(mine_item, theirs_item)
 
 
-
-def test_a_small_vocabulary_keeps_features_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_vocabulary_keeps_features_everywhere(predicted: list[tuple[int, bool]]) -> None:
     # Skipping a few positions of a small vocabulary saves less than the gather and the merge cost.
-    computed: list[torch.Tensor | None] = []
-    original_predict = dynamics.predict
-
-    def recording_predict(logits: torch.Tensor, *args: object, positions: torch.Tensor | None = None, **kw: object):
-        computed.append(positions)
-        return original_predict(logits, *args, positions=positions, **kw)
-
-    monkeypatch.setattr(dynamics, "predict", recording_predict)
     run(10)
-    assert computed and all(positions is None for positions in computed)
+    assert predicted and all(every_position for _, every_position in predicted)

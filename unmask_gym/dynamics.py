@@ -107,10 +107,11 @@ def start_and_forward(
     """
     episodes = next_episodes(book, reset_rows, streams, model, config)
     forward_rows = np.union1d(stay_rows, episodes.started).astype(np.int64)
-    local, everywhere = feature_positions(forward_rows, stay_rows, stay_masked, config.answer_length)
-    skipped = len(forward_rows) * config.answer_length - len(local)
+    skipped = 0 if stay_masked is None else int(np.count_nonzero(~stay_masked))  # the stay rows' committed positions
     restrict = skipped * model.vocab_size >= FEATURE_SKIP_MIN_ELEMENTS
-    if not restrict:  # the gather and the merge would cost more than the passes they save
+    if restrict:
+        local, everywhere = feature_positions(forward_rows, stay_rows, stay_masked, config.answer_length)
+    else:  # the gather and the merge would cost more than the passes they save
         local = everywhere = np.zeros(0, dtype=np.int64)
     arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
               book.episode_index, local, everywhere)  # fmt: skip
