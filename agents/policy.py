@@ -23,8 +23,10 @@ from unmask_gym.heuristics import as_batched_tensors, in_kind
 
 from .distribution import expected_commits, sample_action
 
-SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token")
-"""Features of one number per position; ``"hidden"`` (the dLLM's last hidden state, D numbers) is the other one."""
+SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token",
+                   "token_count", "token_rank")
+"""Features of one number per position; ``"hidden"`` (the dLLM's last hidden state, D numbers) is the other one.
+``token_count`` and ``token_rank`` read which selectable positions predict the same token (see ``token_agreement``)."""
 
 
 @dataclass
@@ -189,6 +191,8 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
         elif name == "end_token":
             end_tokens = torch.tensor(config.end_token_ids, device=masked.device)
             columns.append(torch.isin(obs["pred_token"], end_tokens).float()[..., None])
+        elif name in ("token_count", "token_rank"):
+            columns.append(token_agreement(obs)[name][..., None])
         elif name == "hidden":
             columns.append(obs["hidden"].float())  # (N, L, D)
         else:
@@ -198,6 +202,36 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
         alpha = torch.as_tensor(alpha, device=masked.device).float().reshape(-1, 1)  # (1 or N, 1)
         conditions.append(config.alpha_code(alpha).expand(masked.shape))
     return torch.cat(columns, dim=-1), torch.stack(conditions, dim=-1)  # (N, L, F), (N, L, C)
+
+
+def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per selectable position: how many selectable positions predict its token, and its rank among them.
+
+    Two positions committed in one pass with the same predicted token are where parallel decoding goes wrong (both
+    take the most likely digit of a Permutation, the same digit twice in a Sudoku row); confidence alone cannot
+    show it, because it says nothing about *which* token. Both numbers depend on token equality only, so they mean
+    the same with any vocabulary. ``token_count``: the selectable positions (this one included) whose
+    ``pred_token`` equals this one's, / L. ``token_rank``: how many of them come before this one, by confidence
+    (descending, ties by position), / L; 0 for the most confident of its token. 0 at positions not selectable.
+
+    Example:
+        >>> obs = {"pred_token": torch.tensor([[7, 7, 5, 7]]), "action_mask": torch.tensor([[True, True, True, False]]),
+        ...        "confidence": torch.tensor([[0.4, 0.6, 0.9, 1.0]])}
+        >>> agreement = token_agreement(obs)
+        >>> (agreement["token_count"] * 4).tolist(), (agreement["token_rank"] * 4).tolist()
+        ([[2.0, 2.0, 1.0, 0.0]], [[1.0, 0.0, 0.0, 0.0]])
+    """
+    tokens, selectable, confidence = obs["pred_token"], obs["action_mask"].bool(), obs["confidence"].float()
+    length = tokens.shape[-1]
+    # same[n, i, j]: j is selectable and predicts i's token (O(N L^2) booleans: 16M at LLaDA's L = 256, N = 256)
+    same = (tokens[:, :, None] == tokens[:, None, :]) & selectable[:, None, :]
+    index = torch.arange(length, device=tokens.device)
+    ahead = (confidence[:, None, :] > confidence[:, :, None]) | (
+        (confidence[:, None, :] == confidence[:, :, None]) & (index[None, :] < index[:, None])
+    )  # ahead[n, i, j]: j comes before i
+    count = same.sum(-1).float() * selectable
+    rank = (same & ahead).sum(-1).float() * selectable
+    return {"token_count": count / length, "token_rank": rank / length}
 
 
 def rotary_tables(length: int, head_width: int, base: float, device: torch.device) -> tuple[torch.Tensor, ...]:

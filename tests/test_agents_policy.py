@@ -160,6 +160,26 @@ def test_features_are_configurable_and_in_order():
     assert UnmaskingPolicy(config)(features, condition).shape == (2, 4)
 
 
+def test_token_agreement_counts_and_ranks_the_selectable_positions_that_share_a_token():
+    obs = random_obs(rows=4, length=9, seed=3)
+    obs["confidence"][0, :4] = 0.5  # ties: broken by position
+    config = PolicyConfig(features=("token_count", "token_rank", "confidence"))
+    features, _ = policy_inputs(obs, config)
+    for row, i in itertools.product(range(4), range(9)):
+        selectable, tokens, confidence = obs["action_mask"][row], obs["pred_token"][row], obs["confidence"][row]
+        same = [j for j in range(9) if selectable[j] and tokens[j] == tokens[i]]
+        before = [j for j in same if (confidence[j], -j) > (confidence[i], -i)]
+        expected = (len(same), len(before)) if selectable[i] else (0, 0)
+        assert (features[row, i, :2] * 9).round().tolist() == list(expected), (row, i)
+    # The most confident of each token is ranked 0, and each token's ranks are 0, 1, ... count - 1.
+    ranks = (features[..., 1] * 9).round().long()
+    for row in range(4):
+        for token in obs["pred_token"][row][obs["action_mask"][row]].unique():
+            where = obs["action_mask"][row] & (obs["pred_token"][row] == token)
+            assert sorted(ranks[row][where].tolist()) == list(range(int(where.sum())))
+    assert UnmaskingPolicy(config)(features, _).shape == (4, 9)
+
+
 def test_bad_policy_settings_are_refused_with_a_message():
     with pytest.raises(ValueError, match=re.escape("features must be distinct names from")):
         PolicyConfig(features=("confidence", "colour"))
