@@ -32,6 +32,7 @@ RETIRED = "retired"  # a row measured while its policy was shipped, kept from th
 REINFORCE = "--update-epochs 1 --num-minibatches 1 --min-learning-rate-ratio 1"
 FIVE = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy --seed 0 "
         "--threads 1 --checkpoint-every 100 --no-progress")  # the 5-feature, 4-head policy of the Sudoku rows
+TOKENS = FIVE.replace("entropy", "entropy,token_count,token_rank")  # + which positions predict the same token
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
@@ -222,6 +223,19 @@ RUNS = [
      f"--alpha-range 0.05,8 --iterations 1000 --update-epochs 1 --num-minibatches 1 {FIVE} "
      "--out runs/sudoku-full-cond-add",
      "the 5-feature recipe conditioned on the additive reward score - alpha n / L, alpha in [0.05, 8], served at 0.5"),
+    # Round 8: token agreement (token_count, token_rank): which selectable positions predict the same token.
+    ("permutation full a6: + token agreement", "permutation", "full", "runs/perm-full-a6-tok",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 6 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {TOKENS} --out runs/perm-full-a6-tok",
+     "the shipped alpha-6 recipe plus token_count and token_rank"),
+    ("sudoku full a8: + token agreement", "sudoku", "full", "runs/sudoku-full-a8-tok",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {TOKENS} --out runs/sudoku-full-a8-tok",
+     "the shipped alpha-8 recipe plus token_count and token_rank"),
+    ("sudoku semi-AR a3: + token agreement", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-tok",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --iterations 800 "
+     f"--update-epochs 1 --num-minibatches 1 {TOKENS} --out runs/sudoku-semi_ar-a3-tok",
+     "the shipped semi-AR recipe plus token_count and token_rank"),
 ]  # fmt: skip
 
 

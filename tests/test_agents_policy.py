@@ -163,7 +163,7 @@ def test_features_are_configurable_and_in_order():
 def test_token_agreement_counts_and_ranks_the_selectable_positions_that_share_a_token():
     obs = random_obs(rows=4, length=9, seed=3)
     obs["confidence"][0, :4] = 0.5  # ties: broken by position
-    config = PolicyConfig(features=("token_count", "token_rank", "confidence"))
+    config = PolicyConfig(features=("token_count", "token_rank", "token_mass", "confidence"))
     features, _ = policy_inputs(obs, config)
     for row, i in itertools.product(range(4), range(9)):
         selectable, tokens, confidence = obs["action_mask"][row], obs["pred_token"][row], obs["confidence"][row]
@@ -171,6 +171,8 @@ def test_token_agreement_counts_and_ranks_the_selectable_positions_that_share_a_
         before = [j for j in same if (confidence[j], -j) > (confidence[i], -i)]
         expected = (len(same), len(before)) if selectable[i] else (0, 0)
         assert (features[row, i, :2] * 9).round().tolist() == list(expected), (row, i)
+        mass = sum(confidence[j] for j in same) if selectable[i] else 0.0
+        torch.testing.assert_close(features[row, i, 2] * 9, torch.as_tensor(mass, dtype=torch.float32))
     # The most confident of each token is ranked 0, and each token's ranks are 0, 1, ... count - 1.
     ranks = (features[..., 1] * 9).round().long()
     for row in range(4):
