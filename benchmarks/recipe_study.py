@@ -33,6 +33,7 @@ REINFORCE = "--update-epochs 1 --num-minibatches 1 --min-learning-rate-ratio 1"
 FIVE = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy --seed 0 "
         "--threads 1 --checkpoint-every 100 --no-progress")  # the 5-feature, 4-head policy of the Sudoku rows
 TOKENS = FIVE.replace("entropy", "entropy,token_count,token_rank")  # + which positions predict the same token
+MASS = FIVE.replace("entropy", "entropy,token_mass,token_rank")  # the same with the confidence-weighted count
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
@@ -232,10 +233,32 @@ RUNS = [
      "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 "
      f"--update-epochs 1 --num-minibatches 1 {TOKENS} --out runs/sudoku-full-a8-tok",
      "the shipped alpha-8 recipe plus token_count and token_rank"),
-    ("sudoku semi-AR a3: + token agreement", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-tok",
+    ("permutation full a6: + token mass and rank", "permutation", "full", "runs/perm-full-a6-mass",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 6 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-full-a6-mass",
+     "the shipped alpha-6 recipe plus token_mass and token_rank (the confidence-weighted count)"),
+    ("sudoku full a8: + token mass and rank", "sudoku", "full", "runs/sudoku-full-a8-mass",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/sudoku-full-a8-mass",
+     "the shipped alpha-8 recipe plus token_mass and token_rank"),
+    ("sudoku semi-AR a3: + token mass and rank", "sudoku", "semi_ar", "runs/sudoku-semi_ar-a3-mass",
      "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --iterations 800 "
-     f"--update-epochs 1 --num-minibatches 1 {TOKENS} --out runs/sudoku-semi_ar-a3-tok",
-     "the shipped semi-AR recipe plus token_count and token_rank"),
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/sudoku-semi_ar-a3-mass",
+     "the shipped semi-AR recipe plus token_mass and token_rank"),
+    ("sudoku semi-AR conditioned 0.1-32: + token mass and rank", "sudoku", "semi_ar", "runs/sudoku-semi_ar-cond-mass",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --alpha 3 --alpha-range 0.1,32 --iterations 800 "
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/sudoku-semi_ar-cond-mass",
+     "the shipped conditioned recipe plus token_mass and token_rank, served at alpha 3"),
+    ("permutation full conditioned 0.25-32: + token mass and rank", "permutation", "full",
+     "runs/perm-full-cond-mass",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 0.25,32 "
+     f"--iterations 1000 --update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-full-cond-mass",
+     "the shipped conditioned recipe plus token_mass and token_rank, served at alpha 4"),
+    ("permutation semi-AR conditioned 1-16: + token mass and rank", "permutation", "semi_ar",
+     "runs/perm-semi_ar-cond-mass",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --alpha-range 1,16 "
+     f"--iterations 800 --update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-cond-mass",
+     "the shipped conditioned recipe plus token_mass and token_rank, served at alpha 3"),
 ]  # fmt: skip
 
 
