@@ -259,6 +259,38 @@ RUNS = [
      "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --alpha-range 1,16 "
      f"--iterations 800 --update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-cond-mass",
      "the shipped conditioned recipe plus token_mass and token_rank, served at alpha 3"),
+    # Round 9: the additive reward up to alpha 16 (conditioned sweeps that reach the hull's low end), and the
+    # remaining per-alpha policies, all with token_mass and token_rank.
+    ("sudoku full conditioned, additive 0.05-16: + token mass and rank", "sudoku", "full",
+     "runs/sudoku-full-cond-mass-add",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 {MASS} "
+     "--out runs/sudoku-full-cond-mass-add",
+     "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
+    ("permutation full conditioned, additive 0.05-16: + token mass and rank", "permutation", "full",
+     "runs/perm-full-cond-mass-add",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 {MASS} "
+     "--out runs/perm-full-cond-mass-add",
+     "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
+    ("permutation semi-AR conditioned, additive 0.05-16: + token mass and rank", "permutation", "semi_ar",
+     "runs/perm-semi_ar-cond-mass-add",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,16 --iterations 800 --update-epochs 1 --num-minibatches 1 {MASS} "
+     "--out runs/perm-semi_ar-cond-mass-add",
+     "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
+    ("sudoku full a4: + token mass and rank", "sudoku", "full", "runs/sudoku-full-a4-mass",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 --update-epochs 1 "
+     f"--num-minibatches 1 --min-learning-rate-ratio 1 {MASS} --out runs/sudoku-full-a4-mass",
+     "the shipped alpha-4 recipe plus token_mass and token_rank"),
+    ("permutation full a3: + token mass and rank", "permutation", "full", "runs/perm-full-a3-mass",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-full-a3-mass",
+     "the 4-head alpha-3 recipe plus token_mass and token_rank"),
+    ("permutation semi-AR a3: + token mass and rank", "permutation", "semi_ar", "runs/perm-semi_ar-a3-mass",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 "
+     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-a3-mass",
+     "the shipped semi-AR recipe plus token_mass and token_rank"),
 ]  # fmt: skip
 
 
