@@ -19,12 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from unmask_gym.heuristics import as_batched_tensors, in_kind
+from unmask_gym.heuristics import as_batched_tensors, in_kind, token_agreement
 
 from .distribution import expected_commits, sample_action
 
 TOKEN_FEATURES = ("token_count", "token_mass", "token_rank")
-"""Features read from which selectable positions predict the same token (see ``token_agreement``)."""
+"""Features read from which selectable positions predict the same token (``unmask_gym.heuristics.token_agreement``)."""
 SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token",
                    *TOKEN_FEATURES)
 """Features of one number per position; ``"hidden"`` (the dLLM's last hidden state, D numbers) is the other one."""
@@ -203,38 +203,6 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
         alpha = torch.as_tensor(alpha, device=masked.device).float().reshape(-1, 1)  # (1 or N, 1)
         conditions.append(config.alpha_code(alpha).expand(masked.shape))
     return torch.cat(columns, dim=-1), torch.stack(conditions, dim=-1)  # (N, L, F), (N, L, C)
-
-
-def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Per selectable position: the selectable positions that predict its token, counted, weighed and ranked.
-
-    Two positions committed in one pass with the same predicted token are where parallel decoding goes wrong (both
-    take the most likely digit of a Permutation, the same digit twice in a Sudoku row); confidence alone cannot
-    show it, because it says nothing about *which* token. Each number depends on token equality only, so it means
-    the same with any vocabulary; each is / L, and 0 at positions not selectable. ``token_count``: the selectable
-    positions (this one included) whose ``pred_token`` equals this one's. ``token_mass``: the sum of their
-    confidences, the number of them the dLLM expects to hold that token. ``token_rank``: how many of them come
-    before this one by confidence (descending, ties by position); 0 for the most confident of its token.
-
-    Example:
-        >>> obs = {"pred_token": torch.tensor([[7, 7, 5, 7]]), "action_mask": torch.tensor([[True, True, True, False]]),
-        ...        "confidence": torch.tensor([[0.25, 0.5, 1.0, 1.0]])}
-        >>> agreement = {name: (value * 4).tolist() for name, value in token_agreement(obs).items()}
-        >>> agreement["token_count"], agreement["token_mass"], agreement["token_rank"]
-        ([[2.0, 2.0, 1.0, 0.0]], [[0.75, 0.75, 1.0, 0.0]], [[1.0, 0.0, 0.0, 0.0]])
-    """
-    tokens, selectable, confidence = obs["pred_token"], obs["action_mask"].bool(), obs["confidence"].float()
-    length = tokens.shape[-1]
-    # same[n, i, j]: j is selectable and predicts i's token (O(N L^2) booleans: 16M at LLaDA's L = 256, N = 256)
-    same = (tokens[:, :, None] == tokens[:, None, :]) & selectable[:, None, :]
-    index = torch.arange(length, device=tokens.device)
-    ahead = (confidence[:, None, :] > confidence[:, :, None]) | (
-        (confidence[:, None, :] == confidence[:, :, None]) & (index[None, :] < index[:, None])
-    )  # ahead[n, i, j]: j comes before i
-    count = same.sum(-1).float() * selectable
-    mass = (same * confidence[:, None, :]).sum(-1) * selectable
-    rank = (same & ahead).sum(-1).float() * selectable
-    return {"token_count": count / length, "token_mass": mass / length, "token_rank": rank / length}
 
 
 def rotary_tables(length: int, head_width: int, base: float, device: torch.device) -> tuple[torch.Tensor, ...]:

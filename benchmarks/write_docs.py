@@ -147,6 +147,13 @@ def recipe_study() -> str:
     return script("recipe_study").markdown(result("recipe_study"))
 
 
+def token_mass_rule() -> str:
+    """The token_mass rule against the hull, per task, setting and scale."""
+    rows = result("token_mass_rule")
+    return (script("token_mass_rule").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out prompts. "
+            + measured_on(rows[0]))  # fmt: skip
+
+
 def ppo_vs_grpo() -> str:
     """PPO against GRPO on the same held-out prompts."""
     data = result("ppo_vs_grpo")
@@ -318,6 +325,7 @@ def grpo_cost() -> str:
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
+    "token-mass-rule": token_mass_rule,
     "headline": headline,
     "shipped-policies": shipped_policies,
     "policies-vs-hull": policies_vs_hull,

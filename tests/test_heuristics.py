@@ -14,6 +14,7 @@ from unmask_gym.heuristics import (
     FastDLLMThreshold,
     LeftToRight,
     RandomK,
+    TokenMass,
     make_policy,
     policy_spec,
     top_k_confidence,
@@ -22,7 +23,7 @@ from unmask_gym.heuristics import (
 )
 
 
-def observation(confidence, action_mask=None, entropy=None, margin=None, step_frac=0.0, block=0):
+def observation(confidence, action_mask=None, entropy=None, margin=None, step_frac=0.0, block=0, pred_token=None):
     confidence = torch.tensor(confidence, dtype=torch.float32)
     if confidence.ndim == 1:
         confidence = confidence[None]
@@ -42,6 +43,7 @@ def observation(confidence, action_mask=None, entropy=None, margin=None, step_fr
         else torch.tensor(margin, dtype=torch.float32).reshape(n, length),
         "step_frac": torch.full((n, 1), step_frac),
         "block": torch.full((n,), block),
+        "pred_token": torch.arange(length).expand(n, length) if pred_token is None else torch.tensor(pred_token),
     }
 
 
@@ -138,10 +140,38 @@ def test_eb_sampler_with_gamma_zero_takes_one_position_plus_zero_entropy_ones():
     assert chosen(EBSampler(0.0)(obs)) == [[0]]
 
 
+def test_token_mass_commits_a_tokens_most_confident_positions_up_to_scale_times_its_mass():
+    # Token 7 at four positions (mass 0.5 + 0.3 + 0.2 + 0.2 = 1.2), token 5 at one (0.9); the last is not selectable.
+    obs = observation([0.5, 0.3, 0.2, 0.2, 0.9, 0.95], action_mask=[True] * 5 + [False],
+                      pred_token=[[7, 7, 7, 7, 5, 5]])  # fmt: skip
+    assert chosen(TokenMass(0.75)(obs)) == [[0, 4]]  # rank 0 < 0.9; rank 1 is not < 0.9
+    assert chosen(TokenMass(1.0)(obs)) == [[0, 1, 4]]  # ranks 0 and 1 < 1.2
+    assert chosen(TokenMass(2.0)(obs)) == [[0, 1, 2, 4]]  # ties by position: rank 2 is position 2
+    assert chosen(TokenMass(10.0)(obs)) == [[0, 1, 2, 3, 4]]  # never a position outside action_mask
+    # Confidence rules cannot tell the same token from different ones: with distinct tokens every position is
+    # the most confident of its own token and is committed.
+    distinct = observation([0.5, 0.3, 0.2, 0.2, 0.9, 0.95], action_mask=[True] * 5 + [False])
+    assert chosen(TokenMass(0.75)(distinct)) == [[0, 1, 2, 3, 4]]
+
+
+def test_token_mass_writes_permutations_right_where_two_at_a_time_confidence_rules_fail():
+    from unmask_gym import UnmaskVectorEnv
+
+    env = UnmaskVectorEnv(32, task="permutation", block_length=None)
+    obs, info = env.reset(seed=0)
+    policy, correct, finished = TokenMass(0.75), [], 0
+    while finished < 64:
+        obs, _, terminated, _, info = env.step(policy(obs))
+        finished += int(terminated.sum())
+        correct += info["final_info"]["correct"][terminated].tolist() if terminated.any() else []
+    # Every confidence rule's two-at-a-time setting is below 10% here (the hull's top-2 point: 0.078).
+    assert sum(correct) / len(correct) > 0.95
+
+
 @pytest.mark.parametrize(
     "policy",
     [top_k_confidence(1), top_k_margin(2), top_k_entropy(1), LeftToRight(1), RandomK(1), FastDLLMThreshold(1.0),
-     FastDLLMFactor(0.1), EBSampler(0.0)],
+     FastDLLMFactor(0.1), EBSampler(0.0), TokenMass(0.01)],
 )  # fmt: skip
 def test_every_heuristic_commits_at_least_one_position_per_sample_and_none_in_empty_rows(policy):
     obs = observation([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.5] * 4],
@@ -153,7 +183,7 @@ def test_every_heuristic_commits_at_least_one_position_per_sample_and_none_in_em
 
 def test_make_policy_parses_specs_and_policy_spec_round_trips():
     for spec in ["top_k_confidence:k=2", "fast_dllm_factor:factor=2.0", "eb_sampler:gamma=0.1", "left_to_right:k=3",
-                 "top_k_entropy:k=1", "random_k:k=2"]:  # fmt: skip
+                 "top_k_entropy:k=1", "random_k:k=2", "token_mass:scale=0.5"]:  # fmt: skip
         assert policy_spec(make_policy(spec)) == spec
 
 
@@ -171,6 +201,7 @@ def test_make_policy_parses_specs_and_policy_spec_round_trips():
         ("fast_dllm_threshold:threshold=1.5", "threshold must be in [0.0, 1.0], got 1.5"),
         ("fast_dllm_factor:factor=0", "factor must be in (0.0, inf], got 0.0"),
         ("eb_sampler:gamma=-1", "gamma must be a finite number >= 0.0, got -1.0"),
+        ("token_mass:scale=0", "scale must be in (0.0, inf], got 0.0"),
     ],
 )
 def test_bad_policy_specs_get_clear_errors_listing_the_valid_choices(spec, message):
@@ -187,7 +218,7 @@ def test_nan_parameters_are_refused():
 
 @pytest.mark.parametrize("spec", ["top_k_confidence:k=2", "random_k:k=2", "left_to_right:k=1",
                                   "fast_dllm_threshold:threshold=0.9", "fast_dllm_factor:factor=1.0",
-                                  "eb_sampler:gamma=0.1"])  # fmt: skip
+                                  "eb_sampler:gamma=0.1", "token_mass:scale=0.75"])  # fmt: skip
 def test_heuristics_take_numpy_and_unbatched_observations_and_answer_in_kind(spec):
     import gymnasium as gym
     import numpy as np

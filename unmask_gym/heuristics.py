@@ -269,6 +269,60 @@ class EBSampler(Heuristic):
         return _from_sorted(order, take, obs["action_mask"])
 
 
+@dataclass
+class TokenMass(Heuristic):
+    """Commit a token's most confident positions up to the number of them the dLLM expects to hold it.
+
+    Among the selectable positions that predict the same token, the one of rank r (0: the most confident) is
+    committed when r < scale × the token's mass (the sum of their confidences): so the most confident position of
+    every predicted token, always, and more of them where the dLLM spreads a token over several positions. Unlike
+    the confidence rules it reads *which* token each position predicts (only whether two are equal), so it does
+    not commit two positions to the same token that the dLLM expects at one of them.
+    """
+
+    scale: float = 0.75
+
+    def __post_init__(self) -> None:
+        check_float("scale", self.scale, 0.0, math.inf, minimum_open=True)
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
+        agreement = token_agreement(obs)
+        return obs["action_mask"].bool() & (agreement["token_rank"] < self.scale * agreement["token_mass"])
+
+
+def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Per selectable position: the selectable positions that predict its token, counted, weighed and ranked.
+
+    Two positions committed in one pass with the same predicted token are where parallel decoding goes wrong (both
+    take the most likely digit of a Permutation, the same digit twice in a Sudoku row); confidence alone cannot
+    show it, because it says nothing about *which* token. Each number depends on token equality only, so it means
+    the same with any vocabulary; each is / L, and 0 at positions not selectable. ``token_count``: the selectable
+    positions (this one included) whose ``pred_token`` equals this one's. ``token_mass``: the sum of their
+    confidences, the number of them the dLLM expects to hold that token. ``token_rank``: how many of them come
+    before this one by confidence (descending, ties by position); 0 for the most confident of its token.
+
+    Example:
+        >>> obs = {"pred_token": torch.tensor([[7, 7, 5, 7]]), "action_mask": torch.tensor([[True, True, True, False]]),
+        ...        "confidence": torch.tensor([[0.25, 0.5, 1.0, 1.0]])}
+        >>> agreement = {name: (value * 4).tolist() for name, value in token_agreement(obs).items()}
+        >>> agreement["token_count"], agreement["token_mass"], agreement["token_rank"]
+        ([[2.0, 2.0, 1.0, 0.0]], [[0.75, 0.75, 1.0, 0.0]], [[1.0, 0.0, 0.0, 0.0]])
+    """
+    tokens, selectable, confidence = obs["pred_token"], obs["action_mask"].bool(), obs["confidence"].float()
+    length = tokens.shape[-1]
+    # same[n, i, j]: j is selectable and predicts i's token (O(N L^2) booleans: 16M at LLaDA's L = 256, N = 256)
+    same = (tokens[:, :, None] == tokens[:, None, :]) & selectable[:, None, :]
+    index = torch.arange(length, device=tokens.device)
+    ahead = (confidence[:, None, :] > confidence[:, :, None]) | (
+        (confidence[:, None, :] == confidence[:, :, None]) & (index[None, :] < index[:, None])
+    )  # ahead[n, i, j]: j comes before i
+    count = same.sum(-1).float() * selectable
+    mass = (same * confidence[:, None, :]).sum(-1) * selectable
+    rank = (same & ahead).sum(-1).float() * selectable
+    return {"token_count": count / length, "token_mass": mass / length, "token_rank": rank / length}
+
+
 def top_k_confidence(k: int = 1, steps: int | None = None) -> TopK:
     """The k most confident positions per step (or LLaDA's linear schedule with ``steps`` passes per block)."""
     return TopK("confidence", k, steps)
@@ -318,6 +372,11 @@ def eb_sampler(gamma: float = 0.1) -> EBSampler:
     return EBSampler(gamma)
 
 
+def token_mass(scale: float = 0.75) -> TokenMass:
+    """A token's most confident positions, up to scale × the number the dLLM expects to hold it."""
+    return TokenMass(scale)
+
+
 HEURISTICS: dict[str, Any] = {
     "random_k": random_k,
     "top_k_confidence": top_k_confidence,
@@ -328,6 +387,7 @@ HEURISTICS: dict[str, Any] = {
     "fast_dllm_threshold": fast_dllm_threshold,
     "fast_dllm_factor": fast_dllm_factor,
     "eb_sampler": eb_sampler,
+    "token_mass": token_mass,
 }
 _PARAMETERS = {
     "random_k": {"k": int, "seed": int},
@@ -339,6 +399,7 @@ _PARAMETERS = {
     "fast_dllm_threshold": {"threshold": float},
     "fast_dllm_factor": {"factor": float},
     "eb_sampler": {"gamma": float},
+    "token_mass": {"scale": float},
 }
 
 
@@ -381,7 +442,7 @@ def policy_spec(policy: Any) -> str:
         name = f"top_k_{policy.score}"
     else:
         names = {RandomK: "random_k", LeftToRight: "left_to_right", FastDLLMThreshold: "fast_dllm_threshold",
-                 FastDLLMFactor: "fast_dllm_factor", EBSampler: "eb_sampler"}  # fmt: skip
+                 FastDLLMFactor: "fast_dllm_factor", EBSampler: "eb_sampler", TokenMass: "token_mass"}  # fmt: skip
         if type(policy) not in names:
             return getattr(policy, "__name__", type(policy).__name__)
         name = names[type(policy)]

@@ -1,0 +1,63 @@
+"""The ``token_mass`` rule against the heuristic hull: what reading token equality alone buys, with no learning.
+
+The hull's rules read confidences only; ``unmask_gym.heuristics.TokenMass`` also reads whether two positions
+predict the same token (the numbers of the policy features ``token_mass`` and ``token_rank``). This runs it at a
+few scales on every task and setting, on the same 1,000 distinct held-out prompts as ``unmask-gym bench`` (the
+hull's heuristic runs come from the bench's cache), prints Markdown and writes
+benchmarks/results/token_mass_rule.json. It is a reference for the learned policies, not part of the hull.
+
+    python benchmarks/token_mass_rule.py              # about 10 minutes on one CPU core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from unmask_gym.benchmarking import benchmark, hull_comparison_text
+from unmask_gym.heuristics import TokenMass
+
+ROOT = Path(__file__).parent.parent
+RESULTS = Path(__file__).parent / "results"
+TASKS = ("permutation", "sudoku", "statetracking")
+SCALES = (0.5, 0.75, 1.0)
+
+
+def markdown(rows: list[dict]) -> str:
+    """One row per task, setting and scale."""
+    lines = ["| task | setting | rule | accuracy @ mean NFE | hull there | gain (95% interval) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        hull, gain = hull_comparison_text(r)
+        lines.append(f"| {r['task']} | {r['setting']} | `{r['rule']}` | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
+                     f"{hull} | {gain} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Runs the rule and writes the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for task in TASKS:
+        rules = {f"token_mass:scale={scale}": TokenMass(scale) for scale in SCALES}
+        report = benchmark(rules, task=task, episodes=args.episodes, cache_dir=args.cache).data
+        for setting, data in report["settings"].items():
+            for rule, points in data["agents"].items():
+                point = points[0]
+                rows.append({"task": task, "setting": setting, "rule": rule, "episodes": report["distinct_prompts"],
+                             "machine": report["machine"],
+                             **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
+                                                      "hull_gain_ci95")}})  # fmt: skip
+    print(markdown(rows))
+    (RESULTS / "token_mass_rule.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
