@@ -291,6 +291,19 @@ RUNS = [
      "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 "
      f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-a3-mass",
      "the shipped semi-AR recipe plus token_mass and token_rank"),
+    # Round 10: an imitation warm start from the token_mass rule (the reference the learned policies fall short of).
+    ("permutation full a6: token mass and rank, warm start from token_mass", "permutation", "full",
+     "runs/perm-full-a6-mass-warm",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 6 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 --warm-start --expert token_mass:scale=0.75 {MASS} "
+     "--out runs/perm-full-a6-mass-warm",
+     "the token-mass alpha-6 row, first imitating the token_mass rule (scale 0.75)"),
+    ("permutation full conditioned, additive 0.05-16: token mass and rank, warm start from token_mass",
+     "permutation", "full", "runs/perm-full-cond-mass-add-warm",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     f"--expert token_mass:scale=0.75 {MASS} --out runs/perm-full-cond-mass-add-warm",
+     "the additive 0.05-16 token-mass row, first imitating the token_mass rule (scale 0.75), served at 0.5"),
 ]  # fmt: skip
 
 
