@@ -216,7 +216,8 @@ def test_the_plain_network_has_no_position_encoding_and_round_trips(tmp_path):
 
 
 def test_a_checkpoint_round_trips_to_identical_logits_actions_and_env_kwargs(tmp_path):
-    network = randomized_policy(PolicyConfig(width=32, features=("confidence", "masked", "step_frac", "margin")))
+    features = ("confidence", "masked", "step_frac", "margin", "token_mass", "token_rank")
+    network = randomized_policy(PolicyConfig(width=32, features=features))
     env_kwargs = {"task": "addition", "block_length": None, "answer_length": 5, "max_nfe": 5, "reward": "additive",
                   "alpha": 2.0, "empty_action": "noop", "temperature": 0.0, "model": "addition"}  # fmt: skip
     path = save_checkpoint(tmp_path / "run" / "policy.pt", network, env_kwargs)
