@@ -16,7 +16,7 @@ import itertools
 import json
 from pathlib import Path
 
-from unmask_gym.benchmarking import hull_comparison_text
+from unmask_gym.benchmarking import hull_table
 
 RESULTS = Path(__file__).parent / "results"
 MANIFEST = Path(__file__).parent.parent / "agents" / "pretrained" / "policies.json"
@@ -125,13 +125,8 @@ def shipped_markdown(manifest: dict) -> str:
 
 def comparison_markdown(rows: list[dict]) -> str:
     """Every agent point against the hull, one table row each."""
-    lines = ["| task | setting | point | accuracy @ mean NFE | hull there | gain (95% interval) | verdict |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        hull, gain = hull_comparison_text(r)
-        lines.append(f"| {r['task']} | {r['setting']} | {r['point']} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
-                     f"{hull} | {gain} | {r['verdict']} |")  # fmt: skip
-    return "\n".join(lines)
+    return hull_table(rows, {"task": lambda r: r["task"], "setting": lambda r: r["setting"],
+                             "point": lambda r: r["point"]}, {"verdict": lambda r: r["verdict"]})  # fmt: skip
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym.agents import load_policy
-from unmask_gym.benchmarking import benchmark, hull_comparison_text
+from unmask_gym.benchmarking import benchmark, hull_table
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -317,14 +317,11 @@ def train_seconds(path: Path) -> float | None:
 
 def markdown(rows: list[dict]) -> str:
     """The study's table, one row per run."""
-    lines = ["| run | what differs | training | accuracy @ mean NFE | hull there | gain (95% interval) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        hull, gain = hull_comparison_text(r)
-        minutes = "?" if r["train_seconds"] is None else f"{r['train_seconds'] / 60:.1f} min"
-        lines.append(f"| {r['name']} | {r['differs']} | {minutes} | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
-                     f"{hull} | {gain} |")  # fmt: skip
-    return "\n".join(lines)
+
+    def minutes(row: dict) -> str:
+        return "?" if row["train_seconds"] is None else f"{row['train_seconds'] / 60:.1f} min"
+
+    return hull_table(rows, {"run": lambda r: r["name"], "what differs": lambda r: r["differs"], "training": minutes})
 
 
 def main() -> None:

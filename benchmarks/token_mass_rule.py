@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from unmask_gym.benchmarking import benchmark, hull_comparison_text
+from unmask_gym.benchmarking import benchmark, hull_table
 from unmask_gym.heuristics import TokenMass
 
 ROOT = Path(__file__).parent.parent
@@ -28,13 +28,8 @@ SCALES = (0.5, 0.75, 1.0)
 
 def markdown(rows: list[dict]) -> str:
     """One row per task, setting and scale."""
-    lines = ["| task | setting | rule | accuracy @ mean NFE | hull there | gain (95% interval) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rows:
-        hull, gain = hull_comparison_text(r)
-        lines.append(f"| {r['task']} | {r['setting']} | `{r['rule']}` | {r['accuracy']:.3f} @ {r['mean_nfe']:.2f} | "
-                     f"{hull} | {gain} |")  # fmt: skip
-    return "\n".join(lines)
+    return hull_table(rows, {"task": lambda r: r["task"], "setting": lambda r: r["setting"],
+                             "rule": lambda r: f"`{r['rule']}`"})  # fmt: skip
 
 
 def main() -> None:

@@ -274,6 +274,31 @@ def hull_comparison_text(point: dict[str, Any]) -> tuple[str, str]:
     return f"{point['hull_accuracy']:.3f}", f"{point['hull_gain']:+.3f} ({low:+.3f} to {high:+.3f})"
 
 
+def hull_table(points: list[dict[str, Any]], before: dict[str, Callable[[dict], str]],
+               after: dict[str, Callable[[dict], str]] | None = None) -> str:  # fmt: skip
+    """A Markdown table of points against the hull, one row each.
+
+    Columns: ``before`` (header → the cell of a point), then accuracy @ mean NFE, the hull there and the gain with
+    its interval (``hull_comparison_text``), then ``after``.
+
+    Example:
+        >>> point = {"name": "a", "accuracy": 0.6, "mean_nfe": 2.0, "hull_accuracy": 0.5, "hull_gain": 0.1,
+        ...          "hull_gain_ci95": [0.02, 0.18]}
+        >>> print(hull_table([point], {"agent": lambda p: p["name"]}))
+        | agent | accuracy @ mean NFE | hull there | gain (95% interval) |
+        |---|---|---|---|
+        | a | 0.600 @ 2.00 | 0.500 | +0.100 (+0.020 to +0.180) |
+    """
+    after = after or {}
+    header = [*before, "accuracy @ mean NFE", "hull there", "gain (95% interval)", *after]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for point in points:
+        cells = [cell(point) for cell in before.values()]
+        cells += [f"{point['accuracy']:.3f} @ {point['mean_nfe']:.2f}", *hull_comparison_text(point)]
+        lines.append("| " + " | ".join(cells + [cell(point) for cell in after.values()]) + " |")
+    return "\n".join(lines)
+
+
 class BenchReport:
     """What ``benchmark`` measured; ``.table()``, ``.plot(path)``, ``.save(path)``, ``BenchReport.load(path)``.
 
