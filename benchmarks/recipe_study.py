@@ -304,6 +304,18 @@ RUNS = [
      "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
      f"--expert token_mass:scale=0.75 {MASS} --out runs/perm-full-cond-mass-add-warm",
      "the additive 0.05-16 token-mass row, first imitating the token_mass rule (scale 0.75), served at 0.5"),
+    ("sudoku semi-AR conditioned, additive 0.05-16: + token mass and rank", "sudoku", "semi_ar",
+     "runs/sudoku-semi_ar-cond-mass-add",
+     "unmask-gym train --algo grpo --task sudoku --block-length 4 --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,16 --iterations 800 --update-epochs 1 --num-minibatches 1 {MASS} "
+     "--out runs/sudoku-semi_ar-cond-mass-add",
+     "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
+    ("statetracking full conditioned, additive 0.05-16: + token mass and rank", "statetracking", "full",
+     "runs/st-full-cond-mass-add",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,16 --iterations 300 --update-epochs 1 --num-minibatches 1 {MASS} "
+     "--out runs/st-full-cond-mass-add",
+     "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
 ]  # fmt: skip
 
 
