@@ -283,14 +283,6 @@ RUNS = [
      "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 --update-epochs 1 "
      f"--num-minibatches 1 --min-learning-rate-ratio 1 {MASS} --out runs/sudoku-full-a4-mass",
      "the shipped alpha-4 recipe plus token_mass and token_rank"),
-    ("permutation full a3: + token mass and rank", "permutation", "full", "runs/perm-full-a3-mass",
-     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 "
-     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-full-a3-mass",
-     "the 4-head alpha-3 recipe plus token_mass and token_rank"),
-    ("permutation semi-AR a3: + token mass and rank", "permutation", "semi_ar", "runs/perm-semi_ar-a3-mass",
-     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --iterations 800 "
-     f"--update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-a3-mass",
-     "the shipped semi-AR recipe plus token_mass and token_rank"),
     # Round 10: an imitation warm start from the token_mass rule (the reference the learned policies fall short of).
     ("permutation full a6: token mass and rank, warm start from token_mass", "permutation", "full",
      "runs/perm-full-a6-mass-warm",
@@ -316,6 +308,12 @@ RUNS = [
      f"--alpha-range 0.05,16 --iterations 300 --update-epochs 1 --num-minibatches 1 {MASS} "
      "--out runs/st-full-cond-mass-add",
      "conditioned on the additive reward's weight in [0.05, 16] with token_mass and token_rank, served at 0.5"),
+    ("permutation full a3: token mass and rank, warm start from token_mass", "permutation", "full",
+     "runs/perm-full-a3-mass-warm",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 3 --iterations 1000 "
+     f"--update-epochs 1 --num-minibatches 1 --warm-start --expert token_mass:scale=0.75 {MASS} "
+     "--out runs/perm-full-a3-mass-warm",
+     "the warm-started alpha-6 row at alpha 3"),
 ]  # fmt: skip
 
 
