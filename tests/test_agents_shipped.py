@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import re
+import shlex
 
 import pytest
 
 from unmask_gym.agents import list_policies, load_policy
+from unmask_gym.agents.train import add_train_arguments
 from unmask_gym.evaluation import evaluate, make_eval_env
 
 TASKS = ("permutation", "permutation-v0", "sudoku", "statetracking")
@@ -51,6 +54,11 @@ def test_every_shipped_policy_records_the_command_that_trained_it():
         assert entry["command"].startswith("unmask-gym train --algo grpo") and f"--task {task}" in entry["command"]
         assert ("--block-length none" in entry["command"]) == (setting == "full")
         assert 0 < entry["train_seconds"] <= 30 * 60  # the budget per policy
+        # The command is the trainer's own flags and nothing else (no shell redirection): it parses as is.
+        parser = argparse.ArgumentParser(exit_on_error=False)
+        add_train_arguments(parser)
+        args = parser.parse_args(shlex.split(entry["command"])[2:])
+        assert args.task == task and str(args.out).startswith("runs/"), entry["command"]
 
 
 def test_a_loaded_policy_plays_the_single_numpy_env():
