@@ -146,8 +146,9 @@ def test_a_conditioned_sweep_spans_the_hull_only_from_one_per_step_accuracy_to_i
                                     for i, (n, a) in enumerate(points)],
                            "single": [{"name": "single:beta=1", "mean_nfe": 3.0, "accuracy": 0.5}]}}  # fmt: skip
 
-    [spans] = compare.sweep_coverage("t", "full", report([(2.1, 0.05), (4.0, 0.985)]))
+    [spans] = compare.sweep_coverage("t", "full", report([(2.1, 0.05), (4.0, 0.985), (3.0, 0.5)]))
     assert spans["reaches_top"] and spans["reaches_low_end"] and spans["agent"] == "cond"
+    assert spans["widest_gap"] == pytest.approx(1.0)  # 2.1 -> 3.0 -> 4.0: the widest step is 3.0 to 4.0
     [short] = compare.sweep_coverage("t", "full", report([(2.5, 0.2), (4.0, 0.97)]))
     assert not short["reaches_top"] and not short["reaches_low_end"]
 
