@@ -314,6 +314,18 @@ RUNS = [
      f"--update-epochs 1 --num-minibatches 1 --warm-start --expert token_mass:scale=0.75 {MASS} "
      "--out runs/perm-full-a3-mass-warm",
      "the warm-started alpha-6 row at alpha 3"),
+    # Round 11: conditioned Permutation policies that should trade along the range instead of holding or jumping.
+    ("permutation semi-AR conditioned 0.25-32: + token mass and rank", "permutation", "semi_ar",
+     "runs/perm-semi_ar-cond-mass-wide",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --alpha 3 --alpha-range 0.25,32 "
+     f"--iterations 800 --update-epochs 1 --num-minibatches 1 {MASS} --out runs/perm-semi_ar-cond-mass-wide",
+     "the token-mass conditioned row over the wider multiplicative range 0.25-32, served at alpha 3"),
+    ("permutation full conditioned, additive 0.05-16: warm start from token_mass + entropy bonus 0.01",
+     "permutation", "full", "runs/perm-full-cond-mass-add-warm-ent",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     f"--expert token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --out runs/perm-full-cond-mass-add-warm-ent",
+     "the warm-started additive row with an entropy bonus, so that its groups keep differing rollouts"),
 ]  # fmt: skip
 
 
