@@ -326,6 +326,12 @@ RUNS = [
      "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
      f"--expert token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --out runs/perm-full-cond-mass-add-warm-ent",
      "the warm-started additive row with an entropy bonus, so that its groups keep differing rollouts"),
+    ("permutation semi-AR conditioned, additive 0.05-16: warm start from token_mass + entropy bonus 0.01",
+     "permutation", "semi_ar", "runs/perm-semi_ar-cond-mass-add-warm-ent",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,16 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start "
+     f"--expert token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --out runs/perm-semi_ar-cond-mass-add-warm-ent",
+     "the full-diffusion recipe of the shipped permutation-full-cond in 4-token blocks"),
 ]  # fmt: skip
 
 
