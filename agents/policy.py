@@ -185,6 +185,8 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
     if "hidden" in config.features and "hidden" not in obs:
         raise ValueError("this policy reads the 'hidden' observation: build the env with observe_hidden=True")
     step_frac = obs["step_frac"].float().expand(masked.shape)  # (N, 1) -> (N, L)
+    # One O(N L^2) pass serves every token feature of the config.
+    agreement = token_agreement(obs) if set(config.features) & set(TOKEN_FEATURES) else {}
     columns = []
     for name in config.features:
         if name == "step_frac":
@@ -193,7 +195,7 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
             end_tokens = torch.tensor(config.end_token_ids, device=masked.device)
             columns.append(torch.isin(obs["pred_token"], end_tokens).float()[..., None])
         elif name in TOKEN_FEATURES:
-            columns.append(token_agreement(obs)[name][..., None])
+            columns.append(agreement[name][..., None])
         elif name == "hidden":
             columns.append(obs["hidden"].float())  # (N, L, D)
         else:

@@ -326,13 +326,13 @@ def grpo_cost() -> str:
 
 
 GENERATORS: dict[str, Callable[[], str]] = {
-    "token-mass-rule": token_mass_rule,
     "headline": headline,
     "shipped-policies": shipped_policies,
     "policies-vs-hull": policies_vs_hull,
     "verdicts": verdicts,
     "sweeps": sweeps,
     "recipe-study": recipe_study,
+    "token-mass-rule": token_mass_rule,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,
     "prompt-formats": prompt_formats,
