@@ -322,6 +322,15 @@ class GRPOTrainer:
         return LearnedPolicy(self.policy, self.env_kwargs, beta=beta, seed=seed, name=f"grpo:{self.config.task}",
                              alpha=alpha)  # fmt: skip
 
+    def close(self) -> None:
+        """Leaves the ``torchrun`` job once every rank is done (a no-op in one process); the trainer stays usable.
+
+        The DDP wrapper holds the process group, so it goes first: the group is then freed, and gloo's threads joined,
+        while Python is whole. Left to interpreter shutdown, that teardown can abort the process (SIGABRT).
+        """
+        self.model = self.policy
+        self.distributed.close()
+
     def run(self) -> Iterator[dict[str, float]]:
         """Runs the remaining iterations (after the warm start, if asked), yielding each one's metrics."""
         if self.config.warm_start and self.warm_start_result is None:

@@ -259,6 +259,15 @@ class PPOTrainer:
         """The current network as an ``obs -> action`` callable (shares the parameters)."""
         return LearnedPolicy(self.policy, self.env_kwargs, beta=beta, seed=seed, name=f"ppo:{self.config.task}")
 
+    def close(self) -> None:
+        """Leaves the ``torchrun`` job once every rank is done (a no-op in one process); the trainer stays usable.
+
+        The DDP wrapper holds the process group, so it goes first: the group is then freed, and gloo's threads joined,
+        while Python is whole. Left to interpreter shutdown, that teardown can abort the process (SIGABRT).
+        """
+        self.model = self.agent
+        self.distributed.close()
+
     def run(self) -> Iterator[dict[str, float]]:
         """Runs the remaining iterations, yielding each one's metrics."""
         while self.iteration < self.config.iterations:

@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and main:
         print(f"wrote {out}/policy.pt, {out}/checkpoints/, {out}/metrics.csv; load it with "
               f"unmask_gym.agents.load_policy({str(out)!r})")  # fmt: skip
-    trainer.distributed.close()
+    trainer.close()
     return 0
 
 

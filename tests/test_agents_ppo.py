@@ -134,7 +134,7 @@ def rank_worker(rank: int, port: int, algo: str, folder: str) -> None:
         pass
     torch.save({"initial": initial, "final": trainer.policy.state_dict(), "prompt_ids": prompt_ids},
                f"{folder}/rank{rank}.pt")  # fmt: skip
-    trainer.distributed.close()
+    trainer.close()
 
 
 @pytest.mark.parametrize("algo", ["grpo", "ppo"])

@@ -14,6 +14,7 @@ The backend is nccl on GPUs, gloo on CPU. Outside ``torchrun`` (no ``WORLD_SIZE`
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -97,8 +98,11 @@ class Distributed:
         """Leaves the job (destroys the process group this process joined) once every rank has come to leave it.
 
         The barrier keeps a rank from tearing down while another is still talking to it: without it gloo can
-        abort the slower rank ("terminate called without an active exception").
+        abort the slower rank ("terminate called without an active exception"). Whatever else holds the group (a
+        DDP wrapper: trainers drop theirs first, see ``GRPOTrainer.close``) must let go before interpreter shutdown
+        too; the collection frees a group kept only by reference cycles now rather than then.
         """
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
+            gc.collect()
