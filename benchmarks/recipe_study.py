@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym.agents import load_policy
-from unmask_gym.benchmarking import benchmark, hull_table
+from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -388,8 +388,7 @@ def main() -> None:
         seconds = train_seconds(folder) if source.startswith("runs/") else manifest[source]["train_seconds"]
         rows.append({"name": name, "task": task, "setting": setting, "source": source, "command": command,
                      "differs": differs, "train_seconds": seconds, "episodes": report["distinct_prompts"],
-                     **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
-                                              "hull_gain_ci95")}})  # fmt: skip
+                     **hull_summary(point)})
     print(markdown(rows))
     results.write_text(json.dumps(rows, indent=2) + "\n")
 

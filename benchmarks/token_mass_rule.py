@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from unmask_gym.benchmarking import benchmark, hull_table
+from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 from unmask_gym.heuristics import TokenMass
 
 ROOT = Path(__file__).parent.parent
@@ -48,8 +48,7 @@ def main() -> None:
                 point = points[0]
                 rows.append({"task": task, "setting": setting, "rule": rule, "episodes": report["distinct_prompts"],
                              "machine": report["machine"],
-                             **{k: point[k] for k in ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain",
-                                                      "hull_gain_ci95")}})  # fmt: skip
+                             **hull_summary(point)})
     print(markdown(rows))
     (RESULTS / "token_mass_rule.json").write_text(json.dumps(rows, indent=2) + "\n")
 

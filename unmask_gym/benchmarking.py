@@ -259,6 +259,21 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
     return BenchReport(report)
 
 
+HULL_SUMMARY_FIELDS = ("accuracy", "ci95", "mean_nfe", "hull_accuracy", "hull_gain", "hull_gain_ci95")
+
+
+def hull_summary(point: dict[str, Any]) -> dict[str, Any]:
+    """A bench point's accuracy and NFE and how it stands against the hull: the fields a results row keeps.
+
+    Example:
+        >>> point = {"accuracy": 0.9, "ci95": [0.8, 0.95], "mean_nfe": 3.0, "hull_accuracy": 0.7, "hull_gain": 0.2,
+        ...          "hull_gain_ci95": [0.1, 0.3], "per_prompt": {}}
+        >>> sorted(hull_summary(point)) == sorted(HULL_SUMMARY_FIELDS)
+        True
+    """
+    return {key: point[key] for key in HULL_SUMMARY_FIELDS}
+
+
 def hull_comparison_text(point: dict[str, Any]) -> tuple[str, str]:
     """A point's hull accuracy and its gain with the 95% interval, as table text.
 
