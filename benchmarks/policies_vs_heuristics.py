@@ -106,6 +106,57 @@ def sweeps_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def targets_markdown(points: list[dict], sweeps: list[dict], first_vertices: dict[str, list[float]],
+                     manifest: dict) -> str:  # fmt: skip
+    """The learning issue's four targets, each with whether it is met and, where not, by how much.
+
+    ``points``: ``compare`` rows of every setting; ``sweeps``: ``sweep_coverage`` rows; ``first_vertices``: per task,
+    the full-diffusion hull's first vertex (NFE, accuracy); ``manifest``: the shipped policies' policies.json.
+    A point's bar in full diffusion (target 2) is a gain of min(0.30, hull): hull + 30 points or 2x the hull.
+    """
+    compared = [r for r in points if r["hull_gain"] is not None]
+    below = sorted((r for r in compared if not r["within_2_points"]), key=lambda r: r["hull_gain"])
+    shown = ", ".join(f"`{r['point']}` ({r['hull_gain']:+.3f})" for r in below)
+    rows = [("1. no point more than 2 points below the hull", "met" if not below else "not met",
+             f"{len(below)} of {len(compared)} compared points are" + (f": {shown}" if below else ""))]  # fmt: skip
+    met_tasks, per_task = [], []
+    for task in TASKS:
+        full = [r for r in points if r["task"] == task and r["setting"] == "full"]
+        eligible = [r for r in full if r["low_nfe_bar"] is not None]
+        met = [r for r in eligible if r["low_nfe_bar"]]
+        if met:
+            met_tasks.append(task)
+            per_task.append(f"{task}: {len(met)} of {len(eligible)} eligible points meet it")
+        elif eligible:
+            best = min(eligible, key=lambda r: min(0.30, r["hull_accuracy"]) - r["hull_gain"])
+            need = min(0.30, best["hull_accuracy"])
+            per_task.append(f"{task}: none of {len(eligible)} eligible points; the closest, `{best['point']}`, is "
+                            f"{best['hull_gain']:+.3f} at {best['mean_nfe']:.2f} NFE against {need:+.3f} needed")
+        elif full:
+            nfe, accuracy = first_vertices[task]
+            per_task.append(f"{task}: no eligible budget (the hull starts at {accuracy:.3f} @ {nfe:.2f} NFE, within "
+                            f"20 points of one commit per step's {full[0]['one_per_step']:.3f})")  # fmt: skip
+    rows.append(("2. in full diffusion, hull + 30 points or 2x the hull on two tasks",
+                 "met" if len(met_tasks) >= 2 else "not met", "; ".join(per_task)))  # fmt: skip
+    short = []
+    for r in sweeps:
+        if not r["reaches_top"]:
+            short.append(f"`{r['agent']}` tops out at {r['best_accuracy']:.3f} (one per step: {r['one_per_step']:.3f})")
+        elif not r["reaches_low_end"]:
+            short.append(f"`{r['agent']}` stops at {r['fewest_nfe']:.2f} NFE (the hull's 10% point: "
+                         f"{r['hull_ten_percent_nfe']:.2f})")  # fmt: skip
+    spanning = len(sweeps) - len(short)
+    rows.append(("3. each conditioned sweep spans the hull's range", "met" if not short else "not met",
+                 f"{spanning} of {len(sweeps)} span it" + (f"; {'; '.join(short)}" if short else "")))
+    slowest = max(manifest, key=lambda name: manifest[name]["train_seconds"])
+    minutes = manifest[slowest]["train_seconds"] / 60
+    rows.append(("4. each shipped policy trains in 30 minutes or less", "met" if minutes <= 30 else "not met",
+                 f"the slowest, `{slowest}`, took {minutes:.1f} min ({manifest[slowest]['machine']})"))
+    lines = ["| target | status | as measured |", "|---|---|---|"]
+    lines += [f"| {target} | {status} | {detail} |" for target, status, detail in rows]
+    return "\n".join(lines)
+
+
 def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
     lines = ["| policy | task, setting, alpha | network | iterations | training (rollouts + updates) | held-out "

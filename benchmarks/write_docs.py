@@ -94,6 +94,15 @@ def sweeps() -> str:
             "is a policy that jumps between two operating points instead of trading along the range.")  # fmt: skip
 
 
+def targets() -> str:
+    """The learning issue's targets, met or not and by how much, from the same rows as the tables around it."""
+    compare = script("policies_vs_heuristics")
+    settings = list(bench_settings())
+    sweep_rows = [row for task, setting, data in settings for row in compare.sweep_coverage(task, setting, data)]
+    first_vertices = {task: data["hull"][0] for task, setting, data in settings if setting == "full"}
+    return compare.targets_markdown(comparison_rows(), sweep_rows, first_vertices, json.loads(MANIFEST.read_text()))
+
+
 def policies_vs_hull() -> str:
     """Every point of every shipped policy against the heuristic hull."""
     return script("policies_vs_heuristics").comparison_markdown(comparison_rows())
@@ -331,6 +340,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "policies-vs-hull": policies_vs_hull,
     "verdicts": verdicts,
     "sweeps": sweeps,
+    "targets": targets,
     "recipe-study": recipe_study,
     "token-mass-rule": token_mass_rule,
     "ppo-vs-grpo": ppo_vs_grpo,

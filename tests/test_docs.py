@@ -153,6 +153,34 @@ def test_a_conditioned_sweep_spans_the_hull_only_from_one_per_step_accuracy_to_i
     assert not short["reaches_top"] and not short["reaches_low_end"]
 
 
+def test_the_targets_table_says_which_target_is_met_and_by_how_much():
+    compare = write_docs().script("policies_vs_heuristics")
+
+    def point(task, name, nfe, accuracy, hull, low=-1.0, setting="full"):
+        gain = None if hull is None else accuracy - hull
+        room = setting == "full" and hull is not None and 1.0 - hull >= 0.20
+        return {"task": task, "setting": setting, "point": name, "mean_nfe": nfe, "accuracy": accuracy,
+                "hull_accuracy": hull, "hull_gain": gain, "one_per_step": 1.0,
+                "within_2_points": gain is None or gain >= -0.02,
+                "low_nfe_bar": (gain >= min(0.30, hull) and low > 0) if room else None}  # fmt: skip
+
+    points = [point("permutation", "p:beta=1", 4.0, 1.0, 0.35, low=0.6),  # +0.65: meets the bar
+              point("sudoku", "s:beta=1", 2.0, 0.75, 0.65, low=0.02),  # +0.10 of +0.30 needed
+              point("sudoku", "s:beta=0.5", 6.0, 0.95, 0.999, setting="semi_ar"),  # -0.049: below by more than 2
+              point("statetracking", "t:beta=1", 1.7, 0.97, 0.80, low=0.1)]  # fmt: skip  (not eligible)
+    sweeps = [{"agent": "c", "best_accuracy": 0.99, "one_per_step": 1.0, "reaches_top": True, "fewest_nfe": 4.0,
+               "hull_ten_percent_nfe": 2.5, "reaches_low_end": False}]  # fmt: skip
+    manifest = {"a": {"train_seconds": 600, "machine": "box"}, "b": {"train_seconds": 2400, "machine": "box"}}
+    text = compare.targets_markdown(points, sweeps, {"statetracking": [1.3, 0.7]}, manifest)
+    one, two, three, four = text.splitlines()[2:]
+    assert "not met" in one and "1 of 4 compared points are: `s:beta=0.5` (-0.049)" in one
+    assert "not met" in two and "permutation: 1 of 1 eligible points meet it" in two
+    assert "`s:beta=1`, is +0.100 at 2.00 NFE against +0.300 needed" in two
+    assert "statetracking: no eligible budget (the hull starts at 0.700 @ 1.30 NFE" in two
+    assert "not met" in three and "`c` stops at 4.00 NFE (the hull's 10% point: 2.50)" in three
+    assert "| not met |" in four and "`b`, took 40.0 min (box)" in four
+
+
 def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
     config = (ROOT / "mkdocs.yml").read_text()
     for page in sorted((ROOT / "docs").glob("*.md")):
