@@ -352,6 +352,18 @@ RUNS = [
      "--alpha-range 0.05,16 --iterations 300 --update-epochs 1 --num-minibatches 1 --entropy-coef 0.05 "
      f"{FIVE} --out runs/st-full-cond-add-ent05",
      "the 5-feature conditioned recipe, additive 0.05-16, with entropy bonus 0.05: does it leave 1.7 NFE?"),
+    ("sudoku full conditioned, additive 0.05-16: warm start from Fast-dLLM 0.9 + entropy bonus 0.01", "sudoku",
+     "full", "runs/sudoku-full-cond-warm-ent01",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+     "0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --entropy-coef 0.01 "
+     f"{MASS} --out runs/sudoku-full-cond-warm-ent01",
+     "the shipped sudoku-full-cond recipe after an imitation warm start from the default expert, entropy bonus 0.01"),
+    ("sudoku full conditioned, additive 0.05-16: warm start from Fast-dLLM 0.9 + entropy bonus 0.03", "sudoku",
+     "full", "runs/sudoku-full-cond-warm-ent03",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+     "0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --entropy-coef 0.03 "
+     f"{MASS} --out runs/sudoku-full-cond-warm-ent03",
+     "the row above with entropy bonus 0.03"),
 ]  # fmt: skip
 
 
