@@ -364,6 +364,38 @@ RUNS = [
      "0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --entropy-coef 0.03 "
      f"{MASS} --out runs/sudoku-full-cond-warm-ent03",
      "the row above with entropy bonus 0.03"),
+    # Round 13: the additive weight up to 64, where a pass costs several answers' worth of reward (L = 16 or 32), so
+    # that fewer passes pay at every step of the way down instead of only at one pass per answer.
+    ("permutation full conditioned, additive 0.05-64: warm start from token_mass + entropy bonus 0.01",
+     "permutation", "full", "runs/perm-full-cond-warm-ent01-64",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     f"--expert token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --out runs/perm-full-cond-warm-ent01-64",
+     "the shipped permutation-full-cond recipe over 0.05-64"),
+    ("permutation semi-AR conditioned, additive 0.05-64: warm start from token_mass + entropy bonus 0.05",
+     "permutation", "semi_ar", "runs/perm-semi_ar-cond-warm-ent05-64",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start "
+     f"--expert token_mass:scale=0.75 --entropy-coef 0.05 {MASS} --out runs/perm-semi_ar-cond-warm-ent05-64",
+     "the shipped permutation-semi_ar-cond recipe over 0.05-64"),
+    ("statetracking full conditioned, additive 0.05-64", "statetracking", "full", "runs/st-full-cond-add-64",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/st-full-cond-add-64",
+     "the 5-feature conditioned recipe on the additive weight up to 64 (a pass of L = 32 costs up to 2 answers)"),
+    ("permutation full conditioned, additive 0.05-64: warm start + entropy bonus 0.01, std-normalised advantages",
+     "permutation", "full", "runs/perm-full-cond-warm-ent01-64-std",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.01 --normalize-std "
+     f"{MASS} --out runs/perm-full-cond-warm-ent01-64-std",
+     "the row three above with advantages / group std, so the high alphas' groups weigh no more than the others"),
+    ("statetracking full conditioned, additive 0.05-64: std-normalised advantages", "statetracking", "full",
+     "runs/st-full-cond-add-64-std",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     f"--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --normalize-std {FIVE} "
+     "--out runs/st-full-cond-add-64-std",
+     "the row two above with advantages / group std"),
 ]  # fmt: skip
 
 
