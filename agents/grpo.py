@@ -93,6 +93,10 @@ class GRPOConfig:
     """PPO ratio clip epsilon (the paper: 0.5)."""
     normalize_std: bool = False
     """Divide advantages by the group's reward std."""
+    alpha_scaled_advantages: bool = False
+    """Divide each episode's advantage by 1 + its alpha: a conditioned policy's groups then weigh alike whatever
+    their alpha (the additive reward's spread grows with it), without ``normalize_std``'s blow-up of the tiny
+    differences of a group that agrees on its score."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -411,12 +415,19 @@ class GRPOTrainer:
         """(num_envs,) each row's alpha: its group's, every member the same (None without conditioning)."""
         return None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
 
+    def episode_advantages(self, rollouts: Rollouts) -> torch.Tensor:
+        """(E,) each episode's advantage: its reward minus its group's mean (GRPO), then the config's scalings."""
+        keys = {key: index for index, key in enumerate(dict.fromkeys(rollouts.group_key))}
+        groups = torch.tensor([keys[key] for key in rollouts.group_key], device=rollouts.reward.device)
+        advantages = group_advantages(rollouts.reward, groups, self.config.normalize_std)
+        if self.config.alpha_scaled_advantages:
+            advantages = advantages / (1.0 + rollouts.alpha)
+        return advantages
+
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
         config, tau = self.config, self.policy.config.tau_train
-        keys = {key: index for index, key in enumerate(dict.fromkeys(rollouts.group_key))}
-        groups = torch.tensor([keys[key] for key in rollouts.group_key], device=rollouts.reward.device)
-        advantages = group_advantages(rollouts.reward, groups, config.normalize_std)[rollouts.episode]  # (S,)
+        advantages = self.episode_advantages(rollouts)[rollouts.episode]  # (S,)
         weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
                                           "reference_kl": [], "grad_norm": []}  # fmt: skip

@@ -41,6 +41,7 @@ class Rollouts:
     group_key: list[tuple[int, int]]  # E x (group, episode_index): which rollouts share a prompt
     prompt_id: torch.Tensor  # (E,) int64
     is_expert: torch.Tensor  # (E,) bool: played by the steering heuristic
+    alpha: torch.Tensor  # (E,) float: the trade-off each episode serves (a conditioned row's own, else the env's)
 
     @property
     def num_steps(self) -> int:
@@ -114,4 +115,5 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
     return Rollouts(
         **stored, reward=reward, score=score, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,
         is_expert=torch.full((num_envs,), is_expert, device=device),
+        alpha=torch.full((num_envs,), float(env.alpha), device=device) if alpha is None else alpha.clone(),
     )  # fmt: skip

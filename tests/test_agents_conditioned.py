@@ -115,6 +115,25 @@ def test_each_prompt_group_shares_one_alpha_and_is_scored_with_it():
     assert not torch.allclose(rollouts.reward, multiplicative_reward(rollouts.score, rollouts.nfe, 6, 2.0))
 
 
+def test_alpha_scaled_advantages_divide_each_episode_by_one_plus_its_groups_alpha():
+    trainer = conditioned_trainer(reward="additive", expert_steering=True)
+    seed = trainer.iteration_seed(0)
+    alphas = trainer.group_alphas(seed)
+    rollouts = trainer.collect(seed)
+    assert torch.equal(rollouts.alpha, torch.cat([alphas.repeat_interleave(4), alphas]))  # policy rows, then experts
+    plain = trainer.episode_advantages(rollouts)
+    assert plain.abs().max() > 0  # the additive reward differs with the NFE, so there is something to scale
+    trainer.config = dataclasses.replace(trainer.config, alpha_scaled_advantages=True)
+    assert torch.allclose(trainer.episode_advantages(rollouts), plain / (1 + rollouts.alpha))
+
+
+def test_an_unconditioned_rollout_records_the_envs_alpha():
+    trainer = GRPOTrainer(GRPOConfig(iterations=1, num_groups=2, group_size=2, block_length=None, device="cpu",
+                                     alpha=3.0), PolicyConfig(width=16, ff_width=32), task=CountingTask(6),
+                          model=FakeDiffusionLM())  # fmt: skip
+    assert torch.equal(trainer.collect(trainer.iteration_seed(0)).alpha, torch.full((4,), 3.0))
+
+
 def test_the_default_alpha_must_lie_in_the_range_and_the_reward_must_be_named():
     with pytest.raises(ValueError, match="alpha must lie"):
         conditioned_trainer(alpha=32.0)
