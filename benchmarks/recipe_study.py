@@ -396,6 +396,27 @@ RUNS = [
      f"--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --normalize-std {FIVE} "
      "--out runs/st-full-cond-add-64-std",
      "the row two above with advantages / group std"),
+    # Round 14: advantages divided by 1 + alpha (--alpha-scaled-advantages): every alpha's groups weigh alike.
+    ("permutation full conditioned, additive 0.05-64: warm start + entropy bonus 0.01, alpha-scaled advantages",
+     "permutation", "full", "runs/perm-full-cond-warm-ent01-64-as",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.01 --alpha-scaled-advantages "
+     f"{MASS} --out runs/perm-full-cond-warm-ent01-64-as",
+     "the 0.05-64 row of round 13 with each advantage / (1 + alpha)"),
+    ("statetracking full conditioned, additive 0.05-64: alpha-scaled advantages", "statetracking", "full",
+     "runs/st-full-cond-add-64-as",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"{FIVE} --out runs/st-full-cond-add-64-as",
+     "the 0.05-64 row of round 13 with each advantage / (1 + alpha)"),
+    ("permutation semi-AR conditioned, additive 0.05-64: warm start + entropy bonus 0.05, alpha-scaled advantages",
+     "permutation", "semi_ar", "runs/perm-semi_ar-cond-warm-ent05-64-as",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.05 --alpha-scaled-advantages "
+     f"{MASS} --out runs/perm-semi_ar-cond-warm-ent05-64-as",
+     "the 0.05-64 row of round 13 with each advantage / (1 + alpha)"),
 ]  # fmt: skip
 
 
