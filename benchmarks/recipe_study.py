@@ -417,6 +417,18 @@ RUNS = [
      "--expert token_mass:scale=0.75 --entropy-coef 0.05 --alpha-scaled-advantages "
      f"{MASS} --out runs/perm-semi_ar-cond-warm-ent05-64-as",
      "the 0.05-64 row of round 13 with each advantage / (1 + alpha)"),
+    ("sudoku full conditioned, additive 0.05-16: alpha-scaled advantages", "sudoku", "full",
+     "runs/sudoku-full-cond-as",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+     f"0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages {MASS} "
+     "--out runs/sudoku-full-cond-as",
+     "the shipped sudoku-full-cond recipe with each advantage / (1 + alpha): does it trade instead of jumping?"),
+    ("sudoku full conditioned, additive 0.05-64: alpha-scaled advantages", "sudoku", "full",
+     "runs/sudoku-full-cond-as-64",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+     f"0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages {MASS} "
+     "--out runs/sudoku-full-cond-as-64",
+     "the row above over 0.05-64"),
 ]  # fmt: skip
 
 
