@@ -83,10 +83,16 @@ def comparison_rows() -> list[dict]:
     return [row for task, setting, data in bench_settings() for row in compare.compare(task, setting, data)]
 
 
+def sweep_rows() -> list[dict]:
+    """Each conditioned policy's ``sweep_coverage`` row, from the committed bench reports."""
+    compare = script("policies_vs_heuristics")
+    return [row for task, setting, data in bench_settings() for row in compare.sweep_coverage(task, setting, data)]
+
+
 def sweeps() -> str:
     """Each conditioned policy's alpha sweep against the range of the hull it should span."""
     compare = script("policies_vs_heuristics")
-    rows = [row for task, setting, data in bench_settings() for row in compare.sweep_coverage(task, setting, data)]
+    rows = sweep_rows()
     spanning = sum(row["reaches_top"] and row["reaches_low_end"] for row in rows)
     return (compare.sweeps_markdown(rows) + f"\n\n{spanning} of the {len(rows)} conditioned policies span it: from "
             "one commit per step's accuracy (within 2 points) down to the lowest NFE where the hull still has 10% "
@@ -96,11 +102,9 @@ def sweeps() -> str:
 
 def targets() -> str:
     """The learning issue's targets, met or not and by how much, from the same rows as the tables around it."""
-    compare = script("policies_vs_heuristics")
-    settings = list(bench_settings())
-    sweep_rows = [row for task, setting, data in settings for row in compare.sweep_coverage(task, setting, data)]
-    first_vertices = {task: data["hull"][0] for task, setting, data in settings if setting == "full"}
-    return compare.targets_markdown(comparison_rows(), sweep_rows, first_vertices, json.loads(MANIFEST.read_text()))
+    first_vertices = {task: data["hull"][0] for task, setting, data in bench_settings() if setting == "full"}
+    return script("policies_vs_heuristics").targets_markdown(comparison_rows(), sweep_rows(), first_vertices,
+                                                             json.loads(MANIFEST.read_text()))  # fmt: skip
 
 
 def policies_vs_hull() -> str:
@@ -128,15 +132,7 @@ def verdicts() -> str:
             cells[row["verdict"]].append(f"{point_label(row)} ({row['hull_gain']:+.3f})")
     rows = [[f"`{agent}`", task, setting, *(", ".join(points) or "–" for points in cells.values())]
             for (agent, task, setting), cells in groups.items()]  # fmt: skip
-    compared = [row for row in all_rows if row["hull_gain"] is not None]
-    below_2 = [row for row in compared if not row["within_2_points"]]
-    eligible = [row for row in all_rows if row["low_nfe_bar"] is not None]
-    met = [row for row in eligible if row["low_nfe_bar"]]
-    bars = (f"The learning issue's bars: no point more than 2 points below the hull — {len(below_2)} of "
-            f"{len(compared)} compared points are; in full diffusion, where the hull is at least 20 points below "
-            f"one commit per step, hull + 30 points or 2× the hull with the interval above it — met by {len(met)} "
-            f"of the {len(eligible)} points there.")  # fmt: skip
-    return table(["policy", "task", "setting", "ahead", "level", "below"], rows) + "\n\n" + bars
+    return table(["policy", "task", "setting", "ahead", "level", "below"], rows)  # the bars: targets()
 
 
 def headline() -> str:
