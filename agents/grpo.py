@@ -97,6 +97,10 @@ class GRPOConfig:
     """Divide each episode's advantage by 1 + its alpha: a conditioned policy's groups then weigh alike whatever
     their alpha (the additive reward's spread grows with it), without ``normalize_std``'s blow-up of the tiny
     differences of a group that agrees on its score."""
+    alpha_curriculum: float = 0.0
+    """A conditioned policy's alpha range widens from its low end to the whole range (log scale) over this fraction
+    of the iterations, so the policy learns to be right before the high alphas reward guessing; 0: the whole range
+    from the first iteration."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -143,6 +147,9 @@ class GRPOConfig:
         for name in ("entropy_coef", "kl_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.alpha_curriculum <= 1.0:
+            raise ValueError(f"alpha_curriculum must be a fraction of the iterations in [0, 1], got "
+                             f"{self.alpha_curriculum!r}")  # fmt: skip
         if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
                              f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
@@ -384,7 +391,7 @@ class GRPOTrainer:
             return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
                                  fallback_to_highest_logit=self.config.policy_fallback)  # fmt: skip
 
-        group_alpha = self.group_alphas(seed)
+        group_alpha = self.group_alphas(seed, self.curriculum_progress())
         row_alpha = self._member_alphas(group_alpha)
         rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha)
         if self.expert_env is not None:
@@ -400,16 +407,23 @@ class GRPOTrainer:
             rollouts = dataclasses.replace(rollouts, reward=reward)
         return rollouts
 
-    def group_alphas(self, seed: int) -> torch.Tensor | None:
+    def group_alphas(self, seed: int, progress: float = 1.0) -> torch.Tensor | None:
         """(num_groups,) the alphas of an iteration's prompt groups: log-uniform over ``alpha_range``, from ``seed``.
 
-        None for a policy that is not conditioned.
+        ``progress`` in (0, 1] narrows the range to its low end's share of it on a log scale: ``[low, low *
+        (high / low) ** progress]`` (1: the whole range). None for a policy that is not conditioned.
         """
         if not self.policy.config.conditioned:
             return None
         low, high = self.policy.config.alpha_range
+        high = low * (high / low) ** progress
         uniform = torch.rand(self.config.num_groups, generator=torch.Generator().manual_seed(seed))
         return (low * (high / low) ** uniform).to(self.env.device)
+
+    def curriculum_progress(self) -> float:
+        """How far ``alpha_curriculum`` has widened the alpha range at the current iteration, in (0, 1]."""
+        span = self.config.alpha_curriculum * self.config.iterations
+        return 1.0 if span <= 0 else min(1.0, (self.iteration + 1) / span)
 
     def _member_alphas(self, group_alpha: torch.Tensor | None) -> torch.Tensor | None:
         """(num_envs,) each row's alpha: its group's, every member the same (None without conditioning)."""

@@ -429,6 +429,34 @@ RUNS = [
      f"0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages {MASS} "
      "--out runs/sudoku-full-cond-as-64",
      "the row above over 0.05-64"),
+    # Round 15: an alpha curriculum (--alpha-curriculum 0.5): the range widens from 0.05 to 0.05-64 (log scale)
+    # over the first half of the run, so a policy is right before the high alphas reward guessing.
+    ("permutation full conditioned, additive 0.05-64: warm start + entropy 0.01, alpha-scaled, alpha curriculum",
+     "permutation", "full", "runs/perm-full-cond-64-as-cur",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.01 --alpha-scaled-advantages --alpha-curriculum 0.5 "
+     f"{MASS} --out runs/perm-full-cond-64-as-cur",
+     "the alpha-scaled row of round 14 with the range widened over the first half"),
+    ("statetracking full conditioned, additive 0.05-64: alpha-scaled, alpha curriculum", "statetracking", "full",
+     "runs/st-full-cond-64-as-cur",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--alpha-curriculum 0.5 {FIVE} --out runs/st-full-cond-64-as-cur",
+     "the alpha-scaled row of round 14 with the range widened over the first half"),
+    ("permutation semi-AR conditioned, additive 0.05-64: warm start + entropy 0.05, alpha-scaled, alpha curriculum",
+     "permutation", "semi_ar", "runs/perm-semi_ar-cond-64-as-cur",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.05 --alpha-scaled-advantages --alpha-curriculum 0.5 "
+     f"{MASS} --out runs/perm-semi_ar-cond-64-as-cur",
+     "the alpha-scaled row of round 14 with the range widened over the first half"),
+    ("sudoku full conditioned, additive 0.05-64: alpha-scaled, alpha curriculum", "sudoku", "full",
+     "runs/sudoku-full-cond-64-as-cur",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+     f"0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--alpha-curriculum 0.5 {MASS} --out runs/sudoku-full-cond-64-as-cur",
+     "the shipped sudoku-full-cond recipe with the range widened over the first half"),
 ]  # fmt: skip
 
 

@@ -127,6 +127,23 @@ def test_alpha_scaled_advantages_divide_each_episode_by_one_plus_its_groups_alph
     assert torch.allclose(trainer.episode_advantages(rollouts), plain / (1 + rollouts.alpha))
 
 
+def test_the_alpha_curriculum_widens_the_range_from_its_low_end_then_serves_all_of_it():
+    trainer = conditioned_trainer(iterations=8, alpha_curriculum=0.5, num_groups=64)  # widens over 4 iterations
+    tops = []
+    for iteration in range(8):
+        trainer.iteration = iteration
+        alphas = trainer.collect(trainer.iteration_seed(iteration)).alpha
+        assert bool((alphas >= 1.0).all())
+        tops.append(16.0 ** min(1.0, (iteration + 1) / 4))  # the widened top: low * (high / low) ** progress
+        assert bool((alphas <= tops[-1] * (1 + 1e-6)).all())
+    assert alphas.max() > 8.0  # after the curriculum the draws reach the top of the whole range again
+    early = trainer.group_alphas(trainer.iteration_seed(0), progress=0.25)
+    assert torch.allclose(early, trainer.group_alphas(trainer.iteration_seed(0)) ** 0.25)  # the same draws, narrowed
+    assert conditioned_trainer(iterations=8).curriculum_progress() == 1.0  # off by default
+    with pytest.raises(ValueError, match="alpha_curriculum must be a fraction"):
+        conditioned_trainer(alpha_curriculum=1.5)
+
+
 def test_an_unconditioned_rollout_records_the_envs_alpha():
     trainer = GRPOTrainer(GRPOConfig(iterations=1, num_groups=2, group_size=2, block_length=None, device="cpu",
                                      alpha=3.0), PolicyConfig(width=16, ff_width=32), task=CountingTask(6),
