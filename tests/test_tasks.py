@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
+from unmask_gym.models.codec import completion_tokens
 from unmask_gym.tasks import TASKS, Addition, CharTokenizer, Permutation, StateTracking, Sudoku, make_task, split_of
 from unmask_gym.tasks.sudoku import GRIDS
 from unmask_gym.testing import CountingTask
@@ -162,3 +164,64 @@ def test_prompt_checks_catch_what_the_pattern_alone_cannot():
         make_task("sudoku").check_prompt("11" + "." * 14 + "=")
     with pytest.raises(ValueError, match="n must be at most L = 4"):
         CountingTask(4).check_prompt("5:123")
+
+
+def perturbed_answers(task, references, generator: np.random.Generator) -> np.ndarray:
+    """(n, L) answers around the references' solutions, right and wrong.
+
+    Right ones, one wrong token, stray end/pad/mask tokens anywhere (padding inside an answer is skipped, an end
+    token cuts it), and random strings.
+    """
+    tokenizer, length = task.tokenizer, task.answer_length
+    answers = []
+    for reference in references:
+        ids = tokenizer.encode(task.solution(reference, generator))
+        answer = np.array((ids + [tokenizer.eos_token_id] * length)[:length])
+        kind = generator.integers(5)
+        if kind == 1:
+            answer[generator.integers(length)] = generator.integers(tokenizer.vocab_size)
+        elif kind == 2:
+            answer[generator.integers(length)] = generator.choice([tokenizer.pad_token_id, tokenizer.mask_token_id,
+                                                                   tokenizer.eos_token_id])  # fmt: skip
+        elif kind == 3:
+            answer = np.insert(answer, generator.integers(length), tokenizer.pad_token_id)[:length]
+        elif kind == 4:
+            answer = generator.integers(3, tokenizer.vocab_size, size=length)
+            answer[generator.integers(1, length) :] = tokenizer.eos_token_id
+        answers.append(answer)
+    return np.stack(answers)
+
+
+@pytest.mark.parametrize("name", [*TASKS, "counting"])
+def test_every_built_in_task_scores_token_ids_on_the_device_as_its_host_verifier_scores_the_text(name):
+    task = CountingTask(6) if name == "counting" else make_task(name)
+    generator = np.random.default_rng(1)
+    _, references = task.sample(400, generator)
+    answers = torch.from_numpy(perturbed_answers(task, references, generator))
+    tokenizer, width = task.tokenizer, task.answer_length + 1
+    texts = [tokenizer.decode(answer.tolist()) for answer in answers]
+    completions = completion_tokens(answers, [tokenizer.eos_token_id], tokenizer.pad_token_id, width)
+    reference_ids = torch.full((len(references), width), -1)
+    for row, reference in enumerate(references):
+        ids = task.reference_tokens(reference, width)
+        reference_ids[row, : len(ids)] = torch.tensor(ids)
+    host = task.score(texts, references)
+    assert 0.1 < host.mean() < 0.9  # both outcomes are well represented
+    assert torch.equal(task.score_tokens(completions, reference_ids), host)
+
+
+def test_completion_tokens_keep_what_decoding_keeps():
+    tokenizer = CharTokenizer()
+    generator = np.random.default_rng(2)
+    answers = torch.from_numpy(generator.integers(0, 12, size=(200, 9)))  # pad, mask, eos and digits, mixed
+    completions = completion_tokens(answers, [tokenizer.eos_token_id], tokenizer.pad_token_id, width=10)
+    for answer, completion in zip(answers, completions, strict=True):
+        kept = [token for token in completion.tolist() if token >= 0]
+        assert completion.tolist() == kept + [-1] * (10 - len(kept))
+        assert tokenizer.decode(kept) == tokenizer.decode(answer.tolist())
+
+
+def test_a_sudoku_reference_must_be_a_puzzle_to_be_scored_on_the_device():
+    message = "a Sudoku reference is the puzzle: 16 cells of 1-4 or '.', got '12'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Sudoku().reference_tokens("12", 17)

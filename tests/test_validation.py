@@ -42,6 +42,8 @@ def snapshot(env: UnmaskVectorEnv) -> dict[str, Any]:
             tensors[name] = getattr(state, name).clone()
         for name in ("pred_token", "confidence", "margin", "entropy"):
             tensors[f"prediction.{name}"] = getattr(state.prediction, name).clone()
+        if state.reference is not None:
+            tensors["reference"] = state.reference.clone()
     streams = copy.deepcopy(env._streams)  # peek at the next prompt of each group without drawing it for real
     next_prompts = [
         streams.get(group, 0 if book is None else book.group_episode(group) + 1) for group in range(env.num_groups)
@@ -412,6 +414,16 @@ OPTION_CASES = {
         {"references": ["1"] * 2},
         ValueError,
         "options['references'] needs options['prompts']",
+    ),
+    "references-unscorable": (
+        {"prompts": ["1:123", "2:345"], "references": ["1", "3€"]},
+        ValueError,
+        "Counting reference '3€' cannot be scored: text '3€' holds character '€'",
+    ),
+    "references-not-text": (
+        {"prompts": ["1:123", "2:345"], "references": ["1", 34]},
+        ValueError,
+        "a Counting reference must be a str, got 34 of type int",
     ),
     "references-wrong-count": (
         {"prompts": ["1:123", "2:345"], "references": ["1"]},

@@ -62,6 +62,7 @@ class NewEpisodes:
     started: np.ndarray  # (S,) int64: slots that got a prompt (a finite prompt list may have run out)
     tokens: np.ndarray  # (S, P) int64: left-padded prompts
     lengths: np.ndarray  # (S,) int64: the prompts' lengths (the rest of each row is padding)
+    references: np.ndarray  # (S, L + 1) int64: the references' ids, then -1; (S, 0) when scored on the host
 
 
 def next_episodes(
@@ -71,19 +72,24 @@ def next_episodes(
 
     Rows whose finite prompt list is used up get none and stay idle.
     """
-    started, prompt_tokens = [], []
+    started, prompt_tokens, reference_tokens = [], [], []
     for row in rows:
         group = row // config.group_size
         episode = streams.get(group, int(book.episode_index[row]))
         if episode is not None:
             started.append(row)
             prompt_tokens.append(episode.tokens)  # encoded (and length-checked) once, by the stream
+            reference_tokens.append(episode.reference_tokens)
             book.prompts[row], book.references[row] = episode.prompt, episode.reference
             book.prompt_id[row] = episode.prompt_id
     for group in {row // config.group_size for row in rows}:
         streams.release(group, book.group_oldest(group))
     tokens, lengths = left_pad_arrays(prompt_tokens, config.max_prompt_length, model.pad_token_id)
-    return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths)
+    references = np.full((len(started), config.answer_length + 1 if streams.encode_reference else 0), -1)
+    for index, ids in enumerate(reference_tokens):
+        references[index, : len(ids)] = ids
+    return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths,
+                       references)  # fmt: skip
 
 
 FEATURE_SKIP_MIN_ELEMENTS = 2**20
@@ -113,13 +119,13 @@ def start_and_forward(
         local, everywhere = feature_positions(forward_rows, stay_rows, stay_masked, config.answer_length)
     else:  # the gather and the merge would cost more than the passes they save
         local = everywhere = np.zeros(0, dtype=np.int64)
-    arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, forward_rows, book.prompt_id,
-              book.episode_index, local, everywhere)  # fmt: skip
-    reset, started, lengths, tokens, forward_index, prompt_id, episode_index, local, everywhere = to_device(
-        arrays, state.canvas.device)  # fmt: skip
+    arrays = (episodes.rows, episodes.started, episodes.lengths, episodes.tokens, episodes.references, forward_rows,
+              book.prompt_id, book.episode_index, local, everywhere)  # fmt: skip
+    reset, started, lengths, tokens, references, forward_index, prompt_id, episode_index, local, everywhere = (
+        to_device(arrays, state.canvas.device))  # fmt: skip
     state = state.replace(prompt_id=prompt_id, episode_index=episode_index)
     if len(episodes.rows):
-        state = place_episodes(state, reset, started, tokens, lengths, config)
+        state = place_episodes(state, reset, started, tokens, lengths, config, references)
     at = (local, everywhere) if restrict else None
     return forward(state, forward_rows, forward_index, model, config, seed, at)
 
@@ -147,7 +153,7 @@ def feature_positions(
 
 def place_episodes(
     state: EnvState, reset: torch.Tensor, started: torch.Tensor, tokens: torch.Tensor, lengths: torch.Tensor,
-    config: EnvConfig,
+    config: EnvConfig, references: torch.Tensor | None = None,
 ) -> EnvState:  # fmt: skip
     """Puts the new prompts on fresh canvases (the device side of ``next_episodes``: its arrays, on the device).
 
@@ -158,6 +164,7 @@ def place_episodes(
         tokens: (S, P) their left-padded prompts.
         lengths: (S,) their prompts' lengths, which give the attention mask.
         config: the env's config.
+        references: (S, L + 1) their references' ids, kept in ``state.reference`` when the env scores on the device.
     """
     running = state.running.index_fill(0, reset, False)
     if len(started) == 0:
@@ -168,6 +175,8 @@ def place_episodes(
     answer = torch.full((len(started), config.answer_length), state.mask_token_id, device=tokens.device)
     canvas = torch.cat([tokens, answer], 1)  # (S, T)
     attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    if state.reference is not None:
+        state = state.replace(reference=state.reference.index_copy(0, started, references))
     return state.replace(
         canvas=state.canvas.index_copy(0, started, canvas),
         attention=state.attention.index_copy(0, started, attention),

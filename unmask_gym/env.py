@@ -114,8 +114,12 @@ class UnmaskVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
+        # The built-in tasks score finished episodes on the device, against references placed with their prompts.
+        self._score_on_device = outputs.scores_on_device(self.task, self.model, self.reward)
+        encode_reference = self._encode_reference if self._score_on_device else None
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
-                                      config.first_group, config.prompt_shard, config.prompt_repeats)  # fmt: skip
+                                      config.first_group, config.prompt_shard, config.prompt_repeats,
+                                      encode_reference)  # fmt: skip
         self._seed = 0  # the reset seed, part of every sampled episode's noise key
         self._state: EnvState | None = None
         self._book: EpisodeBook | None = None
@@ -199,6 +203,7 @@ class UnmaskVectorEnv(VectorEnv):
             state = self._state or EnvState.empty(
                 self.num_envs, self.prompt_length, self.answer_length, self.model.mask_token_id,
                 self.model.pad_token_id, self.top_k, self.device, self.hidden_size, self.block_length,
+                self._score_on_device,
             )  # fmt: skip
             no_rows = np.zeros(0, dtype=np.int64)
             state = dynamics.start_and_forward(state, book, rows, no_rows, self._streams, self.model, self.config,
@@ -235,6 +240,7 @@ class UnmaskVectorEnv(VectorEnv):
         new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
         ended = done | truncated
+        scores = outputs.device_scores(new, done, truncated, self.model, config) if self._score_on_device else None
         host = torch.cat(
             [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
         ).cpu().numpy()  # the step's one host sync: which episodes ended, and their answers
@@ -253,11 +259,11 @@ class UnmaskVectorEnv(VectorEnv):
             new = dynamics.start_and_forward(ended_state, next_book, reset_rows, stay_rows, self._streams,
                                              self.model, config, self._seed, stay_masked)  # fmt: skip
             # Decoding and scoring come after the forward is queued: on an accelerator they overlap it.
-            endings = outputs.score_episodes(book, done_rows, host, self.model, config)
+            endings = outputs.score_episodes(book, done_rows, host, self.model, config, scored=scores is not None)
         except BaseException:
             self._streams.restore(snapshot)
             raise
-        reward, end_info = outputs.end_info(ended_state, ended, endings, config)
+        reward, end_info = outputs.end_info(ended_state, ended, endings, config, scores)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             info = outputs.step_info(new, config)
@@ -289,6 +295,10 @@ class UnmaskVectorEnv(VectorEnv):
         self._check_open()
         if self._state is None:
             raise RuntimeError("call reset() before step()")
+
+    def _encode_reference(self, reference: Any) -> list[int]:
+        """The reference's ids for scoring on the device (the task's ``reference_tokens``, at most L + 1)."""
+        return self.task.reference_tokens(reference, self.answer_length + 1)
 
     def _encode_prompt(self, prompt: str) -> list[int]:
         """The prompt's ids; a ValueError naming the prompt and the limit if it does not fit ``max_prompt_length``."""

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from unmask_gym.config import EnvConfig
-from unmask_gym.models.codec import decode_answer
+from unmask_gym.models.codec import completion_tokens, decode_answer
 from unmask_gym.reward import REWARD_FORMULAS, call_reward_function
 from unmask_gym.state import EnvState, EpisodeBook
 from unmask_gym.transfer import to_device
@@ -32,13 +32,41 @@ class Endings:
     references: np.ndarray  # (N,) object
 
 
+def scores_on_device(task: Any, model: Any, reward: Any) -> bool:
+    """Whether the env scores finished episodes on the device (``device_scores``) instead of on the host.
+
+    It does for a task with ``score_tokens`` and ``reference_tokens`` (the built-in tasks) whose tokenizer the model
+    decodes with, under a named reward; a callable reward reads the decoded texts, so it keeps the host's scoring.
+    """
+    return (hasattr(task, "score_tokens") and hasattr(task, "reference_tokens") and not callable(reward)
+            and not hasattr(model, "decode_answer")
+            and getattr(task, "tokenizer", None) == model.tokenizer)  # fmt: skip
+
+
+def device_scores(
+    state: EnvState, done: torch.Tensor, truncated: torch.Tensor, model: Any, config: EnvConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The terminal reward, score and ``nfe_budget_exhausted`` (N,) of the rows whose episode ``done`` ended.
+
+    The device twin of ``score_episodes``'s numbers: every row is scored (static shapes, no host round trip) and
+    the rows that did not terminate get 0 (a truncated episode is not scored).
+    """
+    answers = completion_tokens(state.answer, model.end_token_ids, model.pad_token_id, config.answer_length + 1)
+    scored = done & ~truncated
+    score = torch.where(scored, config.task.score_tokens(answers, state.reference), 0.0)
+    reward = REWARD_FORMULAS[config.reward](score, state.steps, config.answer_length, config.alpha)
+    budget_exhausted = scored & (state.answer == model.mask_token_id).any(1)
+    return torch.where(scored, reward, 0.0).float(), score, budget_exhausted
+
+
 def score_episodes(
-    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig
+    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig, scored: bool = False
 ) -> Endings:
     """Decodes and scores the finished rows on the host: their terminal reward and what their info reports.
 
     ``host`` (N, 4 + L) holds per row: ended, committed anything, steps, truncated, then the answer tokens. A
-    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
+    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0. ``scored``: the
+    device scored them already (``device_scores``), so only the texts are filled in.
     """
     n = config.num_envs
     reward, score = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
@@ -49,6 +77,12 @@ def score_episodes(
         done_completions = [decode_answer(model, answer.tolist()) for answer in answers]
         done_prompts = [book.prompts[row] for row in done_rows]
         references = [book.references[row] for row in done_rows]
+        completions[done_rows] = done_completions
+        prompts[done_rows] = done_prompts
+        for row, reference in zip(done_rows, references, strict=True):  # a reference may itself be a sequence
+            references_out[row] = reference
+        if scored:
+            return Endings(done_rows, reward, score, budget_exhausted, completions, prompts, references_out)
         done_score = np.asarray(config.task.score(done_completions, references), dtype=np.float32)
         if done_score.shape != (len(done_rows),):
             raise ValueError(f"task.score returned shape {tuple(done_score.shape)}, expected ({len(done_rows)},)")
@@ -64,21 +98,21 @@ def score_episodes(
         reward[done_rows] = np.where(cut, 0.0, values)
         score[done_rows] = np.where(cut, 0.0, done_score)
         budget_exhausted[done_rows] = (answers == model.mask_token_id).any(1) & ~cut
-        completions[done_rows] = done_completions
-        prompts[done_rows] = done_prompts
-        for row, reference in zip(done_rows, references, strict=True):  # a reference may itself be a sequence
-            references_out[row] = reference
     return Endings(done_rows, reward, score, budget_exhausted, completions, prompts, references_out)
 
 
 def end_info(
-    state: EnvState, ended: torch.Tensor, endings: Endings, config: EnvConfig
-) -> tuple[torch.Tensor, dict[str, Any]]:
+    state: EnvState, ended: torch.Tensor, endings: Endings, config: EnvConfig,
+    scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, dict[str, Any]]:  # fmt: skip
     """The step's reward (N,) on the device and the end-of-episode info of ``state`` (the state they ended in).
 
-    The host's numbers reach the device in one transfer, and only when an episode ended.
+    ``scores``: reward, score and budget flags from ``device_scores``; without them the host's numbers reach the
+    device in one transfer, and only when an episode ended.
     """
-    if len(endings.rows):
+    if scores is not None:
+        reward, score, budget_exhausted = scores
+    elif len(endings.rows):
         arrays = (endings.reward, endings.score, endings.budget_exhausted)
         reward, score, budget_exhausted = to_device(arrays, config.device, np.float32)
         budget_exhausted = budget_exhausted != 0

@@ -31,6 +31,7 @@ class Episode:
     prompt: str
     reference: Any
     tokens: tuple[int, ...] = ()  # the prompt as the model's ids, filled in when the stream hands it out
+    reference_tokens: tuple[int, ...] = ()  # the reference's ids when the env scores on the device
 
 
 def prompt_hash(prompt: str) -> int:
@@ -48,6 +49,8 @@ class PromptStreams:
 
     ``encode(prompt)`` turns a prompt into the model's ids, or raises a ValueError for a prompt the env cannot take
     (longer than ``max_prompt_length``); each episode handed out carries its ids, so a prompt is encoded once.
+    ``encode_reference(reference)``, when given, turns a reference into the ids the task's ``score_tokens``
+    compares answers with (the env scores on the device), or raises a ValueError for a reference it cannot score.
     A finite list is encoded whole when it is drawn (``seed``): one ValueError names every prompt that does not fit,
     before any episode starts. An endless stream skips a prompt that does not fit and counts it (``skipped``, one
     warning the first time): the caller did not choose it, so a training loop never dies on it.
@@ -55,10 +58,11 @@ class PromptStreams:
 
     def __init__(self, task: Task, num_groups: int, split: str, num_prompts: int | None,
                  encode: Callable[[str], Sequence[int]], first_group: int = 0,
-                 shard: tuple[int, int] | None = None, repeats: int = 1) -> None:  # fmt: skip
+                 shard: tuple[int, int] | None = None, repeats: int = 1,
+                 encode_reference: Callable[[Any], Sequence[int]] | None = None) -> None:  # fmt: skip
         self.task, self.num_groups, self.split, self.num_prompts = task, num_groups, split, num_prompts
         self.first_group, self.shard, self.repeats = first_group, shard, repeats
-        self.encode = encode
+        self.encode, self.encode_reference = encode, encode_reference
         self.skipped = 0  # prompts of an endless stream that did not fit (never snapshotted: a count of what was seen)
         self._encoded: dict[str, tuple[int, ...]] = {}  # a finite list's ids, kept across reseeds (built, then reset)
         self.seed(0)
@@ -87,8 +91,8 @@ class PromptStreams:
             if refused:
                 shown = "; ".join(refused[:3]) + (f"; and {len(refused) - 3} more" if len(refused) > 3 else "")
                 raise ValueError(f"{len(refused)} of the {len(prompts)} prompts of the list do not fit: {shown}")
-            self._queue = [Episode(i, p, r, t) for i, (p, r, t) in enumerate(zip(prompts, references, encoded,
-                                                                                strict=True))]  # fmt: skip
+            self._queue = [Episode(i, p, r, t, self._reference_ids(r)) for i, (p, r, t) in enumerate(
+                zip(prompts, references, encoded, strict=True))]  # fmt: skip
             if self.shard is not None:  # this process's part of the list; ids stay the whole list's indices
                 rank, world = self.shard
                 self._queue = self._queue[rank::world]
@@ -114,13 +118,19 @@ class PromptStreams:
                                   f"skipped_prompts); the first: {error}", stacklevel=4)  # fmt: skip
                 self.skipped += 1
                 continue
-            pending[episode_index] = Episode(prompt_hash(prompts[0]), prompts[0], references[0], tokens)
+            pending[episode_index] = Episode(prompt_hash(prompts[0]), prompts[0], references[0], tokens,
+                                             self._reference_ids(references[0]))  # fmt: skip
         return pending[episode_index]
 
     def set(self, group: int, episode_index: int, prompt: str, reference: Any) -> None:
         """Makes ``prompt`` the group's ``episode_index``-th episode (``reset(options={"prompts": ...})``)."""
         tokens = tuple(self.encode(prompt))
-        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference, tokens)
+        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference, tokens,
+                                                      self._reference_ids(reference))  # fmt: skip
+
+    def _reference_ids(self, reference: Any) -> tuple[int, ...]:
+        """The reference's ids for scoring on the device (empty when the env scores on the host)."""
+        return () if self.encode_reference is None else tuple(self.encode_reference(reference))
 
     def release(self, group: int, below: int) -> None:
         """Forgets the group's episodes before ``below``: every member has started a later one."""

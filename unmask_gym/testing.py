@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from unmask_gym.tasks.base import SyntheticTask
+from unmask_gym.tasks.base import SyntheticTask, exact_match_tokens
 from unmask_gym.tasks.tokenizer import CharTokenizer
 
 
@@ -51,6 +51,10 @@ class CountingTask(SyntheticTask):
     def is_correct(self, completion: str, reference: str) -> bool:
         """Exact match."""
         return completion == reference
+
+    def score_tokens(self, completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+        """``score`` on the device: exact match of the ids."""
+        return exact_match_tokens(completions, references)
 
     def solution(self, reference: str, generator: np.random.Generator) -> str:
         """The unique answer."""

@@ -9,8 +9,10 @@ working unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import torch
 
 
 def encode_prompt(model: Any, text: str) -> list[int]:
@@ -38,6 +40,36 @@ def decode_answer(model: Any, ids: Sequence[int]) -> str:
     if hasattr(model, "decode_answer"):
         return str(model.decode_answer(list(ids)))
     return str(model.tokenizer.decode(list(ids), sorted(model.end_token_ids)))
+
+
+def completion_tokens(answers: torch.Tensor, end_token_ids: Iterable[int], pad_token_id: int,
+                      width: int | None = None) -> torch.Tensor:  # fmt: skip
+    """``decode_answer`` on the device, for ids: each row's tokens before its first end token, padding dropped.
+
+    Args:
+        answers: (D, L) int64 answer tokens.
+        end_token_ids: the ids that end an answer (the model's ``end_token_ids``).
+        pad_token_id: the id that ``CharTokenizer.decode`` skips.
+        width: columns of the result (default L); a kept token beyond it is cut.
+
+    Returns:
+        (D, width) int64: the kept tokens left-aligned, then -1. A mask token stays (it decodes to ``_``, which
+        no reference holds).
+
+    Example:
+        >>> completion_tokens(torch.tensor([[5, 0, 6, 2, 7]]), end_token_ids=[2], pad_token_id=0, width=6).tolist()
+        [[5, 6, -1, -1, -1, -1]]
+    """
+    ends = torch.zeros_like(answers, dtype=torch.bool)
+    for token in sorted(end_token_ids):  # comparisons with Python ints: no host -> device copy of the ids
+        ends |= answers == token
+    keep = (ends.cumsum(1) == 0) & (answers != pad_token_id)  # (D, L): before the first end token, not padding
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept positions first, in their order
+    kept = torch.where(keep.gather(1, order), answers.gather(1, order), -1)
+    width = answers.shape[1] if width is None else width
+    if width <= kept.shape[1]:
+        return kept[:, :width]
+    return torch.nn.functional.pad(kept, (0, width - kept.shape[1]), value=-1)
 
 
 def decode_token(model: Any, token: int) -> str:

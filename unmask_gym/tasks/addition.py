@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from unmask_gym.tasks.base import SyntheticTask
+from unmask_gym.tasks.base import SyntheticTask, exact_match_tokens
 
 WIDTH = 6  # operand digits; the sum has WIDTH + 1
 
@@ -59,6 +60,10 @@ class Addition(SyntheticTask):
     def is_correct(self, completion: str, reference: str) -> bool:
         """Exact match of the zero-padded sum."""
         return completion == reference
+
+    def score_tokens(self, completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+        """``score`` on the device: (D, W) completion and reference ids (-1 after the end) -> (D,) float32."""
+        return exact_match_tokens(completions, references)
 
     def solution(self, reference: str, generator: np.random.Generator) -> str:
         """The sum itself (the answer is unique)."""

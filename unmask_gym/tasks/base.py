@@ -136,6 +136,22 @@ class SyntheticTask:
             raise ValueError(f"{prompt!r} is not {article} {self.name} prompt{detail}: expected {self.prompt_format}")
         return prompt
 
+    def reference_tokens(self, reference: Any, width: int) -> list[int]:
+        """``reference`` as the ids that ``score_tokens`` (the device twin of ``score``) compares answers with.
+
+        Cut at ``width`` tokens: the env passes L + 1, so a reference longer than any answer still matches none.
+
+        Raises:
+            ValueError: for a reference that is not a string of the task's vocabulary (no answer could match it).
+        """
+        if not isinstance(reference, str):
+            raise ValueError(f"a {self.name} reference must be a str, got {reference!r} of type "
+                             f"{type(reference).__name__}")  # fmt: skip
+        try:
+            return self.tokenizer.encode(reference)[:width]
+        except ValueError as error:
+            raise ValueError(f"{self.name} reference {reference!r} cannot be scored: {error}") from None
+
     def _prompt_problem(self, prompt: str) -> str | None:
         """What is wrong with a prompt that matches ``prompt_pattern`` (None: nothing); for rules a regex misses."""
         return None
@@ -216,3 +232,31 @@ def distinct_prompts(task: Task, n: int, seed: int, split: str = "eval") -> tupl
                              f"fewer than the {n} asked for; ask for fewer")  # fmt: skip
     prompts = list(found)[:n]
     return prompts, [found[p] for p in prompts]
+
+
+def exact_match_tokens(completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """``score_tokens`` of a task whose one right answer is its reference: (D, W) ids (-1 after the end) -> (D,).
+
+    Example:
+        >>> exact_match_tokens(torch.tensor([[4, 5, -1], [4, -1, -1]]), torch.tensor([[4, 5, -1]] * 2)).tolist()
+        [1.0, 0.0]
+    """
+    return (completions == references).all(1).float()
+
+
+def token_values(tokens: torch.Tensor, tokenizer: CharTokenizer, values: dict[str, int], other: int) -> torch.Tensor:
+    """Each id's value in ``values`` (by the character it stands for), ``other`` for every other id and for -1.
+
+    Comparisons with Python ints only, so no lookup table crosses from the host to the device.
+
+    Example:
+        >>> tokenizer = CharTokenizer()
+        >>> ids = torch.tensor(tokenizer.encode("1a.") + [-1])
+        >>> token_values(ids, tokenizer, {"1": 1, "a": 0}, other=-2).tolist()
+        [1, 0, -2, -2]
+    """
+    out = torch.full_like(tokens, other)
+    for character, value in values.items():
+        out = torch.where(tokens == tokenizer.encode(character)[0], value, out)
+    return out
+

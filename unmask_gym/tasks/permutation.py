@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import torch
 
 from unmask_gym.tasks.base import SyntheticTask, split_of
 
@@ -70,6 +71,12 @@ class Permutation(SyntheticTask):
     def is_correct(self, completion: str, reference: str) -> bool:
         """The completion uses each of the reference's digits exactly as often as the reference does."""
         return sorted(completion) == sorted(reference)
+
+    def score_tokens(self, completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+        """``score`` on the device: (D, W) ids (-1 after the end) -> (D,); the same ids as often as the reference."""
+        counts = [torch.zeros(len(ids), self.tokenizer.vocab_size + 1, device=ids.device).scatter_add_(
+            1, ids + 1, torch.ones_like(ids, dtype=torch.float32)) for ids in (completions, references)]  # fmt: skip
+        return (counts[0][:, 1:] == counts[1][:, 1:]).all(1).float()  # column 0 counts the -1 filler
 
     def solution(self, reference: str, generator: np.random.Generator) -> str:
         """A uniformly random ordering (the dLLM learns the whole distribution of right answers)."""

@@ -8,8 +8,9 @@ Written one position per step, each answer token only needs the previous one and
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-from unmask_gym.tasks.base import SyntheticTask
+from unmask_gym.tasks.base import SyntheticTask, token_values
 
 CUPS = 5
 TARGET_CUP = 4
@@ -56,6 +57,7 @@ class StateTracking(SyntheticTask):
         self.tokenizer.encode(characters)  # raises if a spelling is not in the vocabulary
         self.names = tuple(names)
         self._cup_of = {character: str(cup) for spelling in names for cup, character in enumerate(spelling)}
+        self._cup_index = {character: cup for spelling in names for cup, character in enumerate(spelling)}
         self.num_swaps = num_swaps
         self.answer_length = answer_length
         self.max_prompt_length = 2 * num_swaps + 1
@@ -82,6 +84,13 @@ class StateTracking(SyntheticTask):
             if ball == TARGET_CUP:
                 break
         return "".join(cups)
+
+    def score_tokens(self, completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+        """``score`` on the device: (D, W) ids (-1 after the end) -> (D,): the right cups, and nothing after them."""
+        written = torch.where(completions < 0, -1, token_values(completions, self.tokenizer, self._cup_index, -2))
+        right = torch.where(references < 0, -1, token_values(references, self.tokenizer,
+                                                             {str(cup): cup for cup in range(CUPS)}, -3))  # fmt: skip
+        return (written == right).all(1).float()  # -3: a reference character no answer matches
 
     def is_correct(self, completion: str, reference: str) -> bool:
         """The right cups, each in any of its spellings, and nothing after them."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import torch
 
-from unmask_gym.tasks.base import SyntheticTask
+from unmask_gym.tasks.base import SyntheticTask, token_values
 
 SIZE = 4
 BOXES = [[(r + dr) * SIZE + c + dc for dr in range(2) for dc in range(2)] for r in (0, 2) for c in (0, 2)]
@@ -74,6 +75,27 @@ class Sudoku(SyntheticTask):
         if not any(all(p == "." or p == c for p, c in zip(prompt, grid, strict=False)) for grid in GRIDS):
             return "no valid grid keeps these givens"
         return None
+
+    def reference_tokens(self, reference: object, width: int) -> list[int]:
+        """The puzzle's ids (see ``SyntheticTask.reference_tokens``); a ValueError unless it is 16 of ``1-4.``."""
+        if not (isinstance(reference, str) and len(reference) == 16 and set(reference) <= set("1234.")):
+            raise ValueError(f"a Sudoku reference is the puzzle: 16 cells of 1-4 or '.', got {reference!r}")
+        return super().reference_tokens(reference, width)
+
+    def score_tokens(self, completions: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+        """``score`` on the device: (D, W) ids (-1 after the end) -> (D,): a valid grid that keeps every given."""
+        if completions.shape[1] <= SIZE * SIZE:  # an answer of 16 cells needs W >= 17 (L >= 16)
+            return torch.zeros(len(completions), device=completions.device)
+        digits = {str(d): d for d in range(1, SIZE + 1)}
+        grid = token_values(completions[:, : SIZE * SIZE], self.tokenizer, digits, 0)  # (D, 16), 0: not a digit
+        given = token_values(references[:, : SIZE * SIZE], self.tokenizer, digits, 0)  # 0: a blank
+        whole = (grid > 0).all(1) & (completions[:, SIZE * SIZE] < 0)  # 16 digits and nothing after them
+        keeps = ((given == 0) | (given == grid)).all(1)
+        cells = grid.view(-1, SIZE, SIZE)
+        boxes = cells.view(-1, 2, 2, 2, 2).permute(0, 1, 3, 2, 4).reshape(-1, SIZE, SIZE)
+        units = torch.cat([cells, cells.transpose(1, 2), boxes], 1)  # (D, 12, 4): rows, columns, boxes
+        once = torch.nn.functional.one_hot((units - 1).clamp(min=0), SIZE).sum(2) == 1  # (D, 12, 4)
+        return (whole & keeps & once.flatten(1).all(1)).float()
 
     def is_correct(self, completion: str, reference: str) -> bool:
         """A valid grid that keeps every given cell."""
