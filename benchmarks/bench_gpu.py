@@ -223,7 +223,8 @@ def wide_models(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
         def make_env(block: int | None, model: Any = model) -> UnmaskVectorEnv:
             return UnmaskVectorEnv(args.wide_envs, task="permutation", model=model, block_length=block,
-                                   device=args.device, compile_features=args.compile_features)  # fmt: skip
+                                   device=args.device, compile_features=args.compile_features,
+                                   sync_free=args.sync_free)  # fmt: skip
 
         record(report, key, facts, args.wide_envs, "permutation", ratio_table(make_env, PERMUTATION_BLOCK, args))
         del model
@@ -317,7 +318,7 @@ def tiny_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
     policy = make_policy(args.scaling_policy)
     for num_envs in args.sizes:
         env = UnmaskVectorEnv(num_envs, task="permutation", block_length=None, device=args.device,
-                              compile_features=args.compile_features)  # fmt: skip
+                              compile_features=args.compile_features, sync_free=args.sync_free)  # fmt: skip
         obs, _ = env.reset(seed=0)
         _, obs = time_env_steps(env, policy, obs, args.warmup)
         seconds, _ = time_env_steps(env, policy, obs, args.scaling_steps)
@@ -430,6 +431,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grpo-group-size", type=int, default=8)
     parser.add_argument("--grpo-width", type=int, default=128, help="policy width (the paper's 128)")
     parser.add_argument("--compile-features", action="store_true", help="the envs' compile_features=True")
+    parser.add_argument("--sync-free", action="store_true",
+                        help="the envs' sync_free=True in (a) and (c) (the text task of (b) scores on the host)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)
@@ -467,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "warmup": args.warmup,
         "compile_features": args.compile_features,
+        "sync_free": args.sync_free,
         "ratio": {},
         "settings": {},
         "env_steps_per_s": {},

@@ -108,6 +108,13 @@ class EnvConfig:
         "reductions; equal to the eager pass within float rounding; falls back to it, with a warning, where "
         "compiling fails)",
     )  # fmt: skip
+    sync_free: bool = _argument(
+        False, "`False`", "steps with no host round trip: every row is forwarded each step (static shapes), finished "
+        "episodes are scored on the device and restarted from a device bank of each group's next prompts (the host "
+        "refills it, one sync, every 32 steps or more); the info then has no texts (`completion`, `prompt`, "
+        "`reference`: decode `final_obs[\"tokens\"]` where you need them). Built-in tasks, a named reward, an endless "
+        "prompt stream, `SAME_STEP` or `DISABLED` autoreset",
+    )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"
     )
@@ -124,7 +131,7 @@ class EnvConfig:
         if self.block_length != TASK_DEFAULT:
             check.check_int("block_length", self.block_length, 1, allow_none=True)
         check.check_choice("empty_action", self.empty_action, EMPTY_ACTIONS)
-        for name in ("strict", "observe_prompt", "observe_hidden", "validate_actions", "compile_features"):
+        for name in ("strict", "observe_prompt", "observe_hidden", "validate_actions", "compile_features", "sync_free"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}")
         check.check_float("temperature", self.temperature, 0.0)
@@ -154,6 +161,11 @@ class EnvConfig:
                 raise ValueError(f"prompt_shard must be (rank, world) with 0 <= rank < world, and needs num_prompts; "
                                  f"got {shard!r} with num_prompts={self.num_prompts}")  # fmt: skip
             object.__setattr__(self, "prompt_shard", tuple(shard))
+        if self.sync_free and (self.num_prompts is not None or self.autoreset_mode == AutoresetMode.NEXT_STEP):
+            raise ValueError(f"sync_free=True restarts episodes from an endless prompt stream, in the step that ends "
+                             f"them or never: it needs num_prompts=None and autoreset_mode SAME_STEP or DISABLED, "
+                             f"got num_prompts={self.num_prompts}, "
+                             f"autoreset_mode={self.autoreset_mode.value!r}")  # fmt: skip
         check.check_int("top_k", self.top_k, 0)
         object.__setattr__(self, "device", check_device(self.device))
 

@@ -228,3 +228,21 @@ def forward(
         else:
             merged[item.name] = new if every_row else old.index_copy(0, index, new)
     return state.replace(prediction=Prediction(**merged))
+
+
+def forward_changed(state: EnvState, changed: torch.Tensor, model: Any, config: EnvConfig, seed: int) -> EnvState:
+    """``forward`` over every row (static shapes, no host index), keeping the prediction of rows not ``changed``.
+
+    What ``forward`` over the changed rows alone gives, without the host knowing which they are: a row's logits do
+    not depend on the other rows, and a row that is not kept is thrown away (``tests/test_sync_free.py``).
+    """
+    everything = torch.arange(config.num_envs, device=state.canvas.device)  # made on the device: no copy
+    fresh = forward(state, np.arange(config.num_envs), everything, model, config, seed)
+    merged = {}
+    for item in dataclasses.fields(Prediction):
+        old = getattr(state.prediction, item.name)
+        if old is not None:
+            keep = changed.view(-1, *([1] * (old.dim() - 1)))
+            merged[item.name] = torch.where(keep, getattr(fresh.prediction, item.name), old)
+    return fresh.replace(prediction=Prediction(**merged))
+

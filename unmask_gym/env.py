@@ -17,6 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from unmask_gym import dynamics, outputs, validation
+from unmask_gym.bank import PromptBank, start_from_bank
 from unmask_gym.config import EMPTY_ACTIONS, TASK_DEFAULT, EnvConfig, check_model
 from unmask_gym.models.codec import encode_prompt
 from unmask_gym.prompts import PromptStreams
@@ -74,7 +75,7 @@ class UnmaskVectorEnv(VectorEnv):
                  prompt_repeats: int = 1, prompt_shard: tuple[int, int] | None = None, top_k: int = 0,
                  observe_prompt: bool = False,
                  observe_hidden: bool = False, validate_actions: bool = True, compile_features: bool = False,
-                 device: str | torch.device | None = None) -> None:  # fmt: skip
+                 sync_free: bool = False, device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the argument table of docs/mdp.md)."""
         from unmask_gym.compat import register_info_conversions
         from unmask_gym.models import load_model, resolve_model_name
@@ -90,7 +91,7 @@ class UnmaskVectorEnv(VectorEnv):
             num_prompts=num_prompts, prompt_repeats=prompt_repeats, prompt_shard=prompt_shard, top_k=top_k,
             observe_prompt=observe_prompt,
             observe_hidden=observe_hidden, validate_actions=validate_actions, compile_features=compile_features,
-            device=device,
+            sync_free=sync_free, device=device,
         )  # fmt: skip
         config = EnvConfig(**arguments)  # value checks first, before the task or model load
         config = self.config = config.resolve(resolve_task(task))
@@ -116,6 +117,11 @@ class UnmaskVectorEnv(VectorEnv):
 
         # The built-in tasks score finished episodes on the device, against references placed with their prompts.
         self._score_on_device = outputs.scores_on_device(self.task, self.model, self.reward)
+        if config.sync_free and not self._score_on_device:
+            raise ValueError(f"sync_free=True scores finished episodes on the device: it needs a task with "
+                             f"score_tokens (the built-in tasks; task {self.task.name!r} has "
+                             f"{'it' if hasattr(self.task, 'score_tokens') else 'none'}), a model that decodes with "
+                             f"the task's tokenizer and a named reward")  # fmt: skip
         encode_reference = self._encode_reference if self._score_on_device else None
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
                                       config.first_group, config.prompt_shard, config.prompt_repeats,
@@ -124,6 +130,8 @@ class UnmaskVectorEnv(VectorEnv):
         self._state: EnvState | None = None
         self._book: EpisodeBook | None = None
         self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)  # NEXT_STEP: reset at the next step
+        self._bank: PromptBank | None = None  # sync_free with SAME_STEP: the next episodes, on the device
+        self._bank_age = 0  # steps since the bank was built
         self._closed = False
 
     @property
@@ -192,6 +200,8 @@ class UnmaskVectorEnv(VectorEnv):
         if seed is None and self._state is None:
             seed = int(np.random.SeedSequence().entropy % 2**31)
         new_seed = self._seed if seed is None else seed
+        if self._bank is not None:  # sync_free steps restarted episodes on the device: the host catches up first
+            self._book = self._book_from_device()
         snapshot = self._streams.snapshot()
         try:
             if seed is not None:
@@ -213,6 +223,9 @@ class UnmaskVectorEnv(VectorEnv):
             raise
         self._state, self._book, self._seed = state, book, new_seed
         self._autoreset_pending[rows] = False
+        if self.config.sync_free and self.autoreset_mode == AutoresetMode.SAME_STEP:
+            self._bank = PromptBank.build(self._streams, book.episode_index, self.config, self.model, self.device)
+            self._bank_age = 0
         return outputs.observation(state, self.config), outputs.step_info(state, self.config)
 
     def step(
@@ -237,16 +250,56 @@ class UnmaskVectorEnv(VectorEnv):
             strict=self.strict, empty_action=self.empty_action,
         )  # fmt: skip
 
+        if config.sync_free and self._bank is not None and self._bank_age >= self._bank.lasts:
+            self._bank = PromptBank.build(self._streams, state.episode_index.cpu().numpy(), config, self.model,
+                                          self.device)  # fmt: skip  (a refill: the one sync in lasts steps)
+            self._bank_age = 0
         new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
         ended = done | truncated
         scores = outputs.device_scores(new, done, truncated, self.model, config) if self._score_on_device else None
+        ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
+        if config.sync_free:
+            new, next_book, endings = self._advance_on_device(ended_state, committed, ended), book, None
+            any_ended = True  # the host does not know: the masks say where
+        else:
+            new, next_book, endings = self._advance_on_host(book, new, ended_state, committed, truncated, ended, scores)
+            any_ended = len(endings.rows) > 0
+        reward, end_info = outputs.end_info(ended_state, ended, endings, config, scores)
+
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            info = outputs.step_info(new, config)
+            if any_ended:
+                final_info = {**outputs.step_info(ended_state, config, end_info), **end_info["extras"]}
+                final_info["committed"] = committed
+                final_obs = outputs.observation(ended_state, config)
+                info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
+        else:
+            info = {**outputs.step_info(new, config, end_info), **end_info["extras"]}
+            if endings is not None:
+                self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
+                self._autoreset_pending[endings.rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
+        info["committed"] = committed.clone()
+        if any_ended:
+            info["episode"], info["_episode"] = end_info["episode"], ended.clone()
+        self._state, self._book = new, next_book
+        return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
+
+    def _advance_on_host(
+        self, book: EpisodeBook, new: EnvState, ended_state: EnvState, committed: torch.Tensor,
+        truncated: torch.Tensor, ended: torch.Tensor, scores: tuple[torch.Tensor, ...] | None,
+    ) -> tuple[EnvState, EpisodeBook, outputs.Endings]:  # fmt: skip
+        """The step after the commit, steered by the host: restarts, the forward, decoding (and scoring).
+
+        One device -> host copy says which episodes ended, with their answers; the host draws the next prompts,
+        picks the rows (and positions) to forward, and decodes the finished answers while the forward runs.
+        """
+        config = self.config
         host = torch.cat(
             [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
         ).cpu().numpy()  # the step's one host sync: which episodes ended, and their answers
         done_rows = np.flatnonzero(host[:, 0])  # every ended episode: terminated or truncated
         stay_rows = np.flatnonzero((host[:, 1] != 0) & (host[:, 0] == 0))  # committed and still running
-        ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
             reset_rows = done_rows
         else:
@@ -263,24 +316,26 @@ class UnmaskVectorEnv(VectorEnv):
         except BaseException:
             self._streams.restore(snapshot)
             raise
-        reward, end_info = outputs.end_info(ended_state, ended, endings, config, scores)
+        return new, next_book, endings
 
-        if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            info = outputs.step_info(new, config)
-            if len(done_rows):
-                final_info = {**outputs.step_info(ended_state, config, end_info), **end_info["extras"]}
-                final_info["committed"] = committed
-                final_obs = outputs.observation(ended_state, config)
-                info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
-        else:
-            info = {**outputs.step_info(new, config, end_info), **end_info["extras"]}
-            self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
-            self._autoreset_pending[done_rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
-        info["committed"] = committed.clone()
-        if len(done_rows):
-            info["episode"], info["_episode"] = end_info["episode"], ended.clone()
-        self._state, self._book = new, next_book
-        return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
+    def _advance_on_device(self, ended_state: EnvState, committed: torch.Tensor, ended: torch.Tensor) -> EnvState:
+        """The step after the commit with ``sync_free``: restarts from the prompt bank and the forward, no sync."""
+        changed = committed.any(1) & ~ended  # the rows whose canvas the step changed, still running
+        if self._bank is not None:  # SAME_STEP: every ended episode restarts from the bank
+            ended_state = start_from_bank(ended_state, ended, self._bank, self.config)
+            changed = changed | ended
+            self._bank_age += 1
+        return dynamics.forward_changed(ended_state, changed, self.model, self.config, self._seed)
+
+    def _book_from_device(self) -> EpisodeBook:
+        """The host's book as the device's episodes left it (``sync_free``: one sync, at a reset)."""
+        book = self._book.copy()
+        book.episode_index = self._state.episode_index.cpu().numpy().copy()
+        book.prompt_id = self._state.prompt_id.cpu().numpy().copy()
+        for row, index in enumerate(book.episode_index):
+            episode = self._streams.get(row // self.group_size, int(index))  # kept by the stream: not yet released
+            book.prompts[row], book.references[row] = episode.prompt, episode.reference
+        return book
 
     def close(self, **kwargs: Any) -> None:
         """Releases the state; later calls to ``step``/``reset`` raise RuntimeError."""

@@ -102,13 +102,13 @@ def score_episodes(
 
 
 def end_info(
-    state: EnvState, ended: torch.Tensor, endings: Endings, config: EnvConfig,
+    state: EnvState, ended: torch.Tensor, endings: Endings | None, config: EnvConfig,
     scores: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, Any]]:  # fmt: skip
     """The step's reward (N,) on the device and the end-of-episode info of ``state`` (the state they ended in).
 
     ``scores``: reward, score and budget flags from ``device_scores``; without them the host's numbers reach the
-    device in one transfer, and only when an episode ended.
+    device in one transfer, and only when an episode ended. ``endings`` None (``sync_free``): no texts.
     """
     if scores is not None:
         reward, score, budget_exhausted = scores
@@ -119,19 +119,19 @@ def end_info(
     else:
         reward, score = (torch.zeros(config.num_envs, device=config.device) for _ in range(2))  # not one tensor
         budget_exhausted = torch.zeros(config.num_envs, dtype=torch.bool, device=config.device)
-    done = np.zeros(config.num_envs, dtype=bool)
-    done[endings.rows] = True
     length = torch.where(ended, state.steps, 0)
+    extras: dict[str, Any] = {}
+    if endings is not None:
+        done = np.zeros(config.num_envs, dtype=bool)
+        done[endings.rows] = True
+        extras = {"completion": endings.completions, "_completion": done, "prompt": endings.prompts,
+                  "_prompt": done.copy(), "reference": endings.references, "_reference": done.copy()}  # fmt: skip
+    extras.update(unmask_step=torch.where(ended[:, None], state.unmask_step, -1), _unmask_step=ended.clone())
     info = {
         "score": score,
         "nfe_budget_exhausted": budget_exhausted,
         "episode": {"r": reward.clone(), "l": length, "nfe": length.clone()},
-        "extras": {
-            "completion": endings.completions, "_completion": done,
-            "prompt": endings.prompts, "_prompt": done.copy(),
-            "reference": endings.references, "_reference": done.copy(),
-            "unmask_step": torch.where(ended[:, None], state.unmask_step, -1), "_unmask_step": ended.clone(),
-        },
+        "extras": extras,
     }  # fmt: skip
     return reward, info
 

@@ -1,0 +1,135 @@
+"""``sync_free=True``: the same episodes as the host-steered step, with no host round trip in steady state.
+
+The host-steered step is the reference: on the same seed and actions, every observation, reward, flag and numeric
+info must be equal; only the texts are missing (and ``final_obs``/``final_info``/``episode`` are present on every
+step, valid where their masks say).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from gymnasium.vector import AutoresetMode
+from test_validation import assert_tree_equal
+
+from unmask_gym import UnmaskVectorEnv
+from unmask_gym.bank import MIN_BANK_EPISODES, advance
+from unmask_gym.heuristics import fast_dllm_threshold, top_k_confidence
+from unmask_gym.testing import SyncCounter
+
+TEXTS = ("completion", "_completion", "prompt", "_prompt", "reference", "_reference")
+SETTINGS = {
+    "semi_ar": {"task": "permutation", "block_length": 4},
+    "full": {"task": "sudoku", "block_length": None},
+    "sampling": {"task": "permutation", "block_length": 4, "temperature": 1.0, "top_k": 3, "observe_hidden": True},
+    "grouped-truncated": {"task": "statetracking", "block_length": 4, "group_size": 4, "max_episode_steps": 5},
+    "disabled": {"task": "permutation", "block_length": None, "autoreset_mode": AutoresetMode.DISABLED},
+    "budget-additive": {"task": "permutation", "block_length": None, "max_nfe": 3, "reward": "additive"},
+    "empty-actions-sampling": {"task": "permutation", "block_length": 4, "temperature": 1.0},
+}
+
+
+def policy_for(name: str):
+    """The setting's policy; a fresh one per run (the random one replays its draws)."""
+    if name == "budget-additive":
+        return top_k_confidence(2)
+    if name == "empty-actions-sampling":  # often selects nothing: those rows keep their sampled prediction
+        generator = torch.Generator().manual_seed(0)
+        return lambda obs: torch.rand(obs["masked"].shape, generator=generator) < 0.15
+    return fast_dllm_threshold(0.7)
+
+
+def without_texts(info: dict) -> dict:
+    """The info with its text keys dropped (sync_free reports none), recursively into final_info."""
+    out = {key: value for key, value in info.items() if key not in TEXTS}
+    if "final_info" in out:
+        out["final_info"] = without_texts(out["final_info"])
+    return out
+
+
+def masked(info: dict, ended: torch.Tensor) -> dict:
+    """``final_obs``/``final_info``/``episode`` where the step ended an episode (sync_free always has them)."""
+    out = dict(info)
+    if not bool(ended.any()):
+        for key in ("final_obs", "_final_obs", "final_info", "_final_info", "episode", "_episode"):
+            out.pop(key, None)
+    return out
+
+
+def play(setting: dict, sync_free: bool, steps: int, choose) -> list:
+    env = UnmaskVectorEnv(16, sync_free=sync_free, **setting)
+    obs, info = env.reset(seed=5)
+    results = [(obs, without_texts(info))]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(choose(obs))
+        if env.autoreset_mode == AutoresetMode.DISABLED and not bool(env.running.any()):
+            obs, _ = env.reset(options={"reset_mask": torch.ones(16, dtype=torch.bool)})
+        results.append((obs, reward, terminated, truncated, masked(without_texts(info), terminated | truncated)))
+    return results
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_sync_free_steps_give_the_host_steered_episodes(name):
+    setting = SETTINGS[name]
+    steps = MIN_BANK_EPISODES + 5  # past a bank refill
+    reference, sync_free = play(setting, False, steps, policy_for(name)), play(setting, True, steps, policy_for(name))
+    assert_tree_equal(sync_free, reference)
+    assert sum(int((result[2] | result[3]).sum()) for result in reference[1:]) > 16  # many ended and restarted
+
+
+def test_all_slots_ending_together_move_each_group_past_its_latest_episode():
+    # one step commits every position: all 16 slots end at once, every step (EpisodeBook.advance's full reset)
+    setting = {"task": "permutation", "block_length": None, "group_size": 4}
+    every = lambda obs: obs["action_mask"]  # noqa: E731
+    assert_tree_equal(play(setting, True, 40, every), play(setting, False, 40, every))
+    index = torch.tensor([3, 5, 4, 4, 7, 7, 7, 8])
+    assert advance(index, torch.ones(8, dtype=torch.bool), 4).tolist() == [6] * 4 + [9] * 4
+    assert advance(index, torch.tensor([1, 0, 0, 0, 0, 0, 0, 1], dtype=torch.bool), 4).tolist() == [
+        4, 5, 4, 4, 7, 7, 7, 9]  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.SAME_STEP, AutoresetMode.DISABLED])
+def test_a_sync_free_step_makes_no_host_round_trip_but_the_banks_refill(mode):
+    env = UnmaskVectorEnv(16, task="permutation", block_length=4, sync_free=True, autoreset_mode=mode)
+    obs, _ = env.reset(seed=0)
+    policy, syncs, ended = fast_dllm_threshold(0.9), [], 0
+    for _ in range(3 * MIN_BANK_EPISODES):
+        actions = policy(obs)
+        with SyncCounter() as counter:
+            obs, _, terminated, truncated, _ = env.step(actions)
+        syncs.append((counter.device_to_host, counter.host_to_device))
+        ended += int((terminated | truncated).sum())
+        if mode == AutoresetMode.DISABLED and not bool(env.running.any()):
+            obs, _ = env.reset(options={"reset_mask": torch.ones(16, dtype=torch.bool)})
+    assert ended > 16
+    refills = [step for step, count in enumerate(syncs) if count != (0, 0)]
+    assert all(syncs[step] == (1, 0) for step in refills)
+    assert refills == ([MIN_BANK_EPISODES, 2 * MIN_BANK_EPISODES] if mode == AutoresetMode.SAME_STEP else [])
+
+
+def test_sync_free_refuses_what_it_cannot_do_without_the_host():
+    def reward(prompts, completions, **kwargs):
+        return [0.0] * len(completions)
+
+    with pytest.raises(ValueError, match="sync_free=True scores finished episodes on the device"):
+        UnmaskVectorEnv(2, task="permutation", reward=reward, sync_free=True)
+    with pytest.raises(ValueError, match="needs num_prompts=None and autoreset_mode SAME_STEP or DISABLED"):
+        UnmaskVectorEnv(2, task="permutation", num_prompts=4, sync_free=True)
+    with pytest.raises(ValueError, match="got num_prompts=None, autoreset_mode='NextStep'"):
+        UnmaskVectorEnv(2, task="permutation", autoreset_mode=AutoresetMode.NEXT_STEP, sync_free=True)
+
+
+def test_a_reset_mid_stream_catches_the_host_up_with_the_device():
+    env, twin = (UnmaskVectorEnv(8, task="permutation", block_length=4, group_size=2, sync_free=free)
+                 for free in (True, False))  # fmt: skip
+    obs, _ = env.reset(seed=1)
+    twin.reset(seed=1)
+    policy = fast_dllm_threshold(0.9)
+    for _ in range(20):
+        action = policy(obs)
+        obs, *_ = env.step(action)
+        twin.step(action)
+    mask = torch.tensor([1, 0, 1, 1, 0, 0, 1, 0], dtype=torch.bool)
+    assert_tree_equal(env.reset(options={"reset_mask": mask}), twin.reset(options={"reset_mask": mask}))
+    assert env._book.prompts == twin._book.prompts and env._book.episode_index.tolist() == (
+        twin._book.episode_index.tolist())  # fmt: skip

@@ -1,0 +1,101 @@
+"""The device side of ``sync_free=True``: a bank of each prompt group's next episodes, and autoreset from it.
+
+A sync-free step must start new episodes without asking the host which rows ended. Each prompt group's stream is
+deterministic (``PromptStreams``: episode k of group g is the same prompt whenever it is drawn), so the host can
+encode a group's next episodes ahead of time: the bank holds episodes ``first[g] .. first[g] + B - 1`` of every
+group, and a row that starts episode k of group g reads slot ``k - first[g]``. A member of a group moves at most one
+episode a step, so the host knows, without looking, how many steps the bank lasts; only then does it read the
+episode indices back (one sync) and refill (``PromptBank.build``).
+
+Shapes: G prompt groups, S = N / G members each, B episodes per group, P prompt columns, L answer positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from unmask_gym.canvas import left_pad_arrays
+from unmask_gym.config import EnvConfig
+from unmask_gym.prompts import PromptStreams
+from unmask_gym.state import EnvState
+from unmask_gym.transfer import to_device
+
+MIN_BANK_EPISODES = 32
+"""The fewest episodes a bank holds per group: the steps it lasts between refills, less the group's spread."""
+
+
+@dataclass(frozen=True)
+class PromptBank:
+    """Episodes ``first[g]`` to ``first[g] + B - 1`` of each group, encoded on the device."""
+
+    tokens: torch.Tensor  # (G, B, P) int64: left-padded prompts
+    lengths: torch.Tensor  # (G, B) int64: the prompts' lengths
+    references: torch.Tensor  # (G, B, L + 1) int64: the references' ids, then -1
+    prompt_id: torch.Tensor  # (G, B) int64
+    first: torch.Tensor  # (G,) int64: the episode index of each group's slot 0
+    lasts: int  # steps the bank is sure to cover from when it was built
+
+    @staticmethod
+    def build(streams: PromptStreams, episode_index: np.ndarray, config: EnvConfig, model: Any,
+              device: torch.device) -> PromptBank:  # fmt: skip
+        """The bank after a sync: each group's episodes from its members' next one on (host; one transfer).
+
+        ``episode_index`` (N,) is the episode each slot plays now (the host's exact copy). Episodes before a group's
+        oldest running one are released from its stream: no member can start them again.
+        """
+        by_group = episode_index.reshape(config.num_groups, config.group_size)
+        first, spread = by_group.min(1) + 1, by_group.max(1) - by_group.min(1)
+        size = MIN_BANK_EPISODES + int(spread.max())  # the bank lasts MIN_BANK_EPISODES steps at least
+        prompts, references, prompt_id = [], np.full((config.num_groups * size, config.answer_length + 1), -1), []
+        for group in range(config.num_groups):
+            streams.release(group, int(first[group]) - 1)  # the oldest running episode stays: the host may ask
+            for offset in range(size):
+                episode = streams.get(group, int(first[group]) + offset)  # an endless stream: never None
+                prompts.append(episode.tokens)
+                references[group * size + offset, : len(episode.reference_tokens)] = episode.reference_tokens
+                prompt_id.append(episode.prompt_id)
+        tokens, lengths = left_pad_arrays(prompts, config.max_prompt_length, model.pad_token_id)
+        arrays = (tokens, lengths, references, np.asarray(prompt_id, dtype=np.int64), first)
+        tokens, lengths, references, prompt_id, first = to_device(arrays, device)
+        groups = config.num_groups
+        return PromptBank(tokens.view(groups, size, -1), lengths.view(groups, size), references.view(groups, size, -1),
+                          prompt_id.view(groups, size), first, lasts=size - int(spread.max()))  # fmt: skip
+
+
+def advance(episode_index: torch.Tensor, reset: torch.Tensor, group_size: int) -> torch.Tensor:
+    """(N,) each slot's episode index after ``reset`` (N,) bool slots start their next one (``EpisodeBook.advance``).
+
+    When every slot restarts at once, a group's members all move to one past its latest episode (what a full reset
+    does); otherwise each reset slot moves one on. Static shapes, no sync: both are computed and one is kept.
+    """
+    latest = episode_index.view(-1, group_size).amax(1).repeat_interleave(group_size)
+    return torch.where(reset.all(), latest + 1, episode_index + reset.long())
+
+
+def start_from_bank(state: EnvState, reset: torch.Tensor, bank: PromptBank, config: EnvConfig) -> EnvState:
+    """``state`` with the ``reset`` (N,) bool slots on their next episode from ``bank`` (device only, no sync)."""
+    episode_index = advance(state.episode_index, reset, config.group_size)
+    group = torch.arange(config.num_envs, device=reset.device) // config.group_size  # (N,)
+    slot = (episode_index - bank.first[group]).clamp(0, bank.lengths.shape[1] - 1)  # a slot not reset: unused
+    tokens, lengths = bank.tokens[group, slot], bank.lengths[group, slot]  # (N, P), (N,)
+    prompt_attention = torch.arange(config.max_prompt_length, device=reset.device) >= (
+        config.max_prompt_length - lengths[:, None]
+    )  # (N, P): left padding
+    answer = torch.full((config.num_envs, config.answer_length), state.mask_token_id, device=reset.device)
+    canvas = torch.cat([tokens, answer], 1)
+    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    row = reset[:, None]
+    return state.replace(
+        canvas=torch.where(row, canvas, state.canvas),
+        attention=torch.where(row, attention, state.attention),
+        steps=torch.where(reset, 0, state.steps),
+        unmask_step=torch.where(row, -1, state.unmask_step),
+        running=state.running | reset,
+        prompt_id=torch.where(reset, bank.prompt_id[group, slot], state.prompt_id),
+        episode_index=episode_index,
+        reference=torch.where(row, bank.references[group, slot], state.reference),
+    )
