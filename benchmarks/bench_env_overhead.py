@@ -10,6 +10,7 @@ Two settings, as issue 16 states them:
 - ``semi_ar``: ``UnmaskGym/Permutation-v0`` (4-token blocks, so episodes end and restart often and autoreset,
   decoding and scoring are inside the measure), 64 envs, Fast-dLLM threshold 0.9, torch's default threads.
 - ``full``: the same task in full diffusion with top-1 confidence and one thread.
+Each is measured twice: with the default host-steered step and with ``sync_free=True``.
 
 ``--device cuda --wide`` runs the same loop on a randomly initialised transformer of LLaDA's shape (no weights
 needed) for a GPU reading. Writes benchmarks/results/env_overhead.json (``--out``).
@@ -38,6 +39,9 @@ from unmask_gym.tasks.tokenizer import CharTokenizer
 SETTINGS = {
     "semi_ar": {"block_length": 4, "policy": "fast_dllm_threshold:threshold=0.9", "threads": None},
     "full": {"block_length": None, "policy": "top_k_confidence:k=1", "threads": 1},
+    "semi_ar sync_free": {"block_length": 4, "policy": "fast_dllm_threshold:threshold=0.9", "threads": None,
+                          "sync_free": True},
+    "full sync_free": {"block_length": None, "policy": "top_k_confidence:k=1", "threads": 1, "sync_free": True},
 }
 
 
@@ -96,7 +100,8 @@ def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:
     """One setting's overhead: median and range over the windows, and the seconds behind them."""
     spec = SETTINGS[setting]
     torch.set_num_threads(spec["threads"] or args.default_threads)
-    kwargs: dict[str, Any] = {"block_length": spec["block_length"], "device": args.device}
+    kwargs: dict[str, Any] = {"block_length": spec["block_length"], "device": args.device,
+                              "sync_free": spec.get("sync_free", False)}  # fmt: skip
     if args.wide:
         dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
         kwargs["model"] = WideMDLM(args.wide_layers).to(device=args.device, dtype=dtype).eval()
@@ -124,6 +129,7 @@ def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "policy": spec["policy"],
         "block_length": spec["block_length"],
+        "sync_free": spec.get("sync_free", False),
         "threads": torch.get_num_threads(),
         "overhead": round(statistics.median(ratios), 4),
         "overhead_windows": [round(ratio, 4) for ratio in ratios],

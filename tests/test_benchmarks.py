@@ -24,10 +24,11 @@ def run_quick(script: str, *extra: str) -> dict:
 
 def test_env_overhead_reports_both_settings():
     report = run_quick("bench_env_overhead.py")
-    for setting in ("semi_ar", "full"):
+    for setting in ("semi_ar", "full", "semi_ar sync_free", "full sync_free"):
         measured = report["settings"][setting]
         assert measured["forward_seconds"] > 0 and len(measured["overhead_windows"]) == 2
-    assert report["settings"]["full"]["threads"] == 1
+        assert measured["sync_free"] == setting.endswith("sync_free")
+    assert report["settings"]["full"]["threads"] == 1 == report["settings"]["full sync_free"]["threads"]
 
 
 def test_continuous_batching_decodes_the_same_prompts_alike_in_all_three_loops():

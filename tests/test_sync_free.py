@@ -7,32 +7,36 @@ step, valid where their masks say).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
-from test_validation import assert_tree_equal
+from test_validation import assert_snapshots_equal, assert_tree_equal, snapshot
 
-from unmask_gym import UnmaskVectorEnv
+from unmask_gym import UnmaskVectorEnv, outputs
 from unmask_gym.bank import MIN_BANK_EPISODES, advance
-from unmask_gym.heuristics import fast_dllm_threshold, top_k_confidence
-from unmask_gym.testing import SyncCounter
+from unmask_gym.heuristics import fast_dllm_threshold
+from unmask_gym.models import load_model
+from unmask_gym.tasks import make_task
+from unmask_gym.testing import CountingTask, FakeDiffusionLM, SyncCounter
 
 TEXTS = ("completion", "_completion", "prompt", "_prompt", "reference", "_reference")
 SETTINGS = {
     "semi_ar": {"task": "permutation", "block_length": 4},
     "full": {"task": "sudoku", "block_length": None},
     "sampling": {"task": "permutation", "block_length": 4, "temperature": 1.0, "top_k": 3, "observe_hidden": True},
-    "grouped-truncated": {"task": "statetracking", "block_length": 4, "group_size": 4, "max_episode_steps": 5},
+    "grouped-truncated": {"task": "statetracking", "block_length": 4, "group_size": 4, "max_episode_steps": 9},
     "disabled": {"task": "permutation", "block_length": None, "autoreset_mode": AutoresetMode.DISABLED},
-    "budget-additive": {"task": "permutation", "block_length": None, "max_nfe": 3, "reward": "additive"},
+    "budget-additive": {"task": "permutation", "block_length": None, "max_nfe": 4, "reward": "additive"},
     "empty-actions-sampling": {"task": "permutation", "block_length": 4, "temperature": 1.0},
 }
 
 
 def policy_for(name: str):
     """The setting's policy; a fresh one per run (the random one replays its draws)."""
-    if name == "budget-additive":
-        return top_k_confidence(2)
+    if name == "budget-additive":  # most episodes run out of passes
+        return fast_dllm_threshold(0.5)
     if name == "empty-actions-sampling":  # often selects nothing: those rows keep their sampled prediction
         generator = torch.Generator().manual_seed(0)
         return lambda obs: torch.rand(obs["masked"].shape, generator=generator) < 0.15
@@ -75,6 +79,13 @@ def test_sync_free_steps_give_the_host_steered_episodes(name):
     reference, sync_free = play(setting, False, steps, policy_for(name)), play(setting, True, steps, policy_for(name))
     assert_tree_equal(sync_free, reference)
     assert sum(int((result[2] | result[3]).sum()) for result in reference[1:]) > 16  # many ended and restarted
+    final = [result[4].get("final_info", result[4]) for result in reference[1:]]  # (DISABLED: the info itself)
+    ended = torch.cat([result[2] for result in reference[1:]])
+    scores = torch.cat([info["score"] for info in final])[ended]
+    exhausted = torch.cat([info["nfe_budget_exhausted"] for info in final])[ended]
+    assert scores.sum() > 0  # right answers were scored, on the device and on the host
+    if name == "budget-additive":
+        assert bool(exhausted.any()) and scores.sum() < len(scores)
 
 
 def test_all_slots_ending_together_move_each_group_past_its_latest_episode():
@@ -107,6 +118,17 @@ def test_a_sync_free_step_makes_no_host_round_trip_but_the_banks_refill(mode):
     assert refills == ([MIN_BANK_EPISODES, 2 * MIN_BANK_EPISODES] if mode == AutoresetMode.SAME_STEP else [])
 
 
+def test_only_sync_free_scores_on_the_device_and_a_callable_reward_cannot():
+    def reward(prompts, completions, **kwargs):
+        return [0.0] * len(completions)
+
+    assert not outputs.scores_on_device(make_task("permutation"), load_model("permutation"), reward)
+    assert outputs.scores_on_device(make_task("permutation"), load_model("permutation"), "additive")
+    assert outputs.scores_on_device(CountingTask(4), FakeDiffusionLM(), "additive")  # the testing pair has twins
+    assert UnmaskVectorEnv(2, task="permutation", sync_free=True)._streams.encode_reference is not None
+    assert UnmaskVectorEnv(2, task="permutation")._streams.encode_reference is None  # the host scores, as it decodes
+
+
 def test_sync_free_refuses_what_it_cannot_do_without_the_host():
     def reward(prompts, completions, **kwargs):
         return [0.0] * len(completions)
@@ -133,3 +155,16 @@ def test_a_reset_mid_stream_catches_the_host_up_with_the_device():
     assert_tree_equal(env.reset(options={"reset_mask": mask}), twin.reset(options={"reset_mask": mask}))
     assert env._book.prompts == twin._book.prompts and env._book.episode_index.tolist() == (
         twin._book.episode_index.tolist())  # fmt: skip
+
+
+@pytest.mark.parametrize(("reference", "message"), [
+    ("3€", "Counting reference '3€' cannot be scored: text '3€' holds character '€'"),
+    (34, "a Counting reference must be a str, got 34 of type int"),
+])  # fmt: skip
+def test_a_reference_the_device_cannot_score_is_refused_before_anything_changes(reference, message):
+    env = UnmaskVectorEnv(4, task=CountingTask(4), model=FakeDiffusionLM(), group_size=2, sync_free=True)
+    env.reset(seed=0)
+    before = snapshot(env)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        env.reset(options={"prompts": ["1:123", "2:345"], "references": ["1", reference]})
+    assert_snapshots_equal(before, snapshot(env))

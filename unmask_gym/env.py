@@ -45,6 +45,8 @@ class UnmaskVectorEnv(VectorEnv):
     is reset within the step: the returned observation and top-level info belong to the new episode, the finished
     one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``) and
     ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
+    With ``sync_free=True`` no text reaches the info (``completion``, ``prompt``, ``reference``), and ``final_obs``,
+    ``final_info`` and ``episode`` come with every step, valid where their masks say (the host does not look).
 
     Every keyword argument is a field of ``EnvConfig`` (documented there and in the argument table of docs/mdp.md).
 
@@ -115,14 +117,14 @@ class UnmaskVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
-        # The built-in tasks score finished episodes on the device, against references placed with their prompts.
-        self._score_on_device = outputs.scores_on_device(self.task, self.model, self.reward)
-        if config.sync_free and not self._score_on_device:
+        # sync_free scores finished episodes on the device, against references placed with their prompts. The
+        # host-steered step scores on the host, while the next forward runs: on the device it would only add kernels.
+        if config.sync_free and not outputs.scores_on_device(self.task, self.model, self.reward):
             raise ValueError(f"sync_free=True scores finished episodes on the device: it needs a task with "
                              f"score_tokens (the built-in tasks; task {self.task.name!r} has "
                              f"{'it' if hasattr(self.task, 'score_tokens') else 'none'}), a model that decodes with "
                              f"the task's tokenizer and a named reward")  # fmt: skip
-        encode_reference = self._encode_reference if self._score_on_device else None
+        encode_reference = self._encode_reference if config.sync_free else None
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
                                       config.first_group, config.prompt_shard, config.prompt_repeats,
                                       encode_reference)  # fmt: skip
@@ -213,7 +215,7 @@ class UnmaskVectorEnv(VectorEnv):
             state = self._state or EnvState.empty(
                 self.num_envs, self.prompt_length, self.answer_length, self.model.mask_token_id,
                 self.model.pad_token_id, self.top_k, self.device, self.hidden_size, self.block_length,
-                self._score_on_device,
+                self.config.sync_free,
             )  # fmt: skip
             no_rows = np.zeros(0, dtype=np.int64)
             state = dynamics.start_and_forward(state, book, rows, no_rows, self._streams, self.model, self.config,
@@ -257,14 +259,14 @@ class UnmaskVectorEnv(VectorEnv):
         new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
         ended = done | truncated
-        scores = outputs.device_scores(new, done, truncated, self.model, config) if self._score_on_device else None
         ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
         if config.sync_free:
+            scores = outputs.device_scores(new, done, truncated, self.model, config)
             new, next_book, endings = self._advance_on_device(ended_state, committed, ended), book, None
             any_ended = True  # the host does not know: the masks say where
         else:
-            new, next_book, endings = self._advance_on_host(book, new, ended_state, committed, truncated, ended, scores)
-            any_ended = len(endings.rows) > 0
+            new, next_book, endings = self._advance_on_host(book, new, ended_state, committed, truncated, ended)
+            scores, any_ended = None, len(endings.rows) > 0
         reward, end_info = outputs.end_info(ended_state, ended, endings, config, scores)
 
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -287,9 +289,9 @@ class UnmaskVectorEnv(VectorEnv):
 
     def _advance_on_host(
         self, book: EpisodeBook, new: EnvState, ended_state: EnvState, committed: torch.Tensor,
-        truncated: torch.Tensor, ended: torch.Tensor, scores: tuple[torch.Tensor, ...] | None,
+        truncated: torch.Tensor, ended: torch.Tensor,
     ) -> tuple[EnvState, EpisodeBook, outputs.Endings]:  # fmt: skip
-        """The step after the commit, steered by the host: restarts, the forward, decoding (and scoring).
+        """The step after the commit, steered by the host: restarts, the forward, decoding and scoring.
 
         One device -> host copy says which episodes ended, with their answers; the host draws the next prompts,
         picks the rows (and positions) to forward, and decodes the finished answers while the forward runs.
@@ -312,7 +314,7 @@ class UnmaskVectorEnv(VectorEnv):
             new = dynamics.start_and_forward(ended_state, next_book, reset_rows, stay_rows, self._streams,
                                              self.model, config, self._seed, stay_masked)  # fmt: skip
             # Decoding and scoring come after the forward is queued: on an accelerator they overlap it.
-            endings = outputs.score_episodes(book, done_rows, host, self.model, config, scored=scores is not None)
+            endings = outputs.score_episodes(book, done_rows, host, self.model, config)
         except BaseException:
             self._streams.restore(snapshot)
             raise

@@ -33,10 +33,10 @@ class Endings:
 
 
 def scores_on_device(task: Any, model: Any, reward: Any) -> bool:
-    """Whether the env scores finished episodes on the device (``device_scores``) instead of on the host.
+    """Whether finished episodes can be scored on the device (``device_scores``), as ``sync_free`` needs.
 
-    It does for a task with ``score_tokens`` and ``reference_tokens`` (the built-in tasks) whose tokenizer the model
-    decodes with, under a named reward; a callable reward reads the decoded texts, so it keeps the host's scoring.
+    They can for a task with ``score_tokens`` and ``reference_tokens`` (the built-in tasks) whose tokenizer the model
+    decodes with, under a named reward; a callable reward reads the decoded texts, so it needs the host's scoring.
     """
     return (hasattr(task, "score_tokens") and hasattr(task, "reference_tokens") and not callable(reward)
             and not hasattr(model, "decode_answer")
@@ -60,13 +60,12 @@ def device_scores(
 
 
 def score_episodes(
-    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig, scored: bool = False
+    book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig
 ) -> Endings:
     """Decodes and scores the finished rows on the host: their terminal reward and what their info reports.
 
     ``host`` (N, 4 + L) holds per row: ended, committed anything, steps, truncated, then the answer tokens. A
-    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0. ``scored``: the
-    device scored them already (``device_scores``), so only the texts are filled in.
+    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
     """
     n = config.num_envs
     reward, score = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
@@ -81,8 +80,6 @@ def score_episodes(
         prompts[done_rows] = done_prompts
         for row, reference in zip(done_rows, references, strict=True):  # a reference may itself be a sequence
             references_out[row] = reference
-        if scored:
-            return Endings(done_rows, reward, score, budget_exhausted, completions, prompts, references_out)
         done_score = np.asarray(config.task.score(done_completions, references), dtype=np.float32)
         if done_score.shape != (len(done_rows),):
             raise ValueError(f"task.score returned shape {tuple(done_score.shape)}, expected ({len(done_rows)},)")

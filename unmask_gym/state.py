@@ -33,13 +33,13 @@ class EnvState:
     episode_index: torch.Tensor  # (N,) int64: the device copy of ``EpisodeBook.episode_index``
     mask_token_id: int
     block_length: int | None  # semi-AR block length, None in full diffusion
-    reference: torch.Tensor | None = None  # (N, L + 1) int64: the reference's ids, then -1 (scoring on the device)
+    reference: torch.Tensor | None = None  # (N, L + 1) int64: the reference's ids, then -1 (``sync_free`` only)
 
     @staticmethod
     def empty(num_envs: int, prompt_length: int, answer_length: int, mask_token_id: int, pad_token_id: int,
               top_k: int, device: torch.device, hidden_size: int = 0, block_length: int | None = None,
-              score_on_device: bool = False) -> EnvState:  # fmt: skip
-        """A state with no episode in any slot (``score_on_device``: with a ``reference`` per slot)."""
+              with_references: bool = False) -> EnvState:  # fmt: skip
+        """A state with no episode in any slot (``with_references``: a ``reference`` per slot, for ``sync_free``)."""
         shape = (num_envs, answer_length)
         zeros = torch.zeros(shape, device=device)
         prediction = Prediction(
@@ -64,7 +64,7 @@ class EnvState:
             episode_index=torch.full((num_envs,), -1, dtype=torch.int64, device=device),
             mask_token_id=mask_token_id,
             block_length=block_length,
-            reference=torch.full((num_envs, answer_length + 1), -1, device=device) if score_on_device else None,
+            reference=torch.full((num_envs, answer_length + 1), -1, device=device) if with_references else None,
         )
 
     @property
