@@ -124,6 +124,8 @@ class GRPOConfig:
     """Give up (with a warning) after this many passes over the imitation data."""
     warm_start_learning_rate: float = 1e-3
     """AdamW learning rate of the warm start."""
+    sync_free: bool = False
+    """Roll out in ``sync_free`` envs (no host round trip in a step; the same rollouts): for a GPU, built-in tasks."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the policy's initialisation."""
     device: str | None = None
@@ -612,6 +614,6 @@ class GRPOTrainer:
             block_length=block_length, answer_length=config.answer_length, max_nfe=config.max_nfe,
             reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
             temperature=config.temperature, group_size=group_size, autoreset_mode=AutoresetMode.DISABLED,
-            observe_hidden=self.observe_hidden, device=self.distributed.device,
+            observe_hidden=self.observe_hidden, sync_free=config.sync_free, device=self.distributed.device,
             first_group=self.distributed.rank * config.num_groups,  # disjoint prompt streams across ranks
         )  # fmt: skip

@@ -11,6 +11,7 @@ Shapes: N envs, S stored steps (all episodes' steps together), E episodes, L ans
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
@@ -18,6 +19,10 @@ import torch
 
 from .distribution import empty_sample_fallback, log_prob
 from .policy import UnmaskingPolicy, policy_inputs
+
+ALIVE_CHECK_EVERY = 4
+"""On a GPU, ``collect`` asks whether any episode still runs every this many steps (a sync each time); the steps
+past the last episode's end are dropped like every finished row's, so the rollouts are the same."""
 
 Chooser = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
 """``choose(obs, logits) -> action (N, L)``: the policy's own sample, or a heuristic's decision."""
@@ -65,7 +70,8 @@ class Rollouts:
 
 
 def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, policy_fallback: bool = False,
-            is_expert: bool = False, alpha: torch.Tensor | None = None) -> Rollouts:  # fmt: skip
+            is_expert: bool = False, alpha: torch.Tensor | None = None,
+            check_every: int | None = None) -> Rollouts:  # fmt: skip
     """Plays one episode per slot of ``env`` (``AutoresetMode.DISABLED``) from ``reset(seed=seed)``.
 
     Args:
@@ -77,6 +83,8 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
             the env's ``empty_action`` decides what an empty action does).
         is_expert: marks the episodes as the steering heuristic's.
         alpha: (N,) the trade-off each row's conditioned policy serves (None for an unconditioned network).
+        check_every: ask whether an episode still runs every this many steps (default: every step on a CPU, where
+            asking is free; ``ALIVE_CHECK_EVERY`` elsewhere). The rollouts are the same either way.
     """
     config = network.config
     obs, info = env.reset(seed=seed)
@@ -92,7 +100,12 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
     steps: dict[str, list[torch.Tensor]] = {name: [] for name in ("features", "condition", "action_mask", "action",
                                                                    "fallback", "old_log_prob", "episode")}  # fmt: skip
     rows = torch.arange(num_envs, device=device)
-    while bool(alive.any()):
+    stored_alive: list[torch.Tensor] = []  # every row is stored each step and the dead ones dropped once, at the end
+    if check_every is None:
+        check_every = 1 if device.type == "cpu" else ALIVE_CHECK_EVERY
+    for step in itertools.count():
+        if step % check_every == 0 and not bool(alive.any()):  # (a device -> host sync: every few steps on a GPU)
+            break
         features, condition = policy_inputs(obs, config, alpha)
         action_mask = obs["action_mask"]
         with torch.no_grad():
@@ -104,14 +117,16 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         with torch.no_grad():
             old = log_prob(logits, executed, action_mask, config.tau_train, fallback)
         for name, value in zip(steps, (features, condition, action_mask, executed, fallback, old, rows), strict=True):
-            steps[name].append(value[alive])
+            steps[name].append(value)
+        stored_alive.append(alive)
         ended = (terminated | truncated) & alive  # a time limit ends an episode too (reward 0, not correct)
         reward = torch.where(ended, step_reward, reward)
         score = torch.where(ended & ~truncated, info["score"], score)
         correct = torch.where(ended & ~truncated, info["correct"], correct)
         nfe = torch.where(ended, info["nfe"], nfe)
         alive = alive & ~ended
-    stored = {name: torch.cat(values) for name, values in steps.items()}
+    keep = torch.cat(stored_alive)
+    stored = {name: torch.cat(values)[keep] for name, values in steps.items()}
     return Rollouts(
         **stored, reward=reward, score=score, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,
         is_expert=torch.full((num_envs,), is_expert, device=device),

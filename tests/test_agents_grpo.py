@@ -18,6 +18,7 @@ from unmask_gym.agents import (
     GRPOConfig,
     GRPOTrainer,
     PolicyConfig,
+    UnmaskingPolicy,
     clipped_surrogate_loss,
     group_advantages,
     load_policy,
@@ -90,6 +91,34 @@ def test_rollouts_group_by_group_and_episode_index_and_store_what_the_env_commit
     assert rollouts.num_steps == int(rollouts.nfe.sum())
     assert torch.equal(torch.bincount(rollouts.episode, minlength=6), rollouts.nfe)
     assert bool(rollouts.correct.all())  # the fake dLLM predicts the right answer
+
+
+def test_rollouts_are_the_same_whether_collect_checks_for_running_episodes_every_step_or_every_few():
+    network = UnmaskingPolicy(SMALL)
+    sampled = []
+    for check_every in (1, 4, 1000):
+        env = UnmaskVectorEnv(8, task="permutation", group_size=4, autoreset_mode=AutoresetMode.DISABLED,
+                              block_length=None)  # fmt: skip
+        sampled.append(collect(env, network, seed=3, choose=lambda obs, logits: fast_dllm_threshold(0.5)(obs),
+                               check_every=check_every))  # fmt: skip
+    for rollouts in sampled[1:]:
+        for name in ("features", "condition", "action_mask", "action", "fallback", "old_log_prob", "episode", "reward",
+                     "score", "correct", "nfe", "prompt_id"):  # fmt: skip
+            assert torch.equal(getattr(rollouts, name), getattr(sampled[0], name)), name
+    assert sampled[0].num_steps == int(sampled[0].nfe.sum())  # only the running rows' steps are stored
+
+
+def test_grpo_in_sync_free_envs_trains_exactly_as_in_host_steered_ones():
+    runs = []
+    for sync_free in (False, True):
+        trainer = GRPOTrainer(GRPOConfig(task="permutation", block_length=None, iterations=2, num_groups=2,
+                                         group_size=4, device="cpu", expert_steering=True, sync_free=sync_free),
+                              SMALL)  # fmt: skip
+        assert trainer.env.config.sync_free == sync_free == trainer.expert_env.config.sync_free
+        metrics = [{k: v for k, v in m.items() if not k.endswith("seconds")} for m in trainer.run()]
+        runs.append((metrics, [parameter.detach().clone() for parameter in trainer.policy.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
 def test_the_log_prob_is_of_the_action_the_env_executed():
