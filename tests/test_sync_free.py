@@ -168,3 +168,30 @@ def test_a_reference_the_device_cannot_score_is_refused_before_anything_changes(
     with pytest.raises(ValueError, match=re.escape(message)):
         env.reset(options={"prompts": ["1:123", "2:345"], "references": ["1", reference]})
     assert_snapshots_equal(before, snapshot(env))
+
+
+def test_the_sb3_and_torchrl_wrappers_see_the_same_episodes_through_a_sync_free_env():
+    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("torchrl")
+    import numpy as np
+
+    from unmask_gym.wrappers.sb3 import SB3VecEnv
+    from unmask_gym.wrappers.torchrl import TorchRLEnv
+
+    steps, rollouts = [], []
+    for sync_free in (False, True):
+        venv = SB3VecEnv(UnmaskVectorEnv(8, task="permutation", block_length=4, sync_free=sync_free))
+        venv.seed(3)
+        venv.reset()
+        generator, seen = np.random.default_rng(0), []
+        for _ in range(30):
+            _, reward, dones, infos = venv.step((generator.random((8, 16)) < 0.6).astype(np.int8))
+            ends = [(info["episode"], info["terminal_observation"]["confidence"].tolist()) for info in infos if info]
+            seen.append((reward.tolist(), dones.tolist(), ends))
+        steps.append(seen)
+        env = TorchRLEnv(UnmaskVectorEnv(8, task="permutation", block_length=4, sync_free=sync_free))
+        env.set_seed(3)
+        torch.manual_seed(0)  # the rollout's random actions
+        rollouts.append(env.rollout(30, break_when_any_done=False))
+    assert steps[0] == steps[1] and sum(sum(dones) for _, dones, _ in steps[0]) > 8
+    assert all(torch.equal(rollouts[0][key], rollouts[1][key]) for key in rollouts[0].keys(True, True))
