@@ -335,6 +335,7 @@ def grpo_split(args: argparse.Namespace, report: dict[str, Any]) -> None:
         task="permutation", block_length="none", alpha=3.0, iterations=args.grpo_iterations,
         num_groups=args.grpo_groups, group_size=args.grpo_group_size, width=args.grpo_width,
         update_epochs=GRPOConfig.update_epochs, num_minibatches=GRPOConfig.num_minibatches, device=str(args.device),
+        sync_free=args.sync_free,
     ))  # fmt: skip
     grpo.pop("machine")
     report["grpo"] = grpo
@@ -432,7 +433,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grpo-width", type=int, default=128, help="policy width (the paper's 128)")
     parser.add_argument("--compile-features", action="store_true", help="the envs' compile_features=True")
     parser.add_argument("--sync-free", action="store_true",
-                        help="the envs' sync_free=True in (a) and (c) (the text task of (b) scores on the host)")
+                        help="sync_free=True in (a), (c) and (d)'s GRPO (the text task of (b) scores on the host)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)

@@ -68,10 +68,10 @@ def test_env_steps_per_second_cover_each_num_envs_and_targets_are_computed(quick
     assert targets["llada8b_ratio"]["pass"] is None and targets["wide_4_layers_ratio"]["pass"] is None  # not run
 
 
-def test_the_sync_free_envs_run_in_the_wide_and_scaling_parts(tmp_path):
+def test_the_sync_free_envs_run_in_the_wide_scaling_and_grpo_parts(tmp_path):
     out = tmp_path / "gpu.json"
     command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--quick", "--device", "cpu", "--threads", "1",
-               "--sync-free", "--parts", "wide", "scaling", "--out", str(out)]  # fmt: skip
+               "--sync-free", "--parts", "wide", "scaling", "grpo", "--out", str(out)]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(out.read_text())
@@ -79,6 +79,7 @@ def test_the_sync_free_envs_run_in_the_wide_and_scaling_parts(tmp_path):
     measured = report["settings"]["narrow_2_layers_64@8envs"]["results"]
     assert all(result["forwards_in_env_steps"] == report["steps"] for result in measured.values())
     assert all(positive_finite(rate) for rate in report["env_steps_per_s"].values())
+    assert positive_finite(report["grpo"]["seconds_per_iteration"]["rollout_seconds"])
 
 
 def test_grpo_split_adds_up(quick_report):

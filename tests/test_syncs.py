@@ -87,6 +87,33 @@ def test_a_cuda_step_synchronises_at_most_twice(setting):
         torch.cuda.set_sync_debug_mode("default")
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("setting", ["semi_ar", "full", "sampling", "disabled"])
+def test_a_cuda_sync_free_step_never_synchronises_between_bank_refills(setting):
+    env = UnmaskVectorEnv(64, task="permutation", device="cuda", sync_free=True, **SETTINGS[setting])
+    obs, _ = env.reset(seed=0)
+    policy = fast_dllm_threshold(0.9)
+    for _ in range(3):
+        obs, *_ = env.step(policy(obs))  # warm-up: allocator and kernels
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        for _ in range(20):
+            actions = policy(obs)
+            refill = env._bank is not None and env._bank_age >= env._bank.lasts
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                obs, *_ = env.step(actions)
+            syncs = [str(item.message) for item in caught if "synchroniz" in str(item.message)]
+            assert len(syncs) <= int(refill), syncs
+            if setting == "disabled" and not bool(env.running.any()):
+                torch.cuda.set_sync_debug_mode("default")
+                obs, _ = env.reset(options={"reset_mask": torch.ones(64, dtype=torch.bool, device="cuda")})
+                torch.cuda.set_sync_debug_mode("warn")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
 def test_no_heuristic_synchronises():
     from unmask_gym.heuristics import HEURISTICS, make_policy
 
