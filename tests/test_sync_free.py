@@ -15,7 +15,7 @@ from gymnasium.vector import AutoresetMode
 from test_validation import assert_snapshots_equal, assert_tree_equal, snapshot
 
 from unmask_gym import UnmaskVectorEnv, outputs
-from unmask_gym.bank import MIN_BANK_EPISODES, advance
+from unmask_gym.bank import MIN_BANK_EPISODES, PromptBank, advance
 from unmask_gym.heuristics import fast_dllm_threshold
 from unmask_gym.models import load_model
 from unmask_gym.tasks import make_task
@@ -195,3 +195,18 @@ def test_the_sb3_and_torchrl_wrappers_see_the_same_episodes_through_a_sync_free_
         rollouts.append(env.rollout(30, break_when_any_done=False))
     assert steps[0] == steps[1] and sum(sum(dones) for _, dones, _ in steps[0]) > 8
     assert all(torch.equal(rollouts[0][key], rollouts[1][key]) for key in rollouts[0].keys(True, True))
+
+
+def test_a_refill_slides_the_bank_and_equals_a_bank_built_afresh():
+    env = UnmaskVectorEnv(16, task="permutation", block_length=None, group_size=4, sync_free=True)
+    obs, _ = env.reset(seed=2)
+    policy = fast_dllm_threshold(0.9)
+    for _ in range(MIN_BANK_EPISODES - 1):
+        obs, *_ = env.step(policy(obs))
+    index = env._state.episode_index.cpu().numpy()
+    slid = PromptBank.build(env._streams, index, env.config, env.model, env.device, previous=env._bank)
+    fresh = PromptBank.build(env._streams, index, env.config, env.model, env.device)
+    assert bool((slid.first > env._bank.first).any())  # the groups moved on: episodes were slid and added
+    for name in ("tokens", "lengths", "references", "prompt_id", "first"):
+        assert torch.equal(getattr(slid, name), getattr(fresh, name)), name
+    assert slid.lasts == fresh.lasts

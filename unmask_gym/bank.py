@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from unmask_gym.canvas import left_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.state import EnvState
@@ -30,7 +29,7 @@ MIN_BANK_EPISODES = 32
 
 @dataclass(frozen=True)
 class PromptBank:
-    """Episodes ``first[g]`` to ``first[g] + B - 1`` of each group, encoded on the device."""
+    """Episodes ``first[g]`` to ``first[g] + B - 1`` of each group, encoded on the device (and kept on the host)."""
 
     tokens: torch.Tensor  # (G, B, P) int64: left-padded prompts
     lengths: torch.Tensor  # (G, B) int64: the prompts' lengths
@@ -38,32 +37,45 @@ class PromptBank:
     prompt_id: torch.Tensor  # (G, B) int64
     first: torch.Tensor  # (G,) int64: the episode index of each group's slot 0
     lasts: int  # steps the bank is sure to cover from when it was built
+    host: tuple[np.ndarray, ...]  # the same five arrays on the host: a refill shifts them and encodes only what is new
 
     @staticmethod
     def build(streams: PromptStreams, episode_index: np.ndarray, config: EnvConfig, model: Any,
-              device: torch.device) -> PromptBank:  # fmt: skip
+              device: torch.device, previous: PromptBank | None = None) -> PromptBank:  # fmt: skip
         """The bank after a sync: each group's episodes from its members' next one on (host; one transfer).
 
         ``episode_index`` (N,) is the episode each slot plays now (the host's exact copy). Episodes before a group's
-        oldest running one are released from its stream: no member can start them again.
+        oldest running one are released from its stream: no member can start them again. A ``previous`` bank of the
+        same size (a refill between resets) lends the episodes both hold, so only the new ones are encoded.
         """
         by_group = episode_index.reshape(config.num_groups, config.group_size)
-        first, spread = by_group.min(1) + 1, by_group.max(1) - by_group.min(1)
-        size = MIN_BANK_EPISODES + int(spread.max())  # the bank lasts MIN_BANK_EPISODES steps at least
-        prompts, references, prompt_id = [], np.full((config.num_groups * size, config.answer_length + 1), -1), []
+        first, spread = by_group.min(1) + 1, int((by_group.max(1) - by_group.min(1)).max())
+        size = MIN_BANK_EPISODES + spread  # the bank lasts MIN_BANK_EPISODES steps at least
+        shape = (config.num_groups, size)
+        if previous is not None and previous.tokens.shape[1] == size:
+            tokens, lengths, references, prompt_id, _ = (array.copy() for array in previous.host)
+            kept = np.clip(previous.host[4] + size - first, 0, size)  # (G,): slots still in the window
+        else:
+            tokens = np.full((*shape, config.max_prompt_length), model.pad_token_id, dtype=np.int64)
+            lengths, prompt_id = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+            references = np.full((*shape, config.answer_length + 1), -1, dtype=np.int64)
+            kept = np.zeros(config.num_groups, dtype=np.int64)
         for group in range(config.num_groups):
             streams.release(group, int(first[group]) - 1)  # the oldest running episode stays: the host may ask
-            for offset in range(size):
+            for array in (tokens, lengths, references, prompt_id):  # slide the kept episodes to the front
+                array[group, : kept[group]] = array[group, size - kept[group] :]
+            for offset in range(int(kept[group]), size):
                 episode = streams.get(group, int(first[group]) + offset)  # an endless stream: never None
-                prompts.append(episode.tokens)
-                references[group * size + offset, : len(episode.reference_tokens)] = episode.reference_tokens
-                prompt_id.append(episode.prompt_id)
-        tokens, lengths = left_pad_arrays(prompts, config.max_prompt_length, model.pad_token_id)
-        arrays = (tokens, lengths, references, np.asarray(prompt_id, dtype=np.int64), first)
-        tokens, lengths, references, prompt_id, first = to_device(arrays, device)
-        groups = config.num_groups
-        return PromptBank(tokens.view(groups, size, -1), lengths.view(groups, size), references.view(groups, size, -1),
-                          prompt_id.view(groups, size), first, lasts=size - int(spread.max()))  # fmt: skip
+                ids = episode.tokens  # fits max_prompt_length: the stream checked it
+                tokens[group, offset] = model.pad_token_id
+                tokens[group, offset, config.max_prompt_length - len(ids) :] = ids  # left padding
+                lengths[group, offset] = len(ids)
+                references[group, offset] = -1
+                references[group, offset, : len(episode.reference_tokens)] = episode.reference_tokens
+                prompt_id[group, offset] = episode.prompt_id
+        host = (tokens, lengths, references, prompt_id, first)
+        on_device = to_device(host, device)
+        return PromptBank(*on_device, lasts=size - spread, host=host)
 
 
 def advance(episode_index: torch.Tensor, reset: torch.Tensor, group_size: int) -> torch.Tensor:

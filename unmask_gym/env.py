@@ -254,7 +254,7 @@ class UnmaskVectorEnv(VectorEnv):
 
         if config.sync_free and self._bank is not None and self._bank_age >= self._bank.lasts:
             self._bank = PromptBank.build(self._streams, state.episode_index.cpu().numpy(), config, self.model,
-                                          self.device)  # fmt: skip  (a refill: the one sync in lasts steps)
+                                          self.device, previous=self._bank)  # fmt: skip  (the one sync in lasts steps)
             self._bank_age = 0
         new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
