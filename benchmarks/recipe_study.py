@@ -457,6 +457,23 @@ RUNS = [
      f"0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
      f"--alpha-curriculum 0.5 {MASS} --out runs/sudoku-full-cond-64-as-cur",
      "the shipped sudoku-full-cond recipe with the range widened over the first half"),
+    # Round 16: start fast, learn care. The warm start imitates the heuristic at the hull's fast end (StateTracking:
+    # Fast-dLLM 0.3, 0.728 @ 1.34 NFE; Permutation: token_mass 1.0, 0.178 @ 3.74), so the high alphas begin where
+    # they should end and RL has to buy accuracy at the low ones.
+    ("statetracking full conditioned, additive 0.05-64: warm start from Fast-dLLM 0.3, alpha-scaled",
+     "statetracking", "full", "runs/st-full-cond-64-as-fast",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert fast_dllm_threshold:threshold=0.3 --alpha-scaled-advantages "
+     f"{FIVE} --out runs/st-full-cond-64-as-fast",
+     "round 14's StateTracking row, warm-started at the hull's fast end"),
+    ("permutation full conditioned, additive 0.05-64: warm start from token_mass 1.0, alpha-scaled",
+     "permutation", "full", "runs/perm-full-cond-64-as-fast",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=1.0 --entropy-coef 0.01 --alpha-scaled-advantages "
+     f"{MASS} --out runs/perm-full-cond-64-as-fast",
+     "round 14's Permutation row, warm-started from the token-mass rule's fast setting"),
 ]  # fmt: skip
 
 

@@ -210,3 +210,23 @@ def test_a_refill_slides_the_bank_and_equals_a_bank_built_afresh():
     for name in ("tokens", "lengths", "references", "prompt_id", "first"):
         assert torch.equal(getattr(slid, name), getattr(fresh, name)), name
     assert slid.lasts == fresh.lasts
+
+
+def test_decode_answers_gives_the_completions_the_host_steered_info_holds():
+    env, twin = (UnmaskVectorEnv(8, task="permutation", block_length=4, sync_free=free) for free in (False, True))
+    obs, _ = env.reset(seed=4)
+    twin.reset(seed=4)
+    policy, compared = fast_dllm_threshold(0.7), 0
+    for _ in range(20):
+        action = policy(obs)
+        obs, _, terminated, _, info = env.step(action)
+        _, _, _, _, twin_info = twin.step(action)
+        ended = terminated.nonzero()[:, 0]
+        if len(ended):
+            expected = info["final_info"]["completion"][ended.numpy()].tolist()
+            assert env.decode_answers(info["final_obs"]["tokens"][ended]) == expected
+            assert twin.decode_answers(twin_info["final_obs"]["tokens"][ended]) == expected
+            compared += len(ended)
+    assert compared > 8
+    with pytest.raises(ValueError, match=re.escape("tokens must be integer ids of shape (R, L=16), got (16,)")):
+        env.decode_answers(torch.zeros(16, dtype=torch.long))

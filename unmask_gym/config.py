@@ -112,8 +112,8 @@ class EnvConfig:
         False, "`False`", "steps with no host round trip: every row is forwarded each step (static shapes), finished "
         "episodes are scored on the device and restarted from a device bank of each group's next prompts (the host "
         "refills it, one sync, every 32 steps or more); the info then has no texts (`completion`, `prompt`, "
-        "`reference`: decode `final_obs[\"tokens\"]` where you need them). Built-in tasks, a named reward, an endless "
-        "prompt stream, `SAME_STEP` or `DISABLED` autoreset",
+        "`reference`: `env.decode_answers(final_obs[\"tokens\"])` where you need them). Built-in tasks, a named "
+        "reward, an endless prompt stream, `SAME_STEP` or `DISABLED` autoreset",
     )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"

@@ -19,7 +19,7 @@ from gymnasium.vector.utils import batch_space
 from unmask_gym import dynamics, outputs, validation
 from unmask_gym.bank import PromptBank, start_from_bank
 from unmask_gym.config import EMPTY_ACTIONS, TASK_DEFAULT, EnvConfig, check_model
-from unmask_gym.models.codec import encode_prompt
+from unmask_gym.models.codec import decode_answer, encode_prompt
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.spaces import action_space, observation_space
 from unmask_gym.state import EnvState, EpisodeBook
@@ -46,7 +46,8 @@ class UnmaskVectorEnv(VectorEnv):
     one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``) and
     ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
     With ``sync_free=True`` no text reaches the info (``completion``, ``prompt``, ``reference``), and ``final_obs``,
-    ``final_info`` and ``episode`` come with every step, valid where their masks say (the host does not look).
+    ``final_info`` and ``episode`` come with every step, valid where their masks say (the host does not look);
+    ``decode_answers`` turns ``final_obs["tokens"]`` into the texts.
 
     Every keyword argument is a field of ``EnvConfig`` (documented there and in the argument table of docs/mdp.md).
 
@@ -338,6 +339,18 @@ class UnmaskVectorEnv(VectorEnv):
             episode = self._streams.get(row // self.group_size, int(index))  # kept by the stream: not yet released
             book.prompts[row], book.references[row] = episode.prompt, episode.reference
         return book
+
+    def decode_answers(self, tokens: Any) -> list[str]:
+        """The texts of answers (R, L) of token ids, as the info's ``completion`` holds them (up to the end token).
+
+        With ``sync_free=True`` the info carries no texts: decode ``info["final_obs"]["tokens"][ended]`` here where
+        you need them (one device -> host copy, when you ask).
+        """
+        rows = torch.as_tensor(tokens)
+        if rows.dim() != 2 or rows.shape[1] != self.answer_length or rows.is_floating_point():
+            raise ValueError(f"tokens must be integer ids of shape (R, L={self.answer_length}), got "
+                             f"{tuple(rows.shape)} of dtype {rows.dtype}")  # fmt: skip
+        return [decode_answer(self.model, row) for row in rows.tolist()]
 
     def close(self, **kwargs: Any) -> None:
         """Releases the state; later calls to ``step``/``reset`` raise RuntimeError."""
