@@ -94,9 +94,12 @@ class GRPOConfig:
     normalize_std: bool = False
     """Divide advantages by the group's reward std."""
     alpha_scaled_advantages: bool = False
-    """Divide each episode's advantage by 1 + its alpha: a conditioned policy's groups then weigh alike whatever
-    their alpha (the additive reward's spread grows with it), without ``normalize_std``'s blow-up of the tiny
-    differences of a group that agrees on its score."""
+    """Divide each episode's advantage by (1 + its alpha) ** ``alpha_scale_power``: a conditioned policy's groups then
+    weigh alike whatever their alpha (the additive reward's spread grows with it), without ``normalize_std``'s
+    blow-up of the tiny differences of a group that agrees on its score."""
+    alpha_scale_power: float = 1.0
+    """The power of ``alpha_scaled_advantages``' divisor: 1 weighs every alpha alike, 0.5 leaves the high alphas'
+    groups more say (and 0 is no scaling)."""
     alpha_curriculum: float = 0.0
     """A conditioned policy's alpha range widens from its low end to the whole range (log scale) over this fraction
     of the iterations, so the policy learns to be right before the high alphas reward guessing; 0: the whole range
@@ -149,6 +152,8 @@ class GRPOConfig:
         for name in ("entropy_coef", "kl_coef"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.alpha_scale_power <= 2.0:
+            raise ValueError(f"alpha_scale_power must lie in [0, 2], got {self.alpha_scale_power!r}")
         if not 0.0 <= self.alpha_curriculum <= 1.0:
             raise ValueError(f"alpha_curriculum must be a fraction of the iterations in [0, 1], got "
                              f"{self.alpha_curriculum!r}")  # fmt: skip
@@ -437,7 +442,7 @@ class GRPOTrainer:
         groups = torch.tensor([keys[key] for key in rollouts.group_key], device=rollouts.reward.device)
         advantages = group_advantages(rollouts.reward, groups, self.config.normalize_std)
         if self.config.alpha_scaled_advantages:
-            advantages = advantages / (1.0 + rollouts.alpha)
+            advantages = advantages / (1.0 + rollouts.alpha) ** self.config.alpha_scale_power
         return advantages
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:

@@ -474,6 +474,21 @@ RUNS = [
      "--expert token_mass:scale=1.0 --entropy-coef 0.01 --alpha-scaled-advantages "
      f"{MASS} --out runs/perm-full-cond-64-as-fast",
      "round 14's Permutation row, warm-started from the token-mass rule's fast setting"),
+    # Round 17: advantages / sqrt(1 + alpha) (--alpha-scale-power 0.5): between round 13 (no scaling: the high alphas
+    # decide and the policy collapses to one pass) and round 14 (1 / (1 + alpha): the low alphas decide).
+    ("permutation full conditioned, additive 0.05-64: warm start + entropy 0.01, advantages / sqrt(1 + alpha)",
+     "permutation", "full", "runs/perm-full-cond-64-as05",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start "
+     "--expert token_mass:scale=0.75 --entropy-coef 0.01 --alpha-scaled-advantages --alpha-scale-power 0.5 "
+     f"{MASS} --out runs/perm-full-cond-64-as05",
+     "round 14's Permutation row with the square root of its scaling"),
+    ("statetracking full conditioned, additive 0.05-64: advantages / sqrt(1 + alpha)", "statetracking", "full",
+     "runs/st-full-cond-64-as05",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--alpha-scale-power 0.5 {FIVE} --out runs/st-full-cond-64-as05",
+     "round 14's StateTracking row with the square root of its scaling"),
 ]  # fmt: skip
 
 

@@ -125,6 +125,10 @@ def test_alpha_scaled_advantages_divide_each_episode_by_one_plus_its_groups_alph
     assert plain.abs().max() > 0  # the additive reward differs with the NFE, so there is something to scale
     trainer.config = dataclasses.replace(trainer.config, alpha_scaled_advantages=True)
     assert torch.allclose(trainer.episode_advantages(rollouts), plain / (1 + rollouts.alpha))
+    trainer.config = dataclasses.replace(trainer.config, alpha_scale_power=0.5)
+    assert torch.allclose(trainer.episode_advantages(rollouts), plain / (1 + rollouts.alpha).sqrt())
+    with pytest.raises(ValueError, match="alpha_scale_power must lie in"):
+        conditioned_trainer(alpha_scale_power=-1.0)
 
 
 def test_the_alpha_curriculum_widens_the_range_from_its_low_end_then_serves_all_of_it():
