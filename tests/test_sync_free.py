@@ -155,6 +155,14 @@ def test_a_reset_mid_stream_catches_the_host_up_with_the_device():
     assert_tree_equal(env.reset(options={"reset_mask": mask}), twin.reset(options={"reset_mask": mask}))
     assert env._book.prompts == twin._book.prompts and env._book.episode_index.tolist() == (
         twin._book.episode_index.tolist())  # fmt: skip
+    prompts = {"prompts": ["0123=", "5567=", "1189=", "0001="]}  # given prompts, scored against derived references
+    obs, info = env.reset(options=prompts)
+    assert_tree_equal((obs, info), twin.reset(options=prompts))
+    for _ in range(12):
+        action = policy(obs)
+        result, twin_result = env.step(action), twin.step(action)
+        assert_tree_equal(result[:4], twin_result[:4])
+        obs = result[0]
 
 
 @pytest.mark.parametrize(("reference", "message"), [

@@ -123,10 +123,17 @@ class PromptStreams:
         return pending[episode_index]
 
     def set(self, group: int, episode_index: int, prompt: str, reference: Any) -> None:
-        """Makes ``prompt`` the group's ``episode_index``-th episode (``reset(options={"prompts": ...})``)."""
+        """Makes ``prompt`` the group's ``episode_index``-th episode (``reset(options={"prompts": ...})``).
+
+        A given prompt takes no draw: episodes already drawn from there on (a ``sync_free`` env's bank draws ahead)
+        move one later, so the stream goes on with the prompts it would have drawn next.
+        """
         tokens = tuple(self.encode(prompt))
-        self._pending[group][episode_index] = Episode(prompt_hash(prompt), prompt, reference, tokens,
-                                                      self._reference_ids(reference))  # fmt: skip
+        episode = Episode(prompt_hash(prompt), prompt, reference, tokens, self._reference_ids(reference))
+        pending = self._pending[group]
+        for index in sorted((index for index in pending if index >= episode_index), reverse=True):
+            pending[index + 1] = pending.pop(index)
+        pending[episode_index] = episode
 
     def _reference_ids(self, reference: Any) -> tuple[int, ...]:
         """The reference's ids for scoring on the device (empty when the env scores on the host)."""
