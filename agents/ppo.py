@@ -101,6 +101,8 @@ class PPOConfig:
     """Value loss weight (CleanRL: 0.5)."""
     max_grad_norm: float = 0.5
     """Gradient-norm clip (CleanRL: 0.5)."""
+    sync_free: bool = False
+    """Roll out in a ``sync_free`` env (no host round trip in a step; the same rollouts): for a GPU, built-in tasks."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the initialisation."""
     device: str | None = None
@@ -181,7 +183,9 @@ class ActorCritic(nn.Module):
     def __init__(self, policy: UnmaskingPolicy) -> None:
         super().__init__()
         self.policy = policy
-        self.value_head = nn.Linear(policy.config.width, 1)
+        with torch.random.fork_rng(devices=[]):  # seeded like the policy, so a run's seed fixes the whole agent
+            torch.manual_seed(policy.config.seed + 1)
+            self.value_head = nn.Linear(policy.config.width, 1)
 
     def forward(self, features: torch.Tensor, condition: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (N, L) and values (N,)."""
@@ -233,8 +237,8 @@ class PPOTrainer:
             block_length=config.block_length, answer_length=config.answer_length, max_nfe=config.max_nfe,
             reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
             temperature=config.temperature, autoreset_mode=AutoresetMode.SAME_STEP,
-            observe_hidden="hidden" in policy_config.features, device=self.distributed.device,
-            first_group=self.distributed.rank * config.num_envs,
+            observe_hidden="hidden" in policy_config.features, sync_free=config.sync_free,
+            device=self.distributed.device, first_group=self.distributed.rank * config.num_envs,
         )  # fmt: skip
         policy_config = policy_config.resolved_for(self.env, config.seed)
         self.agent = ActorCritic(UnmaskingPolicy(policy_config)).to(self.env.device)
@@ -334,7 +338,7 @@ class PPOTrainer:
                                ("reward", reward.float()), ("terminated", terminated), ("truncated", truncated),
                                ("final_value", final_value)):  # fmt: skip
                 steps[name].append(item)
-            if "episode" in info:  # some episode ended (the env knows it on the host: no device sync here)
+            if "episode" in info:  # some episode ended (known on the host; a sync_free env sends it every step)
                 ended = info["_episode"]
                 returns.append(info["episode"]["r"][ended])
                 correct.append(info["final_info"]["correct"][ended])

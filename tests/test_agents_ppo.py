@@ -74,6 +74,19 @@ def test_the_rollout_stores_the_executed_actions_and_no_dllm_runs_in_the_update(
     assert model.calls == calls
 
 
+def test_ppo_in_a_sync_free_env_trains_exactly_as_in_a_host_steered_one_and_the_seed_fixes_the_critic():
+    runs = []
+    for sync_free in (False, True):
+        trainer = PPOTrainer(PPOConfig(task="permutation", block_length=4, iterations=2, num_envs=8, num_steps=12,
+                                       device="cpu", sync_free=sync_free), SMALL)  # fmt: skip
+        assert trainer.env.config.sync_free == sync_free
+        torch.rand(3)  # the global RNG moves between the runs: only the seed may decide the agent
+        metrics = [{k: v for k, v in m.items() if not k.endswith("seconds")} for m in trainer.run()]
+        runs.append((metrics, [parameter.detach().clone() for parameter in trainer.agent.parameters()]))
+    assert repr(runs[0][0]) == repr(runs[1][0]) and runs[0][0][-1]["episodes"] > 0  # (repr: nan == nan)
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
+
+
 def test_ppo_checkpoints_load_as_policies_and_resume(tmp_path):
     trainer = small_trainer(out=str(tmp_path / "run"), checkpoint_every=1)
     for _ in trainer.run():
