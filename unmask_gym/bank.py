@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from unmask_gym.config import EnvConfig
+from unmask_gym.dynamics import fresh_canvases
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.state import EnvState
 from unmask_gym.transfer import to_device
@@ -93,13 +94,8 @@ def start_from_bank(state: EnvState, reset: torch.Tensor, bank: PromptBank, conf
     episode_index = advance(state.episode_index, reset, config.group_size)
     group = torch.arange(config.num_envs, device=reset.device) // config.group_size  # (N,)
     slot = (episode_index - bank.first[group]).clamp(0, bank.lengths.shape[1] - 1)  # a slot not reset: unused
-    tokens, lengths = bank.tokens[group, slot], bank.lengths[group, slot]  # (N, P), (N,)
-    prompt_attention = torch.arange(config.max_prompt_length, device=reset.device) >= (
-        config.max_prompt_length - lengths[:, None]
-    )  # (N, P): left padding
-    answer = torch.full((config.num_envs, config.answer_length), state.mask_token_id, device=reset.device)
-    canvas = torch.cat([tokens, answer], 1)
-    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    canvas, attention = fresh_canvases(bank.tokens[group, slot], bank.lengths[group, slot], state.mask_token_id,
+                                       config)  # fmt: skip  (every row's next episode; the reset rows keep it)
     row = reset[:, None]
     return state.replace(
         canvas=torch.where(row, canvas, state.canvas),

@@ -169,12 +169,7 @@ def place_episodes(
     running = state.running.index_fill(0, reset, False)
     if len(started) == 0:
         return state.replace(running=running)
-    prompt_attention = torch.arange(config.max_prompt_length, device=tokens.device) >= (
-        config.max_prompt_length - lengths[:, None]
-    )  # (S, P): left padding
-    answer = torch.full((len(started), config.answer_length), state.mask_token_id, device=tokens.device)
-    canvas = torch.cat([tokens, answer], 1)  # (S, T)
-    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    canvas, attention = fresh_canvases(tokens, lengths, state.mask_token_id, config)
     if state.reference is not None:
         state = state.replace(reference=state.reference.index_copy(0, started, references))
     return state.replace(
@@ -184,6 +179,19 @@ def place_episodes(
         unmask_step=state.unmask_step.index_fill(0, started, -1),
         running=running.index_fill(0, started, True),
     )
+
+
+def fresh_canvases(
+    tokens: torch.Tensor, lengths: torch.Tensor, mask_token_id: int, config: EnvConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(R, T) canvases of new episodes and their attention: the left-padded prompts (R, P), then L masks."""
+    prompt_attention = torch.arange(config.max_prompt_length, device=tokens.device) >= (
+        config.max_prompt_length - lengths[:, None]
+    )  # (R, P): left padding
+    answer = torch.full((len(tokens), config.answer_length), mask_token_id, device=tokens.device)
+    canvas = torch.cat([tokens, answer], 1)  # (R, T)
+    attention = torch.cat([prompt_attention, torch.ones_like(answer, dtype=torch.bool)], 1)
+    return canvas, attention
 
 
 def forward(

@@ -56,8 +56,8 @@ class StateTracking(SyntheticTask):
             raise ValueError(f"names must be spellings of the {CUPS} cups with no character used twice, got {names!r}")
         self.tokenizer.encode(characters)  # raises if a spelling is not in the vocabulary
         self.names = tuple(names)
-        self._cup_of = {character: str(cup) for spelling in names for cup, character in enumerate(spelling)}
         self._cup_index = {character: cup for spelling in names for cup, character in enumerate(spelling)}
+        self._cup_of = {character: str(cup) for character, cup in self._cup_index.items()}
         self.num_swaps = num_swaps
         self.answer_length = answer_length
         self.max_prompt_length = 2 * num_swaps + 1
