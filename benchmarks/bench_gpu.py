@@ -305,7 +305,7 @@ def llada_model(args: argparse.Namespace, report: dict[str, Any]) -> None:
             def make_env(block: int | None, num_envs: int = num_envs, backend: Any = backend) -> UnmaskVectorEnv:
                 return make_hf_vector_env(num_envs, model=backend, task="gsm8k", dataset=args.dataset,
                                           answer_length=args.hf_answer_length, block_length=block, device=args.device,
-                                          compile_features=args.compile_features)  # fmt: skip
+                                          compile_features=args.compile_features, sync_free=args.sync_free)  # fmt: skip
 
             record(report, f"{name}@{num_envs}envs", facts, num_envs, f"gsm8k ({args.dataset.name})",
                    ratio_table(make_env, HF_BLOCK, args))  # fmt: skip
@@ -432,8 +432,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--grpo-group-size", type=int, default=8)
     parser.add_argument("--grpo-width", type=int, default=128, help="policy width (the paper's 128)")
     parser.add_argument("--compile-features", action="store_true", help="the envs' compile_features=True")
-    parser.add_argument("--sync-free", action="store_true",
-                        help="sync_free=True in (a), (c) and (d)'s GRPO (the text task of (b) scores on the host)")
+    parser.add_argument(
+        "--sync-free",
+        action="store_true",
+        help="sync_free=True in every part ((b)'s GSM8K is scored on the host, after the forward is queued)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)

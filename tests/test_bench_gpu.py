@@ -110,3 +110,19 @@ def test_weightless_build_keeps_buffers_and_fills_parameters_by_seed(monkeypatch
     assert filled[0].weight.dtype == torch.float64 and torch.equal(filled[0].weight, again[0].weight)
     assert 0.01 < filled[0].weight.std().item() < 0.03  # N(0, 0.02) over 128 draws
     assert filled[0].bias.tolist() == [0.0] * 16 and filled[1].weight.tolist() == [1.0] * 16
+
+
+@pytest.mark.hf
+def test_the_llada_part_runs_a_small_llada_shape_sync_free_with_gsm8k_scored_on_the_host(tmp_path):
+    pytest.importorskip("transformers")
+    out = tmp_path / "gpu.json"
+    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--device", "cpu", "--threads", "1", "--sync-free",
+               "--parts", "llada", "--hf-width", "64", "--hf-layers", "2", "--hf-envs", "2", "--hf-answer-length",
+               "32", "--steps", "3", "--warmup", "1", "--out", str(out)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["sync_free"] is True and report["errors"] == {}
+    results = report["settings"]["llada_2x64_hf@2envs"]["results"]
+    assert set(results) == {"blocks + Fast-dLLM 0.9", "full + top-1", "full + permutation-full-a3"}
+    assert all(result["forwards_in_env_steps"] == 3 and positive_finite(result["ratio"]) for result in results.values())

@@ -300,3 +300,22 @@ def test_a_dream_checkpoint_under_200m_parameters_loads_with_its_own_generation_
     assert type(dream.model.generation_config).__name__ == "DreamStandInGenerationConfig"
     with pytest.raises(TypeError, match="strict"):  # what the self-test avoids (where transformers passes strict)
         dream.model.generation_config.validate(strict=True)
+
+
+def test_a_sync_free_env_scores_gsm8k_on_the_host_and_gives_the_host_steered_episodes(folders):
+    from test_validation import assert_tree_equal
+
+    runs = []
+    for sync_free in (False, True):
+        envs = make_vec(folders, "llada", num_envs=4, answer_length=8, block_length=4, sync_free=sync_free)
+        assert envs.unwrapped._scores_on_device is False  # a text verifier: the host scores it
+        obs, info = envs.reset(seed=0)
+        policy, run = fast_dllm_threshold(0.7), [(obs, info)]
+        for _ in range(20):  # past the first episodes' ends (8 passes each at most)
+            run.append(envs.step(policy(obs)))
+            obs = run[-1][0]
+        runs.append(run)
+    assert_tree_equal(runs[1], runs[0])
+    completions = [text for result in runs[0][1:] if "final_info" in result[4]
+                   for text in result[4]["final_info"]["completion"] if text is not None]  # fmt: skip
+    assert len(completions) >= 8 and all(isinstance(text, str) for text in completions)

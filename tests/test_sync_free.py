@@ -20,6 +20,7 @@ from unmask_gym.heuristics import fast_dllm_threshold
 from unmask_gym.models import load_model
 from unmask_gym.tasks import make_task
 from unmask_gym.testing import CountingTask, FakeDiffusionLM, SyncCounter
+from unmask_gym.transfer import HostCopy
 
 TEXTS = ("completion", "_completion", "prompt", "_prompt", "reference", "_reference")
 SETTINGS = {
@@ -118,7 +119,7 @@ def test_a_sync_free_step_makes_no_host_round_trip_but_the_banks_refill(mode):
     assert refills == ([MIN_BANK_EPISODES, 2 * MIN_BANK_EPISODES] if mode == AutoresetMode.SAME_STEP else [])
 
 
-def test_only_sync_free_scores_on_the_device_and_a_callable_reward_cannot():
+def test_only_sync_free_with_a_named_reward_scores_on_the_device():
     def reward(prompts, completions, **kwargs):
         return [0.0] * len(completions)
 
@@ -127,18 +128,70 @@ def test_only_sync_free_scores_on_the_device_and_a_callable_reward_cannot():
     assert outputs.scores_on_device(CountingTask(4), FakeDiffusionLM(), "additive")  # the testing pair has twins
     assert UnmaskVectorEnv(2, task="permutation", sync_free=True)._streams.encode_reference is not None
     assert UnmaskVectorEnv(2, task="permutation")._streams.encode_reference is None  # the host scores, as it decodes
+    host_scored = UnmaskVectorEnv(2, task="permutation", reward=reward, sync_free=True)
+    host_scored.reset(seed=0)
+    assert host_scored._streams.encode_reference is None and host_scored._state.reference is None
+    assert host_scored._bank.references.shape[2] == 0  # no ids to carry
 
 
 def test_sync_free_refuses_what_it_cannot_do_without_the_host():
-    def reward(prompts, completions, **kwargs):
-        return [0.0] * len(completions)
-
-    with pytest.raises(ValueError, match="sync_free=True scores finished episodes on the device"):
-        UnmaskVectorEnv(2, task="permutation", reward=reward, sync_free=True)
     with pytest.raises(ValueError, match="needs num_prompts=None and autoreset_mode SAME_STEP or DISABLED"):
         UnmaskVectorEnv(2, task="permutation", num_prompts=4, sync_free=True)
     with pytest.raises(ValueError, match="got num_prompts=None, autoreset_mode='NextStep'"):
         UnmaskVectorEnv(2, task="permutation", autoreset_mode=AutoresetMode.NEXT_STEP, sync_free=True)
+
+
+def scaled_by_nfe(prompts, completions, **kwargs):
+    """A callable reward (the host scores it): the verifier's score, less a little per pass."""
+    return [score * (1.0 - nfe / 64) for score, nfe in zip(kwargs["scores"], kwargs["nfe"], strict=True)]
+
+
+def play_with_texts(setting: dict, sync_free: bool, steps: int, choose) -> list:
+    """``play`` keeping every info key: a host-scored sync-free env reports what the host-steered one does."""
+    env = UnmaskVectorEnv(16, sync_free=sync_free, **setting)
+    obs, info = env.reset(seed=5)
+    results = [(obs, info)]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(choose(obs))
+        if env.autoreset_mode == AutoresetMode.DISABLED and not bool(env.running.any()):
+            obs, _ = env.reset(options={"reset_mask": torch.ones(16, dtype=torch.bool)})
+        results.append((obs, reward, terminated, truncated, info))
+    return results
+
+
+@pytest.mark.parametrize("name", ["semi_ar", "full", "sampling", "grouped-truncated", "disabled"])
+def test_a_host_scored_sync_free_step_gives_the_host_steered_episodes_and_infos(name):
+    setting = {**SETTINGS[name], "reward": scaled_by_nfe}
+    steps = MIN_BANK_EPISODES + 5  # past a bank refill
+    reference = play_with_texts(setting, False, steps, policy_for(name))
+    assert_tree_equal(play_with_texts(setting, True, steps, policy_for(name)), reference)
+    final = [result[4].get("final_info", result[4]) for result in reference[1:]]
+    completions = [text for info in final if "completion" in info for text in info["completion"] if text is not None]
+    assert len(completions) > 16 and sum(float(result[1].sum()) for result in reference[1:]) > 0
+
+
+def test_a_host_scored_sync_free_step_waits_once_and_only_after_the_forward_is_queued(monkeypatch):
+    env = UnmaskVectorEnv(16, task="permutation", block_length=4, reward=scaled_by_nfe, sync_free=True, device="cpu")
+    obs, _ = env.reset(seed=0)
+    events = []  # (on CUDA the copy is non-blocking, its wait an event's: the exactness test above runs there too)
+    logits = env.model.logits
+    monkeypatch.setattr(
+        env.model, "logits", lambda *args, **kwargs: events.append("forward") or logits(*args, **kwargs)
+    )
+    wait = HostCopy.wait
+    monkeypatch.setattr(HostCopy, "wait", lambda self: events.append("wait") or wait(self))
+    policy, syncs, ended = fast_dllm_threshold(0.9), [], 0
+    for _ in range(2 * MIN_BANK_EPISODES):
+        actions = policy(obs)
+        events.clear()
+        with SyncCounter() as counter:
+            obs, _, terminated, truncated, _ = env.step(actions)
+        assert events == ["forward", "wait"]
+        syncs.append((counter.device_to_host, counter.host_to_device))
+        ended += int((terminated | truncated).sum())
+    assert ended > 16
+    assert syncs.count((2, 0)) == 1 and syncs[MIN_BANK_EPISODES] == (2, 0)  # the refill's read, then the wait
+    assert all(count == (1, 0) for count in syncs[:MIN_BANK_EPISODES] + syncs[MIN_BANK_EPISODES + 1 :])
 
 
 def test_a_reset_mid_stream_catches_the_host_up_with_the_device():

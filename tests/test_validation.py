@@ -38,7 +38,7 @@ def snapshot(env: UnmaskVectorEnv) -> dict[str, Any]:
     state, book = env._state, env._book
     tensors = {}
     if state is not None:
-        for name in ("canvas", "attention", "steps", "unmask_step", "running"):
+        for name in ("canvas", "attention", "steps", "unmask_step", "running", "prompt_id", "episode_index"):
             tensors[name] = getattr(state, name).clone()
         for name in ("pred_token", "confidence", "margin", "entropy"):
             tensors[f"prediction.{name}"] = getattr(state.prediction, name).clone()
@@ -59,6 +59,7 @@ def snapshot(env: UnmaskVectorEnv) -> dict[str, Any]:
         "seed": env._seed,
         "autoreset_pending": env._autoreset_pending.copy().tolist(),
         "model_calls": env.model.calls,
+        "bank_age": env._bank_age,  # sync_free: steps since the prompt bank was built
     }
 
 
@@ -68,7 +69,7 @@ def assert_snapshots_equal(before: dict[str, Any], after: dict[str, Any], ignore
     for name, tensor in before["tensors"].items():
         assert torch.equal(tensor, after["tensors"][name]), name
     for key in ("seed", "prompt_id", "episode_index", "prompts", "references", "streams", "next_prompts",
-                "autoreset_pending", "model_calls"):  # fmt: skip
+                "autoreset_pending", "model_calls", "bank_age"):  # fmt: skip
         if key not in ignore:
             assert before[key] == after[key], key
 
@@ -329,14 +330,15 @@ REWARD_FAILURES = {
 
 
 @pytest.mark.parametrize("failure", sorted(REWARD_FAILURES))
-@pytest.mark.parametrize("autoreset_mode", [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP])
+@pytest.mark.parametrize(("autoreset_mode", "sync_free"), [
+    (AutoresetMode.SAME_STEP, False), (AutoresetMode.NEXT_STEP, False), (AutoresetMode.SAME_STEP, True)])  # fmt: skip
 def test_a_failing_reward_callable_raises_at_the_episode_end_and_leaves_the_env_unchanged(
-    failure: str, autoreset_mode: AutoresetMode
+    failure: str, autoreset_mode: AutoresetMode, sync_free: bool
 ) -> None:
     error_type, message = REWARD_FAILURES[failure]
     reward = ScriptedReward(failure)
-    env = make_env(reward=reward, autoreset_mode=autoreset_mode)
-    twin = make_env(reward=ScriptedReward(None), autoreset_mode=autoreset_mode)
+    env = make_env(reward=reward, autoreset_mode=autoreset_mode, sync_free=sync_free)
+    twin = make_env(reward=ScriptedReward(None), autoreset_mode=autoreset_mode, sync_free=sync_free)
     env.reset(seed=7)
     twin.reset(seed=7)
     # A step that ends no episode never calls the reward function, so it succeeds.
@@ -349,7 +351,7 @@ def test_a_failing_reward_callable_raises_at_the_episode_end_and_leaves_the_env_
         env.step(observation["action_mask"])  # commits everything: both episodes end
     assert reward.calls == 1
     # The step's forward is queued before scoring (so that on a GPU it overlaps the host's decoding): with SAME_STEP
-    # the restarted episodes' forward ran, and its result was dropped with the rest of the failed step.
+    # the restarted episodes' forward ran (sync_free: every row's), and its result was dropped with the failed step.
     dropped_forwards = int(autoreset_mode == AutoresetMode.SAME_STEP)
     assert snapshot(env)["model_calls"] == before["model_calls"] + dropped_forwards
     assert_snapshots_equal(before, snapshot(env), ignore=("model_calls",))

@@ -34,7 +34,7 @@ class PromptBank:
 
     tokens: torch.Tensor  # (G, B, P) int64: left-padded prompts
     lengths: torch.Tensor  # (G, B) int64: the prompts' lengths
-    references: torch.Tensor  # (G, B, L + 1) int64: the references' ids, then -1
+    references: torch.Tensor  # (G, B, L + 1) int64: the references' ids, then -1; (G, B, 0) when the host scores
     prompt_id: torch.Tensor  # (G, B) int64
     first: torch.Tensor  # (G,) int64: the episode index of each group's slot 0
     lasts: int  # steps the bank is sure to cover from when it was built
@@ -59,7 +59,8 @@ class PromptBank:
         else:
             tokens = np.full((*shape, config.max_prompt_length), model.pad_token_id, dtype=np.int64)
             lengths, prompt_id = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
-            references = np.full((*shape, config.answer_length + 1), -1, dtype=np.int64)
+            width = config.answer_length + 1 if streams.encode_reference else 0  # the host scores: no ids
+            references = np.full((*shape, width), -1, dtype=np.int64)
             kept = np.zeros(config.num_groups, dtype=np.int64)
         for group in range(config.num_groups):
             streams.release(group, int(first[group]) - 1)  # the oldest running episode stays: the host may ask
@@ -97,6 +98,9 @@ def start_from_bank(state: EnvState, reset: torch.Tensor, bank: PromptBank, conf
     canvas, attention = fresh_canvases(bank.tokens[group, slot], bank.lengths[group, slot], state.mask_token_id,
                                        config)  # fmt: skip  (every row's next episode; the reset rows keep it)
     row = reset[:, None]
+    reference = state.reference  # None when the host scores
+    if reference is not None:
+        reference = torch.where(row, bank.references[group, slot], reference)
     return state.replace(
         canvas=torch.where(row, canvas, state.canvas),
         attention=torch.where(row, attention, state.attention),
@@ -105,5 +109,5 @@ def start_from_bank(state: EnvState, reset: torch.Tensor, bank: PromptBank, conf
         running=state.running | reset,
         prompt_id=torch.where(reset, bank.prompt_id[group, slot], state.prompt_id),
         episode_index=episode_index,
-        reference=torch.where(row, bank.references[group, slot], state.reference),
+        reference=reference,
     )

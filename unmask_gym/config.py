@@ -109,11 +109,13 @@ class EnvConfig:
         "compiling fails)",
     )  # fmt: skip
     sync_free: bool = _argument(
-        False, "`False`", "steps with no host round trip: every row is forwarded each step (static shapes), finished "
-        "episodes are scored on the device and restarted from a device bank of each group's next prompts (the host "
-        "refills it, one sync, every 32 steps or more); the info then has no texts (`completion`, `prompt`, "
-        "`reference`: `env.decode_answers(final_obs[\"tokens\"])` where you need them). Built-in tasks, a named "
-        "reward, an endless prompt stream, `SAME_STEP` or `DISABLED` autoreset",
+        False, "`False`", "steps with no host round trip: every row is forwarded each step (static shapes) and "
+        "finished episodes restart from a device bank of each group's next prompts (the host refills it, one sync, "
+        "every 32 steps or more). The built-in tasks under a named reward are scored on the device, and the info then "
+        "has no texts (`completion`, `prompt`, `reference`: `env.decode_answers(final_obs[\"tokens\"])` where you "
+        "need them); other tasks (GSM8K, MATH, datasets) and a callable reward are scored on the host from a copy "
+        "it waits for only after the forward is queued, with the texts in the info. An endless prompt stream, "
+        "`SAME_STEP` or `DISABLED` autoreset",
     )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"

@@ -23,6 +23,7 @@ from unmask_gym.models.codec import decode_answer, encode_prompt
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.spaces import action_space, observation_space
 from unmask_gym.state import EnvState, EpisodeBook
+from unmask_gym.transfer import HostCopy
 
 __all__ = ["EMPTY_ACTIONS", "UnmaskVectorEnv"]
 
@@ -45,9 +46,11 @@ class UnmaskVectorEnv(VectorEnv):
     is reset within the step: the returned observation and top-level info belong to the new episode, the finished
     one is in ``info["final_obs"]`` (a dict of (N, ...) tensors, valid where ``info["_final_obs"]``) and
     ``info["final_info"]`` (the step's info dict, valid where ``info["_final_info"]``), as in Gymnasium 1.x.
-    With ``sync_free=True`` no text reaches the info (``completion``, ``prompt``, ``reference``), and ``final_obs``,
-    ``final_info`` and ``episode`` come with every step, valid where their masks say (the host does not look);
-    ``decode_answers`` turns ``final_obs["tokens"]`` into the texts.
+    With ``sync_free=True`` and a task scored on the device (the built-in ones under a named reward) no text reaches
+    the info (``completion``, ``prompt``, ``reference``), and ``final_obs``, ``final_info`` and ``episode`` come with
+    every step, valid where their masks say (the host does not look); ``decode_answers`` turns
+    ``final_obs["tokens"]`` into the texts. A text task or a callable reward is scored on the host, after the
+    forward is queued, and its info is the host-steered one.
 
     Every keyword argument is a field of ``EnvConfig`` (documented there and in the argument table of docs/mdp.md).
 
@@ -118,14 +121,10 @@ class UnmaskVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
-        # sync_free scores finished episodes on the device, against references placed with their prompts. The
-        # host-steered step scores on the host, while the next forward runs: on the device it would only add kernels.
-        if config.sync_free and not outputs.scores_on_device(self.task, self.model, self.reward):
-            raise ValueError(f"sync_free=True scores finished episodes on the device: it needs a task with "
-                             f"score_tokens (the built-in tasks; task {self.task.name!r} has "
-                             f"{'it' if hasattr(self.task, 'score_tokens') else 'none'}), a model that decodes with "
-                             f"the task's tokenizer and a named reward")  # fmt: skip
-        encode_reference = self._encode_reference if config.sync_free else None
+        # sync_free scores finished episodes on the device where the task has token twins of its verifier
+        # (references placed with their prompts); a text task is scored on the host, after the forward is queued.
+        self._scores_on_device = config.sync_free and outputs.scores_on_device(self.task, self.model, self.reward)
+        encode_reference = self._encode_reference if self._scores_on_device else None
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
                                       config.first_group, config.prompt_shard, config.prompt_repeats,
                                       encode_reference)  # fmt: skip
@@ -216,7 +215,7 @@ class UnmaskVectorEnv(VectorEnv):
             state = self._state or EnvState.empty(
                 self.num_envs, self.prompt_length, self.answer_length, self.model.mask_token_id,
                 self.model.pad_token_id, self.top_k, self.device, self.hidden_size, self.block_length,
-                self.config.sync_free,
+                self._scores_on_device,
             )  # fmt: skip
             no_rows = np.zeros(0, dtype=np.int64)
             state = dynamics.start_and_forward(state, book, rows, no_rows, self._streams, self.model, self.config,
@@ -262,9 +261,15 @@ class UnmaskVectorEnv(VectorEnv):
         ended = done | truncated
         ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
         if config.sync_free:
-            scores = outputs.device_scores(new, done, truncated, self.model, config)
+            # A host-scored task's finished answers start towards the host now; the host reads them (its one wait
+            # of the step) once the forward is queued, so decoding and scoring overlap it on an accelerator.
+            pending = None if self._scores_on_device else HostCopy(torch.cat(
+                [outputs.ending_columns(ended, committed, new, truncated), new.episode_index[:, None]], 1))
+            scores = outputs.device_scores(new, done, truncated, self.model, config) if pending is None else None
             new, next_book, endings = self._advance_on_device(ended_state, committed, ended), book, None
-            any_ended = True  # the host does not know: the masks say where
+            if pending is not None:
+                endings = self._score_on_host(pending.wait())
+            any_ended = endings is None or len(endings.rows) > 0  # scored on the device: the host does not know
         else:
             new, next_book, endings = self._advance_on_host(book, new, ended_state, committed, truncated, ended)
             scores, any_ended = None, len(endings.rows) > 0
@@ -286,6 +291,7 @@ class UnmaskVectorEnv(VectorEnv):
         if any_ended:
             info["episode"], info["_episode"] = end_info["episode"], ended.clone()
         self._state, self._book = new, next_book
+        self._bank_age += self._bank is not None  # counted once the step stands (a raising reward undoes it)
         return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
 
     def _advance_on_host(
@@ -298,9 +304,7 @@ class UnmaskVectorEnv(VectorEnv):
         picks the rows (and positions) to forward, and decodes the finished answers while the forward runs.
         """
         config = self.config
-        host = torch.cat(
-            [ended[:, None], committed.any(1)[:, None], new.steps[:, None], truncated[:, None], new.answer], 1
-        ).cpu().numpy()  # the step's one host sync: which episodes ended, and their answers
+        host = outputs.ending_columns(ended, committed, new, truncated).cpu().numpy()  # the step's one host sync
         done_rows = np.flatnonzero(host[:, 0])  # every ended episode: terminated or truncated
         stay_rows = np.flatnonzero((host[:, 1] != 0) & (host[:, 0] == 0))  # committed and still running
         if self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -327,18 +331,33 @@ class UnmaskVectorEnv(VectorEnv):
         if self._bank is not None:  # SAME_STEP: every ended episode restarts from the bank
             ended_state = start_from_bank(ended_state, ended, self._bank, self.config)
             changed = changed | ended
-            self._bank_age += 1
         return dynamics.forward_changed(ended_state, changed, self.model, self.config, self._seed)
 
     def _book_from_device(self) -> EpisodeBook:
         """The host's book as the device's episodes left it (``sync_free``: one sync, at a reset)."""
+        episode_index = self._state.episode_index.cpu().numpy().copy()
+        book = self._book_of(episode_index, range(self.num_envs))
+        book.episode_index, book.prompt_id = episode_index, self._state.prompt_id.cpu().numpy().copy()
+        return book
+
+    def _book_of(self, episode_index: np.ndarray, rows: Any) -> EpisodeBook:
+        """A copy of the book whose ``rows`` hold the prompt and reference of their episode in ``episode_index``."""
         book = self._book.copy()
-        book.episode_index = self._state.episode_index.cpu().numpy().copy()
-        book.prompt_id = self._state.prompt_id.cpu().numpy().copy()
-        for row, index in enumerate(book.episode_index):
-            episode = self._streams.get(row // self.group_size, int(index))  # kept by the stream: not yet released
+        for row in rows:
+            episode = self._streams.get(row // self.group_size, int(episode_index[row]))  # kept: not yet released
             book.prompts[row], book.references[row] = episode.prompt, episode.reference
         return book
+
+    def _score_on_host(self, host: np.ndarray) -> outputs.Endings:
+        """``sync_free`` with a host-scored task: decodes and scores the episodes that ``host`` says ended.
+
+        ``host`` (N, 5 + L): ``outputs.ending_columns`` and each row's episode index, which names its prompt and
+        reference in the streams (the device advanced the book; the host's copy is not kept up to date).
+        """
+        columns, episode_index = host[:, :-1], host[:, -1]
+        done_rows = np.flatnonzero(columns[:, 0])
+        book = self._book_of(episode_index, done_rows)
+        return outputs.score_episodes(book, done_rows, columns, self.model, self.config)
 
     def decode_answers(self, tokens: Any) -> list[str]:
         """The texts of answers (R, L) of token ids, as the info's ``completion`` holds them (up to the end token).

@@ -59,13 +59,24 @@ def device_scores(
     return torch.where(scored, reward, 0.0).float(), score, budget_exhausted
 
 
+def ending_columns(
+    ended: torch.Tensor, committed: torch.Tensor, state: EnvState, truncated: torch.Tensor
+) -> torch.Tensor:
+    """(N, 4 + L) int64, what the host needs to score a step's finished episodes (``score_episodes``'s ``host``).
+
+    Per row: ended, committed anything, steps, truncated, then the answer tokens.
+    """
+    return torch.cat([ended[:, None], committed.any(1)[:, None], state.steps[:, None], truncated[:, None],
+                      state.answer], 1)  # fmt: skip
+
+
 def score_episodes(
     book: EpisodeBook, done_rows: np.ndarray, host: np.ndarray, model: Any, config: EnvConfig
 ) -> Endings:
     """Decodes and scores the finished rows on the host: their terminal reward and what their info reports.
 
-    ``host`` (N, 4 + L) holds per row: ended, committed anything, steps, truncated, then the answer tokens. A
-    truncated episode (Gymnasium's time limit) is decoded but not scored: reward 0, score 0.
+    ``host`` (N, 4 + L): ``ending_columns`` on the host. A truncated episode (Gymnasium's time limit) is decoded
+    but not scored: reward 0, score 0.
     """
     n = config.num_envs
     reward, score = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)

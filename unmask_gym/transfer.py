@@ -33,3 +33,34 @@ def to_device(arrays: Sequence[np.ndarray], device: torch.device, dtype: type = 
         buffer = buffer.to(device)
     parts = buffer.split([int(np.size(array)) for array in arrays])
     return [part.view(np.shape(array)) for part, array in zip(parts, arrays, strict=True)]
+
+
+class HostCopy:
+    """A device tensor on its way to the host: the copy starts now, ``wait()`` reads it once more work is queued.
+
+    On CUDA the copy goes into pinned memory with ``non_blocking=True`` and an event marks its end, so the host can
+    queue the next kernels (the dLLM forward) before it waits; the wait then lasts until the copy, not the forward,
+    is done. On CPU there is nothing to wait for.
+
+    Example:
+        >>> copy = HostCopy(torch.tensor([[1, 2]]))
+        >>> copy.wait().tolist()
+        [[1, 2]]
+    """
+
+    def __init__(self, tensor: torch.Tensor) -> None:
+        self._event = None
+        if tensor.device.type == "cpu":
+            self._host = tensor.clone()  # the caller's tensor may change before the wait
+        elif tensor.device.type == "cuda":
+            self._host = tensor.to("cpu", non_blocking=True)  # into pinned memory: the host does not wait here
+            self._event = torch.cuda.Event()
+            self._event.record()
+        else:  # other accelerators: a plain (blocking) copy
+            self._host = tensor.cpu()
+
+    def wait(self) -> np.ndarray:
+        """The copied values as a numpy array (blocks until the copy is done, not until later kernels are)."""
+        if self._event is not None:
+            self._event.synchronize()
+        return self._host.numpy()
