@@ -24,14 +24,18 @@ def positive_finite(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
-@pytest.fixture(scope="module")
-def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
-    """The quick run's JSON as printed and as written to ``--out``."""
-    out = tmp_path_factory.mktemp("bench_gpu") / "gpu.json"
-    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--quick", "--device", "cpu", "--threads", "1"]
+def run_bench_gpu(out: Path, *arguments: str) -> tuple[dict, dict]:
+    """A CPU run of bench_gpu.py (one thread) with ``arguments``: its JSON as printed and as written to ``out``."""
+    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--device", "cpu", "--threads", "1", *arguments]
     done = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout), json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
+    """The quick run's JSON as printed and as written to ``--out``."""
+    return run_bench_gpu(tmp_path_factory.mktemp("bench_gpu") / "gpu.json", "--quick")
 
 
 def test_quick_run_writes_the_report_it_prints_with_the_issue_keys(quick_report):
@@ -69,12 +73,7 @@ def test_env_steps_per_second_cover_each_num_envs_and_targets_are_computed(quick
 
 
 def test_the_sync_free_envs_run_in_the_wide_scaling_and_grpo_parts(tmp_path):
-    out = tmp_path / "gpu.json"
-    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--quick", "--device", "cpu", "--threads", "1",
-               "--sync-free", "--parts", "wide", "scaling", "grpo", "--out", str(out)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--sync-free", "--parts", "wide", "scaling", "grpo")
     assert report["sync_free"] is True and report["errors"] == {}
     measured = report["settings"]["narrow_2_layers_64@8envs"]["results"]
     assert all(result["forwards_in_env_steps"] == report["steps"] for result in measured.values())
@@ -115,13 +114,9 @@ def test_weightless_build_keeps_buffers_and_fills_parameters_by_seed(monkeypatch
 @pytest.mark.hf
 def test_the_llada_part_runs_a_small_llada_shape_sync_free_with_gsm8k_scored_on_the_host(tmp_path):
     pytest.importorskip("transformers")
-    out = tmp_path / "gpu.json"
-    command = [sys.executable, str(BENCHMARKS / "bench_gpu.py"), "--device", "cpu", "--threads", "1", "--sync-free",
-               "--parts", "llada", "--hf-width", "64", "--hf-layers", "2", "--hf-envs", "2", "--hf-answer-length",
-               "32", "--steps", "3", "--warmup", "1", "--out", str(out)]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(out.read_text())
+    small = ("--hf-width", "64", "--hf-layers", "2", "--hf-envs", "2", "--hf-answer-length", "32")
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--sync-free", "--parts", "llada", *small, "--steps", "3",
+                              "--warmup", "1")  # fmt: skip
     assert report["sync_free"] is True and report["errors"] == {}
     results = report["settings"]["llada_2x64_hf@2envs"]["results"]
     assert set(results) == {"blocks + Fast-dLLM 0.9", "full + top-1", "full + permutation-full-a3"}
