@@ -24,7 +24,11 @@ learned policy, run on other tasks for its cost);
 
 The issue's targets sit beside the measured values in ``targets`` (computed pass/fail, not asserted). On a GPU:
 
-    python benchmarks/bench_gpu.py --device cuda --out benchmarks/results/gpu.json
+    python benchmarks/bench_gpu.py --device cuda --both-steps --out benchmarks/results/gpu.json
+
+``--sync-free`` runs every part with ``sync_free=True`` instead of the host-steered step; ``--both-steps`` runs
+them with the host-steered step, then again sync-free, filing the second pass under ``sync_free_run`` (the same
+keys, targets included): both readings from one machine in one run.
 
 (b) needs transformers (``pip install -e ".[hf]"``; the stand-in builds on 4.x only). ``--parts`` reruns some of
 (a)-(d) (``wide llada scaling grpo``); a part that fails is recorded under ``errors`` while the others still run
@@ -437,6 +441,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="sync_free=True in every part ((b)'s GSM8K is scored on the host, after the forward is queued)",
     )
+    parser.add_argument("--both-steps", action="store_true",
+                        help="every part with the host-steered step, then again with sync_free=True (filed under "
+                        "sync_free_run): one run, one machine, both readings")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)
@@ -461,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     except importlib.metadata.PackageNotFoundError:
         transformers_version = None
     cuda = args.device.type == "cuda"
+    steps = (False, True) if args.both_steps else (args.sync_free,)  # sync_free of each pass over the parts
     report: dict[str, Any] = {
         "benchmark": "bench_gpu.py (issue 29)",
         "quick": args.quick,
@@ -474,7 +482,26 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "warmup": args.warmup,
         "compile_features": args.compile_features,
-        "sync_free": args.sync_free,
+        **empty_run(args, steps[0]),
+    }  # fmt: skip
+    start = time.perf_counter()
+    for sync_free in steps:
+        run = report if sync_free == steps[0] else report.setdefault("sync_free_run", empty_run(args, sync_free))
+        args.sync_free = sync_free
+        run_parts(args, run)
+        if run is not report:
+            run["targets"] = targets(run)
+    report["targets"] = targets(report)
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    print(json.dumps(report, indent=2, default=str))
+    save_json(report, args.out)
+    return 1 if report["errors"] or report.get("sync_free_run", {}).get("errors") else 0
+
+
+def empty_run(args: argparse.Namespace, sync_free: bool) -> dict[str, Any]:
+    """What one pass over the parts fills in, with one kind of step (``sync_free`` or the host-steered one)."""
+    return {
+        "sync_free": sync_free,
         "ratio": {},
         "settings": {},
         "env_steps_per_s": {},
@@ -485,23 +512,21 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": {},
         "errors": {},
     }  # fmt: skip
+
+
+def run_parts(args: argparse.Namespace, run: dict[str, Any]) -> None:
+    """Runs ``args.parts`` into ``run``; a part that fails or is skipped is recorded and the others still run."""
     parts = {"wide": wide_models, "llada": llada_model, "scaling": tiny_scaling, "grpo": grpo_split}
-    start = time.perf_counter()
     for part in args.parts:
         try:
-            parts[part](args, report)
+            parts[part](args, run)
         except Skipped as reason:
-            report["skipped"][part] = str(reason)
+            run["skipped"][part] = str(reason)
             log(f"{part} skipped: {reason}")
         except Exception as error:  # a failed part must not cost the others' device time
-            report["errors"][part] = f"{type(error).__name__}: {error}"
+            run["errors"][part] = f"{type(error).__name__}: {error}"
             traceback.print_exc()
         release(args.device)
-    report["targets"] = targets(report)
-    report["seconds"] = round(time.perf_counter() - start, 1)
-    print(json.dumps(report, indent=2, default=str))
-    save_json(report, args.out)
-    return 1 if report["errors"] else 0
 
 
 if __name__ == "__main__":

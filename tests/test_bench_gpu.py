@@ -121,3 +121,14 @@ def test_the_llada_part_runs_a_small_llada_shape_sync_free_with_gsm8k_scored_on_
     results = report["settings"]["llada_2x64_hf@2envs"]["results"]
     assert set(results) == {"blocks + Fast-dLLM 0.9", "full + top-1", "full + permutation-full-a3"}
     assert all(result["forwards_in_env_steps"] == 3 and positive_finite(result["ratio"]) for result in results.values())
+
+
+def test_both_steps_files_a_second_sync_free_pass_with_the_same_keys(tmp_path):
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--both-steps", "--parts", "wide", "scaling")
+    second = report["sync_free_run"]
+    assert report["sync_free"] is False and second["sync_free"] is True
+    assert report["errors"] == {} == second["errors"]
+    assert second["ratio"].keys() == report["ratio"].keys() and second["ratio"]  # every model, measured twice
+    assert second["env_steps_per_s"].keys() == report["env_steps_per_s"].keys() == {"1", "4", "16", "64"}
+    assert second["targets"]["tiny_ms_per_step_at_64_envs"]["measured"] == second["ms_per_step"]["64"]
+    assert all(positive_finite(value) for table in second["ratio"].values() for value in table.values())
