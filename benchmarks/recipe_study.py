@@ -489,6 +489,28 @@ RUNS = [
      "--alpha-range 0.05,64 --iterations 300 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
      f"--alpha-scale-power 0.5 {FIVE} --out runs/st-full-cond-64-as05",
      "round 14's StateTracking row with the square root of its scaling"),
+    ("statetracking full conditioned 0.25-256: 5 features", "statetracking", "full", "runs/st-full-cond-256",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --alpha 3 --alpha-range 0.25,256 "
+     f"--iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-256",
+     "the shipped statetracking-full-cond's recipe with alpha up to 256, where one pass always pays"),
+    ("statetracking full conditioned, additive 1-32: 5 features", "statetracking", "full",
+     "runs/st-full-cond-add-1-32",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     f"--alpha-range 1,32 --iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/st-full-cond-add-1-32",
+     "the additive weight over 1-32, unscaled: where one pass starts to pay (about 13) lies inside the range"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum", "statetracking", "full",
+     "runs/st-full-cond-add-1-32-cur",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     f"--alpha-range 1,32 --alpha-curriculum 0.5 --iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} "
+     "--out runs/st-full-cond-add-1-32-cur",
+     "the row above, its range widening from alpha 1 over the first half"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.01", "statetracking", "full",
+     "runs/st-full-cond-add-1-32-cur-ent",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.01 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent",
+     "the row above with an entropy bonus, against commit probabilities saturating at 0 or 1"),
 ]  # fmt: skip
 
 

@@ -153,6 +153,14 @@ def recipe_study() -> str:
     return script("recipe_study").markdown(result("recipe_study"))
 
 
+def commit_saturation() -> str:
+    """The conditioned policies' share of undecided commit probabilities."""
+    data = result("commit_saturation")
+    rows = data["rows"]
+    return (script("commit_saturation").markdown(rows) + f"\n\nFirst decision of {rows[0]['prompts']} held-out "
+            "prompts. " + measured_on(data))  # fmt: skip
+
+
 def token_mass_rule() -> str:
     """The token_mass rule against the hull, per task, setting and scale."""
     rows = result("token_mass_rule")
@@ -339,6 +347,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "targets": targets,
     "recipe-study": recipe_study,
     "token-mass-rule": token_mass_rule,
+    "commit-saturation": commit_saturation,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,
     "prompt-formats": prompt_formats,

@@ -1,0 +1,36 @@
+"""``benchmarks/commit_saturation.py``: the share of undecided commit probabilities it reports is measured right."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).parent.parent / "benchmarks" / "commit_saturation.py"
+spec = importlib.util.spec_from_file_location("commit_saturation", SCRIPT)
+commit_saturation = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(commit_saturation)
+
+
+def fixed_policy(logit: float) -> SimpleNamespace:
+    """A policy-shaped object whose every commit logit is ``logit``."""
+    return SimpleNamespace(env_kwargs={"task": "permutation", "block_length": None},
+                           config=SimpleNamespace(evaluation_tau=1.0),
+                           logits=lambda obs: torch.full(obs["masked"].shape, logit))  # fmt: skip
+
+
+@pytest.mark.parametrize(("logit", "between", "held_back"), [(0.0, 1.0, 0.0), (10.0, 0.0, 0.0), (-10.0, 0.0, 1.0),
+                                                             (-2.0, 1.0, 1.0)])  # fmt: skip
+def test_first_decision_counts_undecided_and_held_back_positions(logit, between, held_back):
+    stats = commit_saturation.first_decision(fixed_policy(logit), prompts=8)
+    assert stats == {"between": between, "median_abs_logit": abs(logit), "held_back": held_back}
+
+
+def test_a_conditioned_policy_is_measured_at_its_range_ends_and_their_middle():
+    rows = commit_saturation.rows_of("statetracking-full-cond", prompts=8)
+    assert [row["alpha"] for row in rows] == [0.25, 2.828, 32.0]
+    assert all(0.0 <= row["between"] <= 1.0 and 0.0 <= row["held_back"] <= 1.0 for row in rows)
+    assert "| `statetracking-full-cond` | multiplicative | 0.25 |" in commit_saturation.markdown(rows)
