@@ -128,7 +128,8 @@ class GRPOConfig:
     warm_start_learning_rate: float = 1e-3
     """AdamW learning rate of the warm start."""
     sync_free: bool = False
-    """Roll out in ``sync_free`` envs (no host round trip in a step; the same rollouts): for a GPU, built-in tasks."""
+    """Roll out in ``sync_free`` envs (no host round trip in a step, or one overlapping the forward for text tasks;
+    the same rollouts): for a GPU."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the policy's initialisation."""
     device: str | None = None

@@ -102,7 +102,8 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     """Gradient-norm clip (CleanRL: 0.5)."""
     sync_free: bool = False
-    """Roll out in a ``sync_free`` env (no host round trip in a step; the same rollouts): for a GPU, built-in tasks."""
+    """Roll out in a ``sync_free`` env (no host round trip in a step, or one overlapping the forward for text tasks;
+    the same rollouts): for a GPU."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the initialisation."""
     device: str | None = None

@@ -108,13 +108,20 @@ def test_rollouts_are_the_same_whether_collect_checks_for_running_episodes_every
     assert sampled[0].num_steps == int(sampled[0].nfe.sum())  # only the running rows' steps are stored
 
 
-def test_grpo_in_sync_free_envs_trains_exactly_as_in_host_steered_ones():
+def score_less_nfe(prompts, completions, **kwargs):
+    """A callable reward, which a sync-free env scores on the host."""
+    return [score - nfe / 32 for score, nfe in zip(kwargs["scores"], kwargs["nfe"], strict=True)]
+
+
+@pytest.mark.parametrize("reward", ["multiplicative", score_less_nfe])
+def test_grpo_in_sync_free_envs_trains_exactly_as_in_host_steered_ones(reward):
     runs = []
     for sync_free in (False, True):
         trainer = GRPOTrainer(GRPOConfig(task="permutation", block_length=None, iterations=2, num_groups=2,
-                                         group_size=4, device="cpu", expert_steering=True, sync_free=sync_free),
-                              SMALL)  # fmt: skip
+                                         group_size=4, device="cpu", expert_steering=True, sync_free=sync_free,
+                                         reward=reward), SMALL)  # fmt: skip
         assert trainer.env.config.sync_free == sync_free == trainer.expert_env.config.sync_free
+        assert trainer.env._scores_on_device == (sync_free and not callable(reward))  # a callable: the host scores
         metrics = [{k: v for k, v in m.items() if not k.endswith("seconds")} for m in trainer.run()]
         runs.append((metrics, [parameter.detach().clone() for parameter in trainer.policy.parameters()]))
     assert runs[0][0] == runs[1][0]
