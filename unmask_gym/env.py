@@ -153,7 +153,10 @@ class UnmaskVectorEnv(VectorEnv):
 
     @property
     def skipped_prompts(self) -> int:
-        """Prompts of an endless stream skipped because they do not fit ``max_prompt_length`` (one warning)."""
+        """Prompts of an endless stream skipped because they do not fit ``max_prompt_length`` (one warning).
+
+        With ``sync_free=True`` the count includes the prompts the bank has drawn ahead of the running episodes.
+        """
         return self._streams.skipped
 
     @property
@@ -291,7 +294,8 @@ class UnmaskVectorEnv(VectorEnv):
         if any_ended:
             info["episode"], info["_episode"] = end_info["episode"], ended.clone()
         self._state, self._book = new, next_book
-        self._bank_age += self._bank is not None  # counted once the step stands (a raising reward undoes it)
+        if self._bank is not None:  # counted once the step stands: a step that raises leaves the count as it was
+            self._bank_age += 1
         return outputs.observation(new, config), reward, done.clone(), truncated.clone(), info
 
     def _advance_on_host(
