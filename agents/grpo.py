@@ -109,6 +109,9 @@ class GRPOConfig:
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
     entropy_coef: float = 0.0
     """Weight of an entropy bonus (mean summed Bernoulli entropy per step, episodes weighed as in the surrogate)."""
+    entropy_decay: float = 0.0
+    """The entropy bonus falls linearly from ``entropy_coef`` to 0 over this last fraction of the iterations (0 at
+    the last update), so a policy kept undecided while it learns to read its alpha ends decided; 0: constant."""
     kl_coef: float = 0.0
     """Weight of a KL penalty to the reference policy: the policy as RL began (after any warm start), frozen."""
     expert: str = "fast_dllm_threshold:threshold=0.9"
@@ -155,6 +158,9 @@ class GRPOConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.alpha_scale_power <= 2.0:
             raise ValueError(f"alpha_scale_power must lie in [0, 2], got {self.alpha_scale_power!r}")
+        if not 0.0 <= self.entropy_decay <= 1.0:
+            raise ValueError(f"entropy_decay must be a fraction of the iterations in [0, 1], got "
+                             f"{self.entropy_decay!r}")  # fmt: skip
         if not 0.0 <= self.alpha_curriculum <= 1.0:
             raise ValueError(f"alpha_curriculum must be a fraction of the iterations in [0, 1], got "
                              f"{self.alpha_curriculum!r}")  # fmt: skip
@@ -433,6 +439,14 @@ class GRPOTrainer:
         span = self.config.alpha_curriculum * self.config.iterations
         return 1.0 if span <= 0 else min(1.0, (self.iteration + 1) / span)
 
+    def entropy_weight(self) -> float:
+        """The entropy bonus's weight at the current update: ``entropy_coef``, then down to 0 (``entropy_decay``)."""
+        span = self.config.entropy_decay * self.config.iterations
+        if span <= 0:
+            return self.config.entropy_coef
+        remaining = self.config.iterations - 1 - self.iteration  # updates after this one
+        return self.config.entropy_coef * min(1.0, max(0.0, remaining / span))
+
     def _member_alphas(self, group_alpha: torch.Tensor | None) -> torch.Tensor | None:
         """(num_envs,) each row's alpha: its group's, every member the same (None without conditioning)."""
         return None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
@@ -448,7 +462,7 @@ class GRPOTrainer:
 
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
-        config, tau = self.config, self.policy.config.tau_train
+        config, tau, entropy_weight = self.config, self.policy.config.tau_train, self.entropy_weight()
         advantages = self.episode_advantages(rollouts)[rollouts.episode]  # (S,)
         weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
@@ -468,8 +482,8 @@ class GRPOTrainer:
                 loss = clipped_surrogate_loss(new, rollouts.old_log_prob[batch], advantages[batch], weights[batch],
                                               config.clip_coef)  # fmt: skip
                 step_entropy = entropy(logits, mask, tau)  # (B,)
-                if config.entropy_coef > 0:
-                    loss = loss - config.entropy_coef * weighted_mean(step_entropy, weights[batch])
+                if entropy_weight > 0:
+                    loss = loss - entropy_weight * weighted_mean(step_entropy, weights[batch])
                 reference_kl = torch.zeros_like(step_entropy)
                 if config.kl_coef > 0:
                     with torch.no_grad():

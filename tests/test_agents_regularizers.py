@@ -83,3 +83,25 @@ def test_without_length_normalisation_an_episode_counts_as_the_sum_of_its_steps(
         list(trainer.run())
     pairs = zip(plain.policy.parameters(), summed.policy.parameters(), strict=True)
     assert max((a - b).abs().max().item() for a, b in pairs) > 1e-5
+
+
+def test_the_entropy_bonus_decays_to_zero_over_the_last_fraction_of_the_run():
+    trainer = grpo(iterations=8, entropy_coef=0.4, entropy_decay=0.5)  # constant for 4 updates, then down to 0
+    weights = []
+    for iteration in range(8):
+        trainer.iteration = iteration
+        weights.append(trainer.entropy_weight())
+    assert weights == pytest.approx([0.4, 0.4, 0.4, 0.4, 0.3, 0.2, 0.1, 0.0])
+    assert grpo(entropy_coef=0.4).entropy_weight() == 0.4  # no decay: constant
+    # The last update of a decaying run is the plain one: the same parameters as a run without the bonus.
+    decayed = grpo(iterations=1, entropy_coef=0.5, entropy_decay=1.0)
+    next(decayed.run())
+    plain = grpo(iterations=1)
+    next(plain.run())
+    assert all(torch.equal(a, b) for a, b in zip(plain.policy.parameters(), decayed.policy.parameters(), strict=True))
+    constant = grpo(iterations=1, entropy_coef=0.5)
+    next(constant.run())  # without the decay the same update does move differently
+    assert not all(torch.equal(a, b) for a, b in zip(plain.policy.parameters(), constant.policy.parameters(),
+                                                        strict=True))  # fmt: skip
+    with pytest.raises(ValueError, match="entropy_decay must be a fraction of the iterations in \\[0, 1\\], got 2"):
+        GRPOConfig(entropy_decay=2)
