@@ -511,6 +511,30 @@ RUNS = [
      "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.01 --iterations 300 --update-epochs 1 "
      f"--num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent",
      "the row above with an entropy bonus, against commit probabilities saturating at 0 or 1"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.02", "statetracking", "full",
+     "runs/st-full-cond-add-1-32-cur-ent0.02",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.02 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.02",
+     "a stronger entropy bonus: the probabilities stay undecided"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.05", "statetracking", "full",
+     "runs/st-full-cond-add-1-32-cur-ent0.05",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.05 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.05",
+     "a stronger entropy bonus: the probabilities stay undecided"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.02 decaying over the last half",
+     "statetracking", "full", "runs/st-full-cond-add-1-32-cur-ent0.02-decay",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.02 --entropy-decay 0.5 --iterations 300 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.02-decay",
+     "the row above with the bonus falling to 0 over the second half, so the policy ends decided"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.05 decaying over the last half",
+     "statetracking", "full", "runs/st-full-cond-add-1-32-cur-ent0.05-decay",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.05 --entropy-decay 0.5 --iterations 300 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.05-decay",
+     "the row above with the bonus falling to 0 over the second half, so the policy ends decided"),
 ]  # fmt: skip
 
 
