@@ -535,6 +535,12 @@ RUNS = [
      "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.05 --entropy-decay 0.5 --iterations 300 "
      f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.05-decay",
      "the row above with the bonus falling to 0 over the second half, so the policy ends decided"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.02 decaying, 600 iterations",
+     "statetracking", "full", "runs/st-full-cond-add-1-32-cur-ent0.02-decay-600",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.02 --entropy-decay 0.5 --iterations 600 "
+     f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.02-decay-600",
+     "twice the iterations: 300 with the bonus, 300 while it falls to 0"),
 ]  # fmt: skip
 
 
