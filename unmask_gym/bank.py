@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from unmask_gym.canvas import left_pad_arrays, right_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.dynamics import fresh_canvases
 from unmask_gym.prompts import PromptStreams
@@ -66,15 +67,15 @@ class PromptBank:
             streams.release(group, int(first[group]) - 1)  # the oldest running episode stays: the host may ask
             for array in (tokens, lengths, references, prompt_id):  # slide the kept episodes to the front
                 array[group, : kept[group]] = array[group, size - kept[group] :]
-            for offset in range(int(kept[group]), size):
-                episode = streams.get(group, int(first[group]) + offset)  # an endless stream: never None
-                ids = episode.tokens  # fits max_prompt_length: the stream checked it
-                tokens[group, offset] = model.pad_token_id
-                tokens[group, offset, config.max_prompt_length - len(ids) :] = ids  # left padding
-                lengths[group, offset] = len(ids)
-                references[group, offset] = -1
-                references[group, offset, : len(episode.reference_tokens)] = episode.reference_tokens
-                prompt_id[group, offset] = episode.prompt_id
+            new = slice(int(kept[group]), size)
+            episodes = [streams.get(group, int(first[group]) + offset)  # an endless stream: never None
+                        for offset in range(new.start, size)]  # fmt: skip
+            if episodes:  # their ids fit max_prompt_length: the stream checked them
+                tokens[group, new], lengths[group, new] = left_pad_arrays(
+                    [episode.tokens for episode in episodes], config.max_prompt_length, model.pad_token_id)
+                references[group, new] = right_pad_arrays([episode.reference_tokens for episode in episodes],
+                                                          references.shape[2])  # fmt: skip
+                prompt_id[group, new] = [episode.prompt_id for episode in episodes]
         host = (tokens, lengths, references, prompt_id, first)
         on_device = to_device(host, device)
         return PromptBank(*on_device, lasts=size - spread, host=host)

@@ -43,3 +43,16 @@ def left_pad_arrays(
             tokens[row, prompt_length - len(ids) :] = ids
         lengths[row] = len(ids)
     return tokens, lengths
+
+
+def right_pad_arrays(ids: Sequence[Sequence[int]], width: int, fill: int = -1) -> np.ndarray:
+    """(n, width) int64: each sequence from the left, then ``fill`` (the layout of references' ids, -1 after each).
+
+    Example:
+        >>> right_pad_arrays([[5, 6], [7]], 3).tolist()
+        [[5, 6, -1], [7, -1, -1]]
+    """
+    out = np.full((len(ids), width), fill, dtype=np.int64)
+    for row, values in enumerate(ids):
+        out[row, : len(values)] = values
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from unmask_gym.canvas import left_pad_arrays
+from unmask_gym.canvas import left_pad_arrays, right_pad_arrays
 from unmask_gym.config import EnvConfig
 from unmask_gym.features import Prediction, predict
 from unmask_gym.noise import episode_uniforms
@@ -85,9 +85,7 @@ def next_episodes(
     for group in {row // config.group_size for row in rows}:
         streams.release(group, book.group_oldest(group))
     tokens, lengths = left_pad_arrays(prompt_tokens, config.max_prompt_length, model.pad_token_id)
-    references = np.full((len(started), config.answer_length + 1 if streams.encode_reference else 0), -1)
-    for index, ids in enumerate(reference_tokens):
-        references[index, : len(ids)] = ids
+    references = right_pad_arrays(reference_tokens, config.answer_length + 1 if streams.encode_reference else 0)
     return NewEpisodes(np.asarray(rows, dtype=np.int64), np.asarray(started, dtype=np.int64), tokens, lengths,
                        references)  # fmt: skip
 

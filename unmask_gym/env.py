@@ -366,8 +366,8 @@ class UnmaskVectorEnv(VectorEnv):
     def decode_answers(self, tokens: Any) -> list[str]:
         """The texts of answers (R, L) of token ids, as the info's ``completion`` holds them (up to the end token).
 
-        With ``sync_free=True`` the info carries no texts: decode ``info["final_obs"]["tokens"][ended]`` here where
-        you need them (one device -> host copy, when you ask).
+        With ``sync_free=True`` and a task scored on the device the info carries no texts: decode
+        ``info["final_obs"]["tokens"][ended]`` here where you need them (one device -> host copy, when you ask).
         """
         rows = torch.as_tensor(tokens)
         if rows.dim() != 2 or rows.shape[1] != self.answer_length or rows.is_floating_point():

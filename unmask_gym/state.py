@@ -33,13 +33,13 @@ class EnvState:
     episode_index: torch.Tensor  # (N,) int64: the device copy of ``EpisodeBook.episode_index``
     mask_token_id: int
     block_length: int | None  # semi-AR block length, None in full diffusion
-    reference: torch.Tensor | None = None  # (N, L + 1) int64: the reference's ids, then -1 (``sync_free`` only)
+    reference: torch.Tensor | None = None  # (N, L + 1) int64: the reference's ids, then -1 (scored on the device)
 
     @staticmethod
     def empty(num_envs: int, prompt_length: int, answer_length: int, mask_token_id: int, pad_token_id: int,
               top_k: int, device: torch.device, hidden_size: int = 0, block_length: int | None = None,
               with_references: bool = False) -> EnvState:  # fmt: skip
-        """A state with no episode in any slot (``with_references``: a ``reference`` per slot, for ``sync_free``)."""
+        """A state with no episode in any slot (``with_references``: a ``reference`` per slot, scored on the device)."""
         shape = (num_envs, answer_length)
         zeros = torch.zeros(shape, device=device)
         prediction = Prediction(
