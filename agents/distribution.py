@@ -1,7 +1,16 @@
-"""The policy's action distribution: an independent Bernoulli per selectable position.
+"""The policy's action distribution: a commit probability per selectable position, drawn with one of two noises.
 
-With logits z (N, L) and temperature tau, position i is committed with probability p_i = sigmoid(z_i / tau),
-independently, and only where ``action_mask`` is True (the env ignores the rest, so the policy never samples them).
+With logits z (N, L) and temperature tau, position i is committed with probability p_i = sigmoid(z_i / tau), and
+only where ``action_mask`` is True (the env ignores the rest, so the policy never samples them). The ``noise``
+decides how the positions' draws relate; both have the same p_i per position:
+
+- ``"independent"`` (the paper's): one uniform u_i per position, commit where u_i < p_i: a Bernoulli each. To
+  commit all n positions at once the policy needs every p_i near 1 (p ** n), so a policy that keeps its
+  probabilities undecided rarely writes many tokens in one pass.
+- ``"shared"``: one uniform u per row, commit every position where u < p_i: a random threshold on the logits (z_i >
+  tau * logit(u)). The committed set is always the k highest-logit positions, k random, and the whole answer goes in
+  one pass with probability min_i p_i; the outcomes are the n + 1 cut points of the sorted probabilities.
+
 At evaluation two things change: the test-time knob beta scales the probabilities, p'_i = min(1, beta * p_i), and
 an empty sample commits the highest-logit selectable position instead, so a policy never wastes a pass.
 
@@ -12,6 +21,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+NOISES = ("independent", "shared")
+"""How a row's positions are drawn: a uniform each (Bernoulli), or one uniform for all (a threshold on the logits)."""
 
 NO_FALLBACK = -1
 """``fallback`` value of a row whose empty action commits nothing (the env's ``empty_action="noop"``)."""
@@ -37,8 +49,9 @@ def sample_action(
     beta: float = 1.0,
     generator: torch.Generator | None = None,
     fallback_to_highest_logit: bool = False,
+    noise: str = "independent",
 ) -> torch.Tensor:
-    """(N, L) bool: one Bernoulli draw per selectable position, never outside ``action_mask``.
+    """(N, L) bool: a draw of every selectable position's commit, never outside ``action_mask``.
 
     Args:
         logits: (N, L) policy logits.
@@ -48,6 +61,7 @@ def sample_action(
         generator: the policy's own generator (on the logits' device), so that a seeded run reproduces.
         fallback_to_highest_logit: a row that drew nothing but has a selectable position commits its highest-logit
             one (evaluation).
+        noise: ``"independent"`` (a uniform per position) or ``"shared"`` (one per row: the top-k by logit).
 
     Example:
         >>> action_mask = torch.tensor([[True, True, False]])
@@ -55,7 +69,8 @@ def sample_action(
         tensor([[False,  True, False]])
     """
     probabilities = commit_probabilities(logits, action_mask, tau, beta)  # (N, L)
-    uniforms = torch.rand(probabilities.shape, generator=generator, device=probabilities.device)
+    shape = probabilities.shape if _is_independent(noise) else (probabilities.shape[0], 1)
+    uniforms = torch.rand(shape, generator=generator, device=probabilities.device)
     action = (uniforms < probabilities) & action_mask
     if fallback_to_highest_logit:
         empty = ~action.any(1) & action_mask.any(1)  # (N,)
@@ -65,8 +80,16 @@ def sample_action(
     return action
 
 
+def _is_independent(noise: str) -> bool:
+    if noise not in NOISES:
+        raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")
+    return noise == "independent"
+
+
 def most_likely_action(logits: torch.Tensor, action_mask: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-    """(N, L) bool: the most likely outcome, p > 1/2 per selectable position, an empty one replaced by ``fallback``.
+    """(N, L) bool: the median outcome, p > 1/2 per selectable position, an empty one replaced by ``fallback``.
+
+    Under either noise: the most likely value of each position, and the set a shared uniform of 1/2 draws.
 
     ``fallback`` (N,) is a position per row, or ``NO_FALLBACK`` for rows whose empty action stays empty.
 
@@ -115,13 +138,15 @@ def log_prob(
     action_mask: torch.Tensor,
     tau: float = 1.0,
     fallback: torch.Tensor | None = None,
+    noise: str = "independent",
 ) -> torch.Tensor:
     """(N,) log-probability of the executed ``action`` under the sampling distribution (beta = 1).
 
-    An executed action is the Bernoulli sample, except that an empty sample becomes ``{fallback}`` where the env
-    has a fallback. So the executed action ``{j}`` with j the fallback has probability
-    ``p_j prod_{i != j} (1 - p_i) + prod_i (1 - p_i) = prod_{i != j} (1 - p_i)``; every other action has its
-    plain Bernoulli probability. Only selectable positions count.
+    An executed action is the sample, except that an empty sample becomes ``{fallback}`` where the env has a
+    fallback, so the executed ``{j}`` with j the fallback has P(sample = {j}) + P(empty sample). With independent
+    noise that is ``p_j prod_{i != j} (1 - p_i) + prod_i (1 - p_i) = prod_{i != j} (1 - p_i)``, and every other
+    action has its plain Bernoulli probability. With shared noise see ``shared_log_prob``. Only selectable
+    positions count.
 
     Args:
         logits: (N, L) policy logits (differentiable).
@@ -129,6 +154,7 @@ def log_prob(
         action_mask: (N, L) bool, the positions the policy could choose from.
         tau: the sampling temperature.
         fallback: (N,) int64 position an empty sample turns into, ``NO_FALLBACK`` where none (default: none).
+        noise: the noise the action was drawn with (``NOISES``).
 
     Example:
         >>> logits, mask = torch.tensor([[0.0, 0.0]]), torch.tensor([[True, True]])
@@ -138,6 +164,8 @@ def log_prob(
         >>> round(log_prob(logits, torch.tensor([[True, False]]), mask, fallback=fallback).exp().item(), 4)
         0.5
     """
+    if not _is_independent(noise):
+        return shared_log_prob(logits, action, action_mask, tau, fallback)
     action = action & action_mask
     z = logits.float() / tau
     log_commit, log_skip = F.logsigmoid(z), F.logsigmoid(-z)  # log p, log (1 - p), stable for large |z|
@@ -152,8 +180,69 @@ def log_prob(
     return torch.where(lands_on_fallback, with_fallback, plain)
 
 
-def entropy(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
-    """(N,) summed Bernoulli entropy over the selectable positions (nats; the empty-sample fallback ignored)."""
+SMALLEST_GAP = 1e-6
+"""The least ``z_a - z_b`` a cut of the shared threshold is given (see ``shared_log_prob``)."""
+
+
+def shared_log_prob(logits: torch.Tensor, action: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0,
+                    fallback: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """(N,) log-probability of the executed ``action`` under shared noise (one uniform per row).
+
+    The threshold draws the set S when it falls between S's weakest logit a = min_S z and the strongest logit left
+    out b = max z outside S: P(S) = sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - e^(b - a)), computed in
+    logs (a = +inf for the empty set, b = -inf for the full one). A set the logits' order cannot draw (a <= b: only
+    off-policy, after an update reordered its positions) has its gap floored at ``SMALLEST_GAP``, so ratios and
+    losses stay finite and the gradient still pushes a up and b down. The executed ``{j}`` of an empty sample adds
+    P(empty) = sigmoid(-max z).
+
+    Example:
+        >>> logits, mask = torch.tensor([[0.0, -30.0]]), torch.tensor([[True, True]])
+        >>> round(shared_log_prob(logits, torch.tensor([[True, False]]), mask).exp().item(), 4)  # 1/2 - 0
+        0.5
+        >>> round(shared_log_prob(logits, torch.tensor([[True, False]]), mask, fallback=torch.tensor([0])).exp()
+        ...       .item(), 4)  # 1/2 + P(empty) = 1/2
+        1.0
+    """
+    action = action & action_mask
+    z = logits.float() / tau
+    far = torch.finfo(z.dtype).max / 4  # finite stand-ins for +-inf: no nan in the gradient
+    a = z.masked_fill(~action, far).amin(1)  # (N,) the weakest committed logit
+    b = z.masked_fill(~action_mask | action, -far).amax(1)  # (N,) the strongest one left out
+    gap = (a - b).clamp(min=SMALLEST_GAP)
+    log_set = F.logsigmoid(a) + F.logsigmoid(-b) + torch.log(-torch.expm1(-gap))
+    log_set = log_set.where(action_mask.any(1), torch.zeros_like(log_set))  # nothing selectable: P(empty) = 1
+    if fallback is None:
+        return log_set
+    position = fallback.clamp(min=0)[:, None]  # (N, 1)
+    lands_on_fallback = (fallback >= 0) & (action.sum(1) == 1) & action.gather(1, position).squeeze(1)
+    log_empty = F.logsigmoid(-z.masked_fill(~action_mask, -far).amax(1))  # (N,) the threshold above every logit
+    return torch.where(lands_on_fallback, torch.logaddexp(log_set, log_empty), log_set)
+
+
+def cut_probabilities(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    """(N, L + 1) the shared threshold's outcomes: q_k = p_(k) - p_(k+1), the chance of committing the top k.
+
+    p_(1) >= ... >= p_(L) are the sorted probabilities (unselectable ones 0), p_(0) = 1, p_(L+1) = 0.
+
+    Example:
+        >>> cut_probabilities(torch.tensor([[0.0, 30.0]]), torch.tensor([[True, True]])).tolist()
+        [[0.0, 0.5, 0.5]]
+    """
+    sorted_p = commit_probabilities(logits, action_mask, tau).sort(1, descending=True).values  # (N, L)
+    ones, zeros = torch.ones_like(sorted_p[:, :1]), torch.zeros_like(sorted_p[:, :1])
+    return torch.cat([ones, sorted_p], 1) - torch.cat([sorted_p, zeros], 1)
+
+
+def entropy(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0, noise: str = "independent"
+            ) -> torch.Tensor:  # fmt: skip
+    """(N,) entropy of the action distribution (nats; the empty-sample fallback ignored).
+
+    Independent noise: the summed Bernoulli entropies of the selectable positions. Shared noise: the entropy of
+    the cut, ``-sum_k q_k log q_k`` over ``cut_probabilities`` (at most log(n + 1) for n selectable positions).
+    """
+    if not _is_independent(noise):
+        q = cut_probabilities(logits, action_mask, tau)
+        return -(q * q.clamp(min=1e-12).log()).sum(1)  # the clamp: a finite gradient where q_k = 0 (ties)
     z = logits.float() / tau
     p = torch.sigmoid(z)
     per_position = -(p * F.logsigmoid(z) + (1 - p) * F.logsigmoid(-z))
@@ -181,14 +270,19 @@ def bernoulli_kl(logits: torch.Tensor, reference_logits: torch.Tensor, action_ma
 
 
 def expected_commits(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0, beta: float = 1.0,
-                     fallback_to_highest_logit: bool = True) -> torch.Tensor:  # fmt: skip
+                     fallback_to_highest_logit: bool = True, noise: str = "independent") -> torch.Tensor:  # fmt: skip
     """(N,) expected number of positions committed: sum of p' plus, with the fallback, P(empty sample).
 
-    Non-decreasing in beta: d/dq_j of ``sum q + prod (1 - q)`` is ``1 - prod_{i != j} (1 - q_i) >= 0``.
+    P(empty) is ``prod (1 - p')`` with independent noise, ``1 - max p'`` with shared noise. Non-decreasing in beta
+    under both: d/dq_j of ``sum q + prod (1 - q)`` is ``1 - prod_{i != j} (1 - q_i) >= 0``, and ``sum q - max q``
+    never falls as the q rise.
     """
     probabilities = commit_probabilities(logits, action_mask, tau, beta)
     expected = probabilities.sum(1)
     if fallback_to_highest_logit:
-        empty = (1 - probabilities).where(action_mask, torch.ones_like(probabilities)).prod(1)
+        if _is_independent(noise):
+            empty = (1 - probabilities).where(action_mask, torch.ones_like(probabilities)).prod(1)
+        else:
+            empty = 1 - probabilities.amax(1)
         expected = expected + empty * action_mask.any(1)
     return expected

@@ -108,7 +108,8 @@ class GRPOConfig:
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
     entropy_coef: float = 0.0
-    """Weight of an entropy bonus (mean summed Bernoulli entropy per step, episodes weighed as in the surrogate)."""
+    """Weight of an entropy bonus (the mean entropy of a step's action distribution, ``distribution.entropy``:
+    summed Bernoulli entropies, or the cut's under shared noise; episodes weighed as in the surrogate)."""
     entropy_decay: float = 0.0
     """The entropy bonus falls linearly from ``entropy_coef`` to 0 over this last fraction of the iterations (0 at
     the last update), so a policy kept undecided while it learns to read its alpha ends decided; 0: constant."""
@@ -313,6 +314,11 @@ class GRPOTrainer:
         self.distributed = Distributed.from_environment(config.device)
         self._task, self._model = task, model
         policy_config = policy_config or PolicyConfig()
+        if config.kl_coef > 0 and policy_config.commit_noise != "independent":
+            raise ValueError(f"kl_coef={config.kl_coef} needs commit_noise='independent' (its KL is exact per "
+                             f"position); two shared-noise policies whose logits order the positions differently "
+                             f"draw different sets, so their KL is unbounded: use entropy_coef to regularise instead, "
+                             f"got commit_noise={policy_config.commit_noise!r}")  # fmt: skip
         self.observe_hidden = "hidden" in policy_config.features
         self.env = self._make_env(config.block_length, config.group_size, config.num_envs, task, model)
         self.expert = make_policy(config.expert) if config.expert_steering or config.warm_start else None
@@ -399,11 +405,11 @@ class GRPOTrainer:
 
     def collect(self, seed: int) -> Rollouts:
         """The iteration's rollouts: G per prompt group from the policy, plus the expert's one if steering."""
-        tau = self.policy.config.tau_train
+        tau, noise = self.policy.config.tau_train, self.policy.config.commit_noise
 
         def sample(obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
             return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
-                                 fallback_to_highest_logit=self.config.policy_fallback)  # fmt: skip
+                                 fallback_to_highest_logit=self.config.policy_fallback, noise=noise)  # fmt: skip
 
         group_alpha = self.group_alphas(seed, self.curriculum_progress())
         row_alpha = self._member_alphas(group_alpha)
@@ -463,6 +469,7 @@ class GRPOTrainer:
     def update(self, rollouts: Rollouts) -> dict[str, float]:
         """Clipped policy-gradient epochs over the stored steps (no dLLM call); returns loss statistics."""
         config, tau, entropy_weight = self.config, self.policy.config.tau_train, self.entropy_weight()
+        noise = self.policy.config.commit_noise
         advantages = self.episode_advantages(rollouts)[rollouts.episode]  # (S,)
         weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
@@ -478,10 +485,10 @@ class GRPOTrainer:
                 mask = rollouts.action_mask[batch]
                 # The policy's fallback is its current argmax, so the executed action's probability uses it.
                 fallback = self._fallback(logits, mask, rollouts.fallback[batch])
-                new = log_prob(logits, rollouts.action[batch], mask, tau, fallback)
+                new = log_prob(logits, rollouts.action[batch], mask, tau, fallback, noise)
                 loss = clipped_surrogate_loss(new, rollouts.old_log_prob[batch], advantages[batch], weights[batch],
                                               config.clip_coef)  # fmt: skip
-                step_entropy = entropy(logits, mask, tau)  # (B,)
+                step_entropy = entropy(logits, mask, tau, noise)  # (B,)
                 if entropy_weight > 0:
                     loss = loss - entropy_weight * weighted_mean(step_entropy, weights[batch])
                 reference_kl = torch.zeros_like(step_entropy)
@@ -513,9 +520,9 @@ class GRPOTrainer:
     def imitation_warm_start(self) -> dict[str, float]:
         """Fits the policy to the expert's decisions: maximum likelihood of its actions on its own episodes.
 
-        The likelihood is the policy's own action distribution, fallback included, so a rule such as Fast-dLLM's
-        "every position above the threshold, else the most confident one" is a threshold per position plus the
-        fallback. Stops once the policy's most likely action (p > 1/2 per position, then the fallback) equals the
+        The likelihood is the per-position Bernoullis' (under either ``commit_noise``), fallback included, so a rule
+        such as Fast-dLLM's "every position above the threshold, else the most confident one" is a threshold per
+        position plus the fallback. Stops once the policy's most likely action (p > 1/2 per position, then the fallback) equals the
         expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of other prompts).
         """
         config, tau = self.config, self.policy.config.tau_train
@@ -541,6 +548,8 @@ class GRPOTrainer:
                 logits = self.model(data.features[batch], data.condition[batch])
                 mask = data.action_mask[batch]
                 fallback = self._fallback(logits, mask, data.fallback[batch])
+                # Both noises share the per-position probabilities, so the warm start fits those (the independent
+                # likelihood) either way: under shared noise an expert set out of logit order has only a floor.
                 loss = -log_prob(logits, data.action[batch], mask, tau, fallback).mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

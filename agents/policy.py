@@ -21,7 +21,7 @@ from torch import nn
 
 from unmask_gym.heuristics import as_batched_tensors, in_kind, token_agreement
 
-from .distribution import expected_commits, sample_action
+from .distribution import NOISES, expected_commits, sample_action
 
 TOKEN_FEATURES = ("token_count", "token_mass", "token_rank")
 """Features read from which selectable positions predict the same token (``unmask_gym.heuristics.token_agreement``)."""
@@ -56,6 +56,11 @@ class PolicyConfig:
     """"adaln": the paper's block (RoPE attention, norms modulated by the mask flag and step fraction); "plain": a
     pre-LN transformer block without position encoding that reads the mask flag and step fraction (and alpha) as
     inputs beside the features (the recipe study's plain REINFORCE network)."""
+    commit_noise: str = "independent"
+    """How a step's commits are drawn from the per-position probabilities: "independent", a Bernoulli each (the
+    paper's); "shared", one uniform per row against every position's probability, a random threshold on the logits
+    that commits the top-k positions (the same probability per position, but the whole answer in one pass with
+    probability min p instead of prod p). ``agents/distribution.py``."""
     tau_train: float = 1.0
     """Sampling temperature of the logits in training (the paper: 1)."""
     tau_eval: float | None = None
@@ -87,6 +92,8 @@ class PolicyConfig:
             raise ValueError(
                 f"features must be distinct names from {(*SCALAR_FEATURES, 'hidden')}, got {self.features!r}"
             )
+        if self.commit_noise not in NOISES:
+            raise ValueError(f"commit_noise must be one of {NOISES}, got {self.commit_noise!r}")
         if self.architecture not in ("adaln", "plain"):
             raise ValueError(f"architecture must be 'adaln' or 'plain', got {self.architecture!r}")
         if self.width % (2 * self.num_heads):
@@ -414,11 +421,13 @@ class LearnedPolicy:
         if self._generator is None or self._generator.device != logits.device:
             self._generator = torch.Generator(device=logits.device).manual_seed(self.seed)
         tau, beta = self.config.evaluation_tau, self._check_beta()
-        return sample_action(logits, obs["action_mask"], tau, beta, self._generator, fallback_to_highest_logit=True)
+        return sample_action(logits, obs["action_mask"], tau, beta, self._generator, fallback_to_highest_logit=True,
+                             noise=self.config.commit_noise)  # fmt: skip
 
     def expected_commits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(N,) expected positions committed at this beta (the fallback included)."""
-        return expected_commits(self.logits(obs), obs["action_mask"], self.config.evaluation_tau, self._check_beta())
+        return expected_commits(self.logits(obs), obs["action_mask"], self.config.evaluation_tau, self._check_beta(),
+                                noise=self.config.commit_noise)  # fmt: skip
 
     def logits(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """(N, L) logits on the obs' device (the network follows the observations there)."""

@@ -310,7 +310,7 @@ class PPOTrainer:
 
     def collect(self) -> tuple[Rollout, dict[str, float], torch.Tensor]:
         """``num_steps`` decisions in every slot; returns the rollout, episode statistics and the next state's value."""
-        config, tau = self.config, self.policy.config.tau_train
+        config, tau, noise = self.config, self.policy.config.tau_train, self.policy.config.commit_noise
         if self._obs is None:  # a resumed run starts new prompts, not the opening ones again
             seed = config.seed if self.iteration == 0 else iteration_seed(config.seed, 4, self.iteration)
             self._obs, _ = self.env.reset(seed=seed)
@@ -323,7 +323,7 @@ class PPOTrainer:
             with torch.no_grad():
                 logits, value = self.agent(features, condition)
             action = sample_action(logits, mask, tau, generator=self.rollout_generator,
-                                   fallback_to_highest_logit=config.policy_fallback)  # fmt: skip
+                                   fallback_to_highest_logit=config.policy_fallback, noise=noise)  # fmt: skip
             fallback = empty_sample_fallback(logits, obs, self.env.empty_action, config.policy_fallback)
             obs, reward, terminated, truncated, info = self.env.step(action)
             executed = info["committed"]  # what the env did (its empty-action rule included)
@@ -333,7 +333,7 @@ class PPOTrainer:
                 with torch.no_grad():
                     final_value = self.agent(*policy_inputs(info["final_obs"], self.policy.config))[1]
             with torch.no_grad():
-                old = log_prob(logits, executed, mask, tau, fallback)
+                old = log_prob(logits, executed, mask, tau, fallback, noise)
             for name, item in (("features", features), ("condition", condition), ("action_mask", mask),
                                ("action", executed), ("fallback", fallback), ("log_prob", old), ("value", value),
                                ("reward", reward.float()), ("terminated", terminated), ("truncated", truncated),
@@ -357,7 +357,7 @@ class PPOTrainer:
 
     def update(self, rollout: Rollout, advantages: torch.Tensor, returns: torch.Tensor) -> dict[str, float]:
         """Clipped policy and value losses with an entropy bonus, over minibatches of stored steps."""
-        config, tau = self.config, self.policy.config.tau_train
+        config, tau, noise = self.config, self.policy.config.tau_train, self.policy.config.commit_noise
         flat = {name: getattr(rollout, name).flatten(0, 1) for name in ("features", "condition", "action_mask",
                                                                          "action", "fallback", "log_prob", "value")}
         advantages, returns = advantages.flatten(), returns.flatten()
@@ -370,7 +370,7 @@ class PPOTrainer:
                 logits, value = self.model(flat["features"][batch], flat["condition"][batch])
                 mask = flat["action_mask"][batch]
                 fallback = highest_logit(logits.detach(), mask) if config.policy_fallback else flat["fallback"][batch]
-                new = log_prob(logits, flat["action"][batch], mask, tau, fallback)
+                new = log_prob(logits, flat["action"][batch], mask, tau, fallback, noise)
                 batch_advantages = advantages[batch]
                 if config.normalize_advantages and batch_advantages.numel() > 1:
                     batch_advantages = (batch_advantages - batch_advantages.mean()) / (batch_advantages.std() + 1e-8)
@@ -378,7 +378,7 @@ class PPOTrainer:
                                                      torch.ones_like(new), config.clip_coef)  # fmt: skip
                 value_loss = clipped_value_loss(value, flat["value"][batch], returns[batch], config.clip_coef,
                                                 config.clip_value_loss)  # fmt: skip
-                bonus = entropy(logits, mask, tau).mean()
+                bonus = entropy(logits, mask, tau, noise).mean()
                 loss = policy_loss - config.entropy_coef * bonus + config.value_coef * value_loss
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # DDP averages the gradients across ranks here

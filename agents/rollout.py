@@ -115,7 +115,7 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         obs, step_reward, terminated, truncated, info = env.step(action)
         executed = info["committed"]  # (N, L): the log-prob is of what the env did, not of what was asked
         with torch.no_grad():
-            old = log_prob(logits, executed, action_mask, config.tau_train, fallback)
+            old = log_prob(logits, executed, action_mask, config.tau_train, fallback, config.commit_noise)
         for name, value in zip(steps, (features, condition, action_mask, executed, fallback, old, rows), strict=True):
             steps[name].append(value)
         stored_alive.append(alive)

@@ -30,8 +30,8 @@ from unmask_gym.hf_cli import add_hf_arguments, hf_env_kwargs
 ALGORITHMS = ("grpo", "ppo")
 """The trainers ``--algo`` picks from."""
 
-POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "architecture", "init_bias", "tau_train", "tau_eval",
-                "alpha_range")  # fmt: skip
+POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "architecture", "init_bias", "commit_noise",
+                "tau_train", "tau_eval", "alpha_range")  # fmt: skip
 """The ``PolicyConfig`` fields exposed as flags (the others are derived from the env or the seed)."""
 
 
