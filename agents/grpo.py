@@ -522,8 +522,9 @@ class GRPOTrainer:
 
         The likelihood is the per-position Bernoullis' (under either ``commit_noise``), fallback included, so a rule
         such as Fast-dLLM's "every position above the threshold, else the most confident one" is a threshold per
-        position plus the fallback. Stops once the policy's most likely action (p > 1/2 per position, then the fallback) equals the
-        expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of other prompts).
+        position plus the fallback. Stops once the policy's most likely action (p > 1/2 per position, then the
+        fallback) equals the expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of
+        other prompts).
         """
         config, tau = self.config, self.policy.config.tau_train
         self.seed_generators(stream=3)

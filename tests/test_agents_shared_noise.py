@@ -139,7 +139,7 @@ def test_grpo_with_shared_noise_stores_shared_log_probabilities_and_learns_diffe
 
 
 def test_grpo_refuses_a_kl_penalty_under_shared_noise():
-    with pytest.raises(ValueError, match="kl_coef=0.1 needs commit_noise='independent'"):
+    with pytest.raises(ValueError, match=r"kl_coef=0\.1 needs commit_noise='independent'"):
         GRPOTrainer(GRPOConfig(iterations=1, num_groups=2, group_size=2, block_length=None, device="cpu",
                                kl_coef=0.1), PolicyConfig(width=16, commit_noise="shared"), task=CountingTask(4),
                     model=FakeDiffusionLM())  # fmt: skip
