@@ -3,7 +3,7 @@
 A commit probability near 0 or 1 passes almost no policy gradient (the gradient of log p with respect to the logit
 is 1 - p, of log(1 - p) it is -p), so a policy whose probabilities have saturated hardly moves, whatever its reward
 says. For each conditioned policy (the shipped ones, and the recipe study's StateTracking run folders of rounds 18
-and 19 where they exist) at three alphas (its range's ends and their geometric middle), on the first decision of 256
+to 20 where they exist) at three alphas (its range's ends and their geometric middle), on the first decision of 256
 held-out prompts: the share of selectable positions whose commit probability lies in (0.01, 0.99), the median
 |logit| and the share held back (probability below 0.5). Writes benchmarks/results/commit_saturation.json; a run
 folder that is not on this machine keeps its row from that file.
@@ -38,6 +38,7 @@ POLICIES = (
     "runs/st-full-cond-add-1-32-cur-ent",
     "runs/st-full-cond-add-1-32-cur-ent0.02",
     "runs/st-full-cond-add-1-32-cur-ent0.02-decay",
+    "runs/st-full-cond-add-1-32-cur-ent0.02-shared",
 )
 PROMPTS = 256
 

@@ -171,6 +171,8 @@ def shipped_markdown(manifest: dict) -> str:
         features = flags["--features"].replace("step_frac", "step fraction").replace("_", " ").split(",")
         network = (f"{flags.get('--architecture', 'adaln')}, width {flags['--width']}, {flags['--num-heads']} heads, "
                    f"FFN {flags['--ff-width']}; {', '.join(features)}")  # fmt: skip
+        if flags.get("--commit-noise", "independent") != "independent":
+            network += f"; {flags['--commit-noise']} commit noise"
         lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | {network} | "
                      f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
                      f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip

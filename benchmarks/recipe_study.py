@@ -541,6 +541,30 @@ RUNS = [
      "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.02 --entropy-decay 0.5 --iterations 600 "
      f"--update-epochs 1 --num-minibatches 1 {FIVE} --out runs/st-full-cond-add-1-32-cur-ent0.02-decay-600",
      "twice the iterations: 300 with the bonus, 300 while it falls to 0"),
+    # Round 20: shared commit noise (one uniform per row: the top-k positions by logit, k random), each a shipped
+    # policy's command otherwise, against rounds 18-19's reading that independent Bernoullis keep a conditioned policy
+    # from committing many positions in one pass unless every probability sits at 1.
+    ("statetracking full conditioned 0.25-32: shared commit noise", "statetracking", "full",
+     "runs/st-full-cond-shared",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --alpha 3 --alpha-range 0.25,32 "
+     f"--iterations 300 --update-epochs 1 --num-minibatches 1 {FIVE} --commit-noise shared "
+     "--out runs/st-full-cond-shared", "the shipped statetracking-full-cond's command with --commit-noise shared"),
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: shared commit noise", "sudoku", "full",
+     "runs/sudoku-full-cond-shared",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"{MASS} --commit-noise shared --out runs/sudoku-full-cond-shared",
+     "the shipped sudoku-full-cond's command with --commit-noise shared"),
+    ("sudoku full a8: shared commit noise", "sudoku", "full", "runs/sudoku-full-a8-shared",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --update-epochs 1 "
+     f"--num-minibatches 1 {MASS} --commit-noise shared --out runs/sudoku-full-a8-shared",
+     "the shipped sudoku-full-a8's command with --commit-noise shared"),
+    ("permutation full conditioned, additive 0.05-16, token_mass warm start: shared commit noise", "permutation",
+     "full", "runs/perm-full-cond-shared",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
+     f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-shared",
+     "the shipped permutation-full-cond's command with --commit-noise shared"),
 ]  # fmt: skip
 
 
