@@ -39,6 +39,7 @@ POLICIES = (
     "runs/st-full-cond-add-1-32-cur-ent0.02",
     "runs/st-full-cond-add-1-32-cur-ent0.02-decay",
     "runs/st-full-cond-add-1-32-cur-ent0.02-shared",
+    "runs/st-full-cond-add-1-128-cur-ent0.02-shared",
 )
 PROMPTS = 256
 

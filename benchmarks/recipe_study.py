@@ -565,6 +565,45 @@ RUNS = [
      "--alpha-range 0.05,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
      f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-shared",
      "the shipped permutation-full-cond's command with --commit-noise shared"),
+    ("permutation 4-token blocks conditioned, additive 0.05-16, token_mass warm start: shared commit noise",
+     "permutation", "semi_ar", "runs/perm-semi_ar-cond-shared",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,16 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
+     f"token_mass:scale=0.75 --entropy-coef 0.05 {MASS} --commit-noise shared --out runs/perm-semi_ar-cond-shared",
+     "the shipped permutation-semi_ar-cond's command with --commit-noise shared"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.02, shared commit noise",
+     "statetracking", "full", "runs/st-full-cond-add-1-32-cur-ent0.02-shared",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.02 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --commit-noise shared --out runs/st-full-cond-add-1-32-cur-ent0.02-shared",
+     "round 19's dial (entropy bonus 0.02) with shared noise: undecided probabilities without coin-flip commits"),
+    ("statetracking full conditioned, additive 1-32: alpha curriculum, entropy bonus 0.1, shared commit noise",
+     "statetracking", "full", "runs/st-full-cond-add-1-32-cur-ent0.1-shared",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --alpha-curriculum 0.5 --entropy-coef 0.1 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --commit-noise shared --out runs/st-full-cond-add-1-32-cur-ent0.1-shared",
+     "the row above with a 5x bonus (the cut's entropy is at most log 33, the Bernoullis' up to 22)"),
+    ("statetracking full conditioned, additive 1-128: alpha curriculum, entropy bonus 0.02, shared commit noise",
+     "statetracking", "full", "runs/st-full-cond-add-1-128-cur-ent0.02-shared",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,128 --alpha-curriculum 0.5 --entropy-coef 0.02 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --commit-noise shared --out runs/st-full-cond-add-1-128-cur-ent0.02-shared",
+     "the additive weight up to 128, where one pass pays at every alpha above about 14"),
+    ("statetracking full conditioned, additive 1-128: alpha curriculum, entropy bonus 0.02, shared noise, seed 1",
+     "statetracking", "full", "runs/st-full-cond-add-1-128-cur-ent0.02-shared-s1",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,128 --alpha-curriculum 0.5 --entropy-coef 0.02 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE.replace('--seed 0', '--seed 1')} --commit-noise shared "
+     "--out runs/st-full-cond-add-1-128-cur-ent0.02-shared-s1", "the row above with another seed"),
+    ("statetracking full conditioned, additive 1-128: alpha curriculum, entropy bonus 0.02, shared noise, 600 "
+     "iterations", "statetracking", "full", "statetracking-full-cond", None,
+     "the seed-0 row over 600 iterations: the shipped statetracking-full-cond"),
+    ("statetracking full conditioned, additive 0.25-128: alpha curriculum, entropy bonus 0.01, shared noise",
+     "statetracking", "full", "runs/st-full-cond-add-0.25-128-cur-ent0.01-shared",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 0.25,128 --alpha-curriculum 0.5 --entropy-coef 0.01 --iterations 300 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE} --commit-noise shared --out runs/st-full-cond-add-0.25-128-cur-ent0.01-shared",
+     "a weaker bonus and a wider range: the probabilities decide, the policy is flat"),
 ]  # fmt: skip
 
 

@@ -31,6 +31,6 @@ def test_first_decision_counts_undecided_and_held_back_positions(logit, between,
 
 def test_a_conditioned_policy_is_measured_at_its_range_ends_and_their_middle():
     rows = commit_saturation.rows_of("statetracking-full-cond", prompts=8)
-    assert [row["alpha"] for row in rows] == [0.25, 2.828, 32.0]
+    assert [row["alpha"] for row in rows] == [1.0, 11.314, 128.0]  # its range 1-128
     assert all(0.0 <= row["between"] <= 1.0 and 0.0 <= row["held_back"] <= 1.0 for row in rows)
-    assert "| `statetracking-full-cond` | multiplicative | 0.25 |" in commit_saturation.markdown(rows)
+    assert "| `statetracking-full-cond` | additive | 1 |" in commit_saturation.markdown(rows)
