@@ -604,6 +604,18 @@ RUNS = [
      "--alpha-range 0.25,128 --alpha-curriculum 0.5 --entropy-coef 0.01 --iterations 300 --update-epochs 1 "
      f"--num-minibatches 1 {FIVE} --commit-noise shared --out runs/st-full-cond-add-0.25-128-cur-ent0.01-shared",
      "a weaker bonus and a wider range: the probabilities decide, the policy is flat"),
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: shared noise, entropy bonus 0.02", "sudoku", "full",
+     "runs/sudoku-full-cond-shared-ent0.02",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--entropy-coef 0.02 {MASS} --commit-noise shared --out runs/sudoku-full-cond-shared-ent0.02",
+     "StateTracking's dial recipe (shared noise, entropy bonus 0.02) on the shipped sudoku-full-cond's command"),
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: shared noise, entropy bonus 0.05", "sudoku", "full",
+     "runs/sudoku-full-cond-shared-ent0.05",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--entropy-coef 0.05 {MASS} --commit-noise shared --out runs/sudoku-full-cond-shared-ent0.05",
+     "the row above with a stronger bonus"),
 ]  # fmt: skip
 
 
