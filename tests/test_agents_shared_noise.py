@@ -143,3 +143,21 @@ def test_grpo_refuses_a_kl_penalty_under_shared_noise():
         GRPOTrainer(GRPOConfig(iterations=1, num_groups=2, group_size=2, block_length=None, device="cpu",
                                kl_coef=0.1), PolicyConfig(width=16, commit_noise="shared"), task=CountingTask(4),
                     model=FakeDiffusionLM())  # fmt: skip
+
+
+def test_ppo_with_shared_noise_stores_shared_log_probabilities():
+    from unmask_gym.agents.ppo import PPOConfig, PPOTrainer
+
+    trainer = PPOTrainer(PPOConfig(iterations=1, num_envs=4, num_steps=6, device="cpu", block_length=None),
+                         PolicyConfig(width=16, ff_width=32, commit_noise="shared"), task=CountingTask(6),
+                         model=FakeDiffusionLM())  # fmt: skip
+    rollout, _, _ = trainer.collect()
+    flat = {name: getattr(rollout, name).flatten(0, 1) for name in ("features", "condition", "action_mask", "action",
+                                                                     "fallback", "log_prob")}  # fmt: skip
+    with torch.no_grad():
+        logits, _ = trainer.agent(flat["features"], flat["condition"])
+    shared = log_prob(logits, flat["action"], flat["action_mask"], fallback=flat["fallback"], noise="shared")
+    assert torch.allclose(shared, flat["log_prob"], atol=1e-5)
+    assert (flat["action"].sum(1) > 1).any()  # multi-position sets were drawn, where the two noises differ
+    independent = log_prob(logits, flat["action"], flat["action_mask"], fallback=flat["fallback"])
+    assert not torch.allclose(independent, flat["log_prob"], atol=1e-3)
