@@ -616,6 +616,24 @@ RUNS = [
      "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
      f"--entropy-coef 0.05 {MASS} --commit-noise shared --out runs/sudoku-full-cond-shared-ent0.05",
      "the row above with a stronger bonus"),
+    ("permutation full conditioned, additive 0.05-64: token_mass warm start, alpha curriculum, entropy bonus 0.02, "
+     "shared noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-ent0.02",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --alpha-curriculum 0.5 --iterations 1000 --update-epochs 1 --num-minibatches 1 "
+     f"--warm-start --expert token_mass:scale=0.75 --entropy-coef 0.02 {MASS} --commit-noise shared "
+     "--out runs/perm-full-cond-shared-64-cur-ent0.02", "StateTracking's dial recipe on Permutation's warm start"),
+    ("permutation 4-token blocks conditioned, additive 0.05-64: token_mass warm start, alpha curriculum, entropy "
+     "bonus 0.02, shared noise", "permutation", "semi_ar", "runs/perm-semi_ar-cond-shared-64-cur-ent0.02",
+     "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --alpha-curriculum 0.5 --iterations 800 --update-epochs 1 --num-minibatches 1 "
+     f"--warm-start --expert token_mass:scale=0.75 --entropy-coef 0.02 {MASS} --commit-noise shared "
+     "--out runs/perm-semi_ar-cond-shared-64-cur-ent0.02", "the row above in 4-token blocks"),
+    ("permutation full conditioned, additive 0.05-64: token_mass warm start, alpha curriculum, alpha-scaled, "
+     "entropy bonus 0.02, shared noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-as-ent0.02",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --alpha-curriculum 0.5 --alpha-scaled-advantages --iterations 1000 --update-epochs 1 "
+     f"--num-minibatches 1 --warm-start --expert token_mass:scale=0.75 --entropy-coef 0.02 {MASS} --commit-noise "
+     "shared --out runs/perm-full-cond-shared-64-cur-as-ent0.02", "the row above-but-one with alpha-scaled advantages"),
 ]  # fmt: skip
 
 
