@@ -598,6 +598,12 @@ RUNS = [
     ("statetracking full conditioned, additive 1-128: alpha curriculum, entropy bonus 0.02, shared noise, 600 "
      "iterations", "statetracking", "full", "statetracking-full-cond", None,
      "the seed-0 row over 600 iterations: the shipped statetracking-full-cond"),
+    ("statetracking full conditioned, additive 1-128: alpha curriculum, entropy bonus 0.02, shared noise, 600 "
+     "iterations, seed 1", "statetracking", "full", "runs/st-full-cond-add-1-128-cur-ent0.02-shared-600-s1",
+     "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,128 --alpha-curriculum 0.5 --entropy-coef 0.02 --iterations 600 --update-epochs 1 "
+     f"--num-minibatches 1 {FIVE.replace('--seed 0', '--seed 1')} --commit-noise shared "
+     "--out runs/st-full-cond-add-1-128-cur-ent0.02-shared-600-s1", "the shipped recipe with another seed"),
     ("statetracking full conditioned, additive 0.25-128: alpha curriculum, entropy bonus 0.01, shared noise",
      "statetracking", "full", "runs/st-full-cond-add-0.25-128-cur-ent0.01-shared",
      "unmask-gym train --algo grpo --task statetracking --block-length none --reward additive --alpha 4 "
