@@ -622,6 +622,12 @@ RUNS = [
      "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
      f"--entropy-coef 0.05 {MASS} --commit-noise shared --out runs/sudoku-full-cond-shared-ent0.05",
      "the row above with a stronger bonus"),
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: shared noise, entropy bonus 0.02 decaying over the "
+     "last half", "sudoku", "full", "runs/sudoku-full-cond-shared-ent0.02-decay",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--entropy-coef 0.02 --entropy-decay 0.5 {MASS} --commit-noise shared "
+     "--out runs/sudoku-full-cond-shared-ent0.02-decay", "the 0.02 row with the bonus falling to 0, to end decided"),
     ("permutation full conditioned, additive 0.05-64: token_mass warm start, alpha curriculum, entropy bonus 0.02, "
      "shared noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-ent0.02",
      "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
