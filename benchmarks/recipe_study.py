@@ -628,6 +628,17 @@ RUNS = [
      "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
      f"--entropy-coef 0.02 --entropy-decay 0.5 {MASS} --commit-noise shared "
      "--out runs/sudoku-full-cond-shared-ent0.02-decay", "the 0.02 row with the bonus falling to 0, to end decided"),
+    ("sudoku full conditioned, additive 0.05-64: alpha-scaled advantages, seed 1", "sudoku", "full",
+     "runs/sudoku-full-cond-as-64-s1",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"{MASS.replace('--seed 0', '--seed 1')} --out runs/sudoku-full-cond-as-64-s1",
+     "the shipped sudoku-full-cond's command with another seed"),
+    ("sudoku full conditioned, additive 0.05-64: alpha-scaled advantages, 1500 iterations", "sudoku", "full",
+     "runs/sudoku-full-cond-as-64-1500",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"{MASS} --out runs/sudoku-full-cond-as-64-1500", "the shipped sudoku-full-cond's command over 1500 iterations"),
     ("permutation full conditioned, additive 0.05-64: token_mass warm start, alpha curriculum, entropy bonus 0.02, "
      "shared noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-ent0.02",
      "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
