@@ -657,6 +657,18 @@ RUNS = [
      "--alpha-range 0.05,64 --alpha-curriculum 0.5 --alpha-scaled-advantages --iterations 1000 --update-epochs 1 "
      f"--num-minibatches 1 --warm-start --expert token_mass:scale=0.75 --entropy-coef 0.02 {MASS} --commit-noise "
      "shared --out runs/perm-full-cond-shared-64-cur-as-ent0.02", "the row above-but-one with alpha-scaled advantages"),
+    ("permutation full conditioned, additive 0.05-64: no warm start, alpha curriculum, entropy bonus 0.02, shared "
+     "noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-ent0.02-cold",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --alpha-curriculum 0.5 --iterations 1000 --update-epochs 1 --num-minibatches 1 "
+     f"--entropy-coef 0.02 {MASS} --commit-noise shared --out runs/perm-full-cond-shared-64-cur-ent0.02-cold",
+     "StateTracking's dial recipe on Permutation from a cold start (no warm start)"),
+    ("permutation full conditioned, additive 0.05-64: no warm start, alpha curriculum, alpha-scaled, entropy bonus "
+     "0.02, shared noise", "permutation", "full", "runs/perm-full-cond-shared-64-cur-as-ent0.02-cold",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --alpha-curriculum 0.5 --alpha-scaled-advantages --iterations 1000 --update-epochs 1 "
+     f"--num-minibatches 1 --entropy-coef 0.02 {MASS} --commit-noise shared "
+     "--out runs/perm-full-cond-shared-64-cur-as-ent0.02-cold", "the row above with alpha-scaled advantages"),
 ]  # fmt: skip
 
 
