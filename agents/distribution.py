@@ -173,11 +173,15 @@ def log_prob(
     plain = torch.where(action, log_commit, log_skip).where(action_mask, zero).sum(1)  # (N,)
     if fallback is None:
         return plain
-    position = fallback.clamp(min=0)[:, None]  # (N, 1)
-    lands_on_fallback = (fallback >= 0) & (action.sum(1) == 1) & action.gather(1, position).squeeze(1)
     all_skip = log_skip.where(action_mask, zero).sum(1)
-    with_fallback = all_skip - log_skip.gather(1, position).squeeze(1)  # prod over i != j of (1 - p_i)
-    return torch.where(lands_on_fallback, with_fallback, plain)
+    with_fallback = all_skip - log_skip.gather(1, fallback.clamp(min=0)[:, None]).squeeze(1)  # prod_{i != j} (1 - p_i)
+    return torch.where(lands_on_fallback(action, fallback), with_fallback, plain)
+
+
+def lands_on_fallback(action: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: the executed ``action`` is exactly ``{fallback}``, what an empty sample also turns into."""
+    position = fallback.clamp(min=0)[:, None]  # (N, 1)
+    return (fallback >= 0) & (action.sum(1) == 1) & action.gather(1, position).squeeze(1)
 
 
 SMALLEST_GAP = 1e-6
@@ -213,10 +217,8 @@ def shared_log_prob(logits: torch.Tensor, action: torch.Tensor, action_mask: tor
     log_set = log_set.where(action_mask.any(1), torch.zeros_like(log_set))  # nothing selectable: P(empty) = 1
     if fallback is None:
         return log_set
-    position = fallback.clamp(min=0)[:, None]  # (N, 1)
-    lands_on_fallback = (fallback >= 0) & (action.sum(1) == 1) & action.gather(1, position).squeeze(1)
     log_empty = F.logsigmoid(-z.masked_fill(~action_mask, -far).amax(1))  # (N,) the threshold above every logit
-    return torch.where(lands_on_fallback, torch.logaddexp(log_set, log_empty), log_set)
+    return torch.where(lands_on_fallback(action, fallback), torch.logaddexp(log_set, log_empty), log_set)
 
 
 def cut_probabilities(logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
