@@ -27,7 +27,16 @@ TOKEN_FEATURES = ("token_count", "token_mass", "token_rank")
 """Features read from which selectable positions predict the same token (``unmask_gym.heuristics.token_agreement``)."""
 SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token",
                    *TOKEN_FEATURES)
-"""Features of one number per position; ``"hidden"`` (the dLLM's last hidden state, D numbers) is the other one."""
+"""Features of one number per position, embedded linearly; ``"hidden"`` (the dLLM's last hidden state, D numbers)
+and ``"token_equality"`` are the others."""
+EQUALITY_FEATURE = "token_equality"
+"""Which answer positions show the same token (the committed one, or the prediction where masked): each attention
+head adds a learned bias to the scores of such pairs, so a position can see, with RoPE's relative positions, where
+else its token is predicted or written (a Sudoku digit twice in a column). Read through equality only, so it means
+the same with any vocabulary. Rollouts carry it as the token id, one float column of the features (exact below
+2^24 ids)."""
+FEATURES = (*SCALAR_FEATURES, "hidden", EQUALITY_FEATURE)
+"""Every name ``PolicyConfig.features`` accepts."""
 
 
 @dataclass
@@ -41,7 +50,7 @@ class PolicyConfig:
     """
 
     features: tuple[str, ...] = ("confidence", "masked", "step_frac")
-    """Per-position inputs: any of ``SCALAR_FEATURES`` and ``"hidden"`` (needs the env's ``observe_hidden``)."""
+    """Per-position inputs: any of ``FEATURES`` (``"hidden"`` needs the env's ``observe_hidden``)."""
     width: int = 128
     """d, the model width (the paper's 128: ~330K parameters)."""
     num_heads: int = 2
@@ -87,11 +96,11 @@ class PolicyConfig:
                 raise ValueError(f"alpha_range must be two numbers (low, high), got {self.alpha_range!r}") from None
             if len(self.alpha_range) != 2 or not 0 < self.alpha_range[0] < self.alpha_range[1] < math.inf:
                 raise ValueError(f"alpha_range must be (low, high) with 0 < low < high, got {self.alpha_range!r}")
-        unknown = [name for name in self.features if name not in (*SCALAR_FEATURES, "hidden")]
+        unknown = [name for name in self.features if name not in FEATURES]
         if unknown or not self.features or len(set(self.features)) != len(self.features):
-            raise ValueError(
-                f"features must be distinct names from {(*SCALAR_FEATURES, 'hidden')}, got {self.features!r}"
-            )
+            raise ValueError(f"features must be distinct names from {FEATURES}, got {self.features!r}")
+        if self.features == (EQUALITY_FEATURE,):
+            raise ValueError(f"{EQUALITY_FEATURE!r} only biases attention: name at least one other feature")
         if self.commit_noise not in NOISES:
             raise ValueError(f"commit_noise must be one of {NOISES}, got {self.commit_noise!r}")
         if self.architecture not in ("adaln", "plain"):
@@ -140,9 +149,14 @@ class PolicyConfig:
 
     @property
     def num_inputs(self) -> int:
-        """F, the numbers per position fed to the input embedding."""
-        scalars = sum(name != "hidden" for name in self.features)
+        """F, the numbers per position fed to the input embedding (``token_equality``'s column is not one)."""
+        scalars = sum(name in SCALAR_FEATURES for name in self.features)
         return scalars + (self.hidden_size if "hidden" in self.features else 0)
+
+    @property
+    def token_equality(self) -> bool:
+        """Whether attention reads which positions show the same token (``EQUALITY_FEATURE``)."""
+        return EQUALITY_FEATURE in self.features
 
     def check_resolved(self) -> None:
         """Raises unless the env-dependent fields that the features need are filled (the trainer fills them)."""
@@ -183,8 +197,9 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
     """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, C).
 
     ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning, plus the coded alpha for a
-    conditioned policy (``alpha``: one number or one per row, required then). Rollouts store these two tensors,
-    so a policy update never needs the dLLM again.
+    conditioned policy (``alpha``: one number or one per row, required then). With ``token_equality`` the
+    features' last column is each position's token id (the network compares it, it does not embed it). Rollouts
+    store these two tensors, so a policy update never needs the dLLM again.
     """
     masked = obs["masked"]
     if config.conditioned and alpha is None:
@@ -205,8 +220,12 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
             columns.append(agreement[name][..., None])
         elif name == "hidden":
             columns.append(obs["hidden"].float())  # (N, L, D)
+        elif name == EQUALITY_FEATURE:
+            continue  # the last column, whatever its place in the list (below)
         else:
             columns.append(obs[name].float()[..., None])
+    if config.token_equality:
+        columns.append(obs["pred_token"].float()[..., None])  # ids, compared for equality only
     conditions = [masked.float(), step_frac]
     if config.conditioned:
         alpha = torch.as_tensor(alpha, device=masked.device).float().reshape(-1, 1)  # (1 or N, 1)
@@ -235,15 +254,20 @@ class RotarySelfAttention(nn.Module):
         self.num_heads, self.rope_base, self.rope = config.num_heads, config.rope_base, rope
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.out = nn.Linear(config.width, config.width)
+        # token_equality: one score bias per head for pairs showing the same token; 0 at init (no effect yet).
+        self.equality_bias = nn.Parameter(torch.zeros(config.num_heads)) if config.token_equality else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attends: (N, L, d) -> (N, L, d)."""
+    def forward(self, x: torch.Tensor, same_token: torch.Tensor | None = None) -> torch.Tensor:
+        """Attends: (N, L, d) -> (N, L, d); ``same_token`` (N, L, L) bool is needed with ``token_equality``."""
         rows, length, width = x.shape
         q, k, v = self.qkv(x).view(rows, length, 3, self.num_heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (N, H, L, d/H)
         if self.rope:
             cos, sin = rotary_tables(length, q.shape[-1], self.rope_base, x.device)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
-        y = nn.functional.scaled_dot_product_attention(q, k, v)  # (N, H, L, d/H), every position sees every one
+        bias = None
+        if self.equality_bias is not None:
+            bias = same_token[:, None].to(q.dtype) * self.equality_bias[None, :, None, None]  # (N, H, L, L)
+        y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (N, H, L, d/H), all see all
         return self.out(y.transpose(1, 2).reshape(rows, length, width))
 
 
@@ -275,10 +299,10 @@ class AdaLNBlock(nn.Module):
         nn.init.zeros_(self.modulation[1].weight)
         nn.init.zeros_(self.modulation[1].bias)
 
-    def forward(self, x: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor, same_token: torch.Tensor | None = None) -> torch.Tensor:
         """x, condition (N, L, d) -> (N, L, d)."""
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = self.modulation(condition).chunk(6, dim=-1)
-        x = x + gate_a * self.attention(modulate(self.norm_attention(x), shift_a, scale_a))
+        x = x + gate_a * self.attention(modulate(self.norm_attention(x), shift_a, scale_a), same_token)
         return x + gate_m * self.mlp(modulate(self.norm_mlp(x), shift_m, scale_m))
 
 
@@ -292,9 +316,9 @@ class PlainBlock(nn.Module):
         self.norm_mlp = nn.LayerNorm(config.width)
         self.mlp = feed_forward(config)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, same_token: torch.Tensor | None = None) -> torch.Tensor:
         """Attention, then the MLP, each on the normalised input and added to it: (N, L, d) -> (N, L, d)."""
-        x = x + self.attention(self.norm_attention(x))
+        x = x + self.attention(self.norm_attention(x), same_token)
         return x + self.mlp(self.norm_mlp(x))
 
 
@@ -334,10 +358,14 @@ class UnmaskingPolicy(nn.Module):
 
     def hidden(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(N, L, d): each position's representation before the head (PPO's value head reads it too)."""
+        same_token = None
+        if self.config.token_equality:  # the last column leaves the features: it only biases attention
+            tokens, features = features[..., -1], features[..., :-1]  # (N, L), (N, L, F)
+            same_token = tokens[:, :, None] == tokens[:, None, :]  # (N, L, L)
         if self.config.architecture == "plain":
-            return self.norm_out(self.block(self.embed(torch.cat([features, condition], dim=-1))))
+            return self.norm_out(self.block(self.embed(torch.cat([features, condition], dim=-1)), same_token))
         c = self.condition_embed(condition)  # (N, L, d)
-        x = self.block(self.embed(features), c)  # (N, L, d)
+        x = self.block(self.embed(features), c, same_token)  # (N, L, d)
         shift, scale = self.modulation_out(c).chunk(2, dim=-1)
         return modulate(self.norm_out(x), shift, scale)
 

@@ -182,6 +182,41 @@ def test_token_agreement_counts_and_ranks_the_selectable_positions_that_share_a_
     assert UnmaskingPolicy(config)(features, _).shape == (4, 9)
 
 
+@pytest.mark.parametrize("architecture", ["adaln", "plain"])
+def test_token_equality_biases_attention_by_which_positions_show_the_same_token(tmp_path, architecture):
+    features = ("confidence", "token_equality", "masked", "step_frac")
+    config = PolicyConfig(width=32, features=features, architecture=architecture)
+    assert config.num_inputs == 3 and config.token_equality
+    network = randomized_policy(config)
+    obs = random_obs(rows=4, length=7, seed=2)
+    inputs, condition = policy_inputs(obs, config)
+    assert inputs.shape == (4, 7, 4) and torch.equal(inputs[..., -1], obs["pred_token"].float())  # the ids, last
+    logits = network(inputs, condition)
+    # Equality is all it reads: renaming the tokens (any bijection, a huge id included) changes nothing...
+    renamed = dict(obs, pred_token=torch.tensor([40, 7, 126_463, 3])[obs["pred_token"]])
+    torch.testing.assert_close(network(*policy_inputs(renamed, config)), logits)
+    # ...while making two positions agree that did not moves the logits,
+    agreeing = dict(obs, pred_token=obs["pred_token"].clone())
+    agreeing["pred_token"][:, 1] = agreeing["pred_token"][:, 0]
+    changed = obs["pred_token"][:, 1] != obs["pred_token"][:, 0]
+    moved = (network(*policy_inputs(agreeing, config)) - logits)[changed].abs().max()
+    assert changed.any() and moved > 1e-3
+    # and without the feature the same network reads no tokens at all.
+    plain = randomized_policy(PolicyConfig(width=32, features=("confidence", "masked", "step_frac"),
+                                           architecture=architecture))  # fmt: skip
+    torch.testing.assert_close(plain.logits(agreeing), plain.logits(obs))
+    # The bias is learned: one number per head, and a checkpoint keeps it.
+    attention = network.block.attention
+    assert attention.equality_bias.shape == (config.num_heads,) and attention.equality_bias.requires_grad
+    network(inputs, condition).sum().backward()
+    assert attention.equality_bias.grad.abs().sum() > 0
+    loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
+    assert loaded.config.features == features
+    torch.testing.assert_close(loaded.network(inputs, condition), logits)
+    with pytest.raises(ValueError, match=re.escape("'token_equality' only biases attention")):
+        PolicyConfig(features=("token_equality",))
+
+
 def test_bad_policy_settings_are_refused_with_a_message():
     with pytest.raises(ValueError, match=re.escape("features must be distinct names from")):
         PolicyConfig(features=("confidence", "colour"))
