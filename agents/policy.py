@@ -254,8 +254,13 @@ class RotarySelfAttention(nn.Module):
         self.num_heads, self.rope_base, self.rope = config.num_heads, config.rope_base, rope
         self.qkv = nn.Linear(config.width, 3 * config.width)
         self.out = nn.Linear(config.width, config.width)
-        # token_equality: one score bias per head for pairs showing the same token; 0 at init (no effect yet).
-        self.equality_bias = nn.Parameter(torch.zeros(config.num_heads)) if config.token_equality else None
+        # token_equality: each head's score bias for a pair showing the same token is linear in the query
+        # position's input (a bare scalar would move by about the learning rate per Adam step: far too slowly to
+        # reach the few units a score needs). Zero at init: the feature has no effect until training moves it.
+        self.equality_bias = nn.Linear(config.width, config.num_heads) if config.token_equality else None
+        if self.equality_bias is not None:
+            nn.init.zeros_(self.equality_bias.weight)
+            nn.init.zeros_(self.equality_bias.bias)
 
     def forward(self, x: torch.Tensor, same_token: torch.Tensor | None = None) -> torch.Tensor:
         """Attends: (N, L, d) -> (N, L, d); ``same_token`` (N, L, L) bool is needed with ``token_equality``."""
@@ -265,8 +270,8 @@ class RotarySelfAttention(nn.Module):
             cos, sin = rotary_tables(length, q.shape[-1], self.rope_base, x.device)
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         bias = None
-        if self.equality_bias is not None:
-            bias = same_token[:, None].to(q.dtype) * self.equality_bias[None, :, None, None]  # (N, H, L, L)
+        if self.equality_bias is not None:  # (N, H, L, 1) per query position and head, where j shows i's token
+            bias = self.equality_bias(x).transpose(1, 2)[..., None] * same_token[:, None].to(q.dtype)  # (N, H, L, L)
         y = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # (N, H, L, d/H), all see all
         return self.out(y.transpose(1, 2).reshape(rows, length, width))
 

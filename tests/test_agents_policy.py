@@ -205,11 +205,11 @@ def test_token_equality_biases_attention_by_which_positions_show_the_same_token(
     plain = randomized_policy(PolicyConfig(width=32, features=("confidence", "masked", "step_frac"),
                                            architecture=architecture))  # fmt: skip
     torch.testing.assert_close(plain.logits(agreeing), plain.logits(obs))
-    # The bias is learned: one number per head, and a checkpoint keeps it.
-    attention = network.block.attention
-    assert attention.equality_bias.shape == (config.num_heads,) and attention.equality_bias.requires_grad
+    # The bias is learned (per head, linear in the query position's input), and a checkpoint keeps it.
+    bias = network.block.attention.equality_bias
+    assert bias.weight.shape == (config.num_heads, 32)
     network(inputs, condition).sum().backward()
-    assert attention.equality_bias.grad.abs().sum() > 0
+    assert bias.weight.grad.abs().sum() > 0 and bias.bias.grad.abs().sum() > 0
     loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
     assert loaded.config.features == features
     torch.testing.assert_close(loaded.network(inputs, condition), logits)
