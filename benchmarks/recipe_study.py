@@ -34,6 +34,7 @@ FIVE = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,st
         "--threads 1 --checkpoint-every 100 --no-progress")  # the 5-feature, 4-head policy of the Sudoku rows
 TOKENS = FIVE.replace("entropy", "entropy,token_count,token_rank")  # + which positions predict the same token
 MASS = FIVE.replace("entropy", "entropy,token_mass,token_rank")  # the same with the confidence-weighted count
+EQUAL = MASS.replace("token_rank", "token_rank,token_equality")  # + attention biased between same-token positions
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
@@ -669,6 +670,15 @@ RUNS = [
      "--alpha-range 0.05,64 --alpha-curriculum 0.5 --alpha-scaled-advantages --iterations 1000 --update-epochs 1 "
      f"--num-minibatches 1 --entropy-coef 0.02 {MASS} --commit-noise shared "
      "--out runs/perm-full-cond-shared-64-cur-as-ent0.02-cold", "the row above with alpha-scaled advantages"),
+    # Round 21: token_equality, attention told which positions show the same token (token_mass and token_rank
+    # count them over the whole answer; with RoPE the bias can tell a clash in one column from a harmless repeat).
+    ("sudoku full a8: + token equality", "sudoku", "full", "runs/sudoku-full-a8-eq",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --update-epochs 1 "
+     f"--num-minibatches 1 {EQUAL} --out runs/sudoku-full-a8-eq", "the shipped sudoku-full-a8's command plus "
+     "token_equality"),
+    ("sudoku full a4: + token equality", "sudoku", "full", "runs/sudoku-full-a4-eq",
+     f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 {REINFORCE} "
+     f"{EQUAL} --out runs/sudoku-full-a4-eq", "the shipped sudoku-full-a4's command plus token_equality"),
 ]  # fmt: skip
 
 

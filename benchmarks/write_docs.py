@@ -148,6 +148,26 @@ def headline() -> str:
     return table(header, rows)
 
 
+def headline_conditioned() -> str:
+    """Each shipped trade-off-conditioned policy's alpha sweep in one row: its two ends and its verdicts."""
+    points: dict[tuple[str, str, str], list[dict]] = {}
+    for row in comparison_rows():
+        if point_label(row).startswith("alpha="):
+            points.setdefault((row["task"], row["setting"], row["agent"]), []).append(row)
+    rows = []
+    for (task, setting, agent), sweep in points.items():
+        most, fewest = max(sweep, key=lambda r: r["mean_nfe"]), min(sweep, key=lambda r: r["mean_nfe"])
+        counts = {verdict: sum(r["verdict"] == verdict for r in sweep) for verdict in ("ahead", "level", "below")}
+        alphas = sorted(float(point_label(r).split("=")[1]) for r in sweep)
+        rows.append([task, setting, f"`{agent}`", f"{alphas[0]:g} to {alphas[-1]:g}",
+                     f"{most['accuracy']:.3f} @ {most['mean_nfe']:.2f} to {fewest['accuracy']:.3f} @ "
+                     f"{fewest['mean_nfe']:.2f}", *(str(count) for count in counts.values()),
+                     str(len(sweep) - sum(counts.values()))])  # fmt: skip
+    header = ["task", "setting", "conditioned policy", "alpha", "from the most NFE to the fewest", "ahead", "level",
+              "below", "under the hull's first vertex"]  # fmt: skip
+    return table(header, rows)
+
+
 def recipe_study() -> str:
     """The GRPO recipe study's table."""
     return script("recipe_study").markdown(result("recipe_study"))
@@ -340,6 +360,7 @@ def grpo_cost() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline,
+    "headline-conditioned": headline_conditioned,
     "shipped-policies": shipped_policies,
     "policies-vs-hull": policies_vs_hull,
     "verdicts": verdicts,
