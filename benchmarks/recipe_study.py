@@ -679,6 +679,26 @@ RUNS = [
     ("sudoku full a4: + token equality", "sudoku", "full", "runs/sudoku-full-a4-eq",
      f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1500 {REINFORCE} "
      f"{EQUAL} --out runs/sudoku-full-a4-eq", "the shipped sudoku-full-a4's command plus token_equality"),
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: + token equality", "sudoku", "full",
+     "runs/sudoku-full-cond-eq",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"{EQUAL} --out runs/sudoku-full-cond-eq", "the shipped sudoku-full-cond's command plus token_equality"),
+    # Where the additive reward's optimum gives prompts up: a Permutation answer of n passes is worth writing while
+    # alpha < L / (n - 1), and n grows with the multiset (2-3 passes for 4 digits, 4-6 for 10), so between alpha
+    # 2.7 and 16 the optimum writes the short prompts and answers the long ones in one (wrong) pass.
+    ("permutation full conditioned, additive 1-16: token_mass warm start, entropy bonus 0.01, shared noise",
+     "permutation", "full", "runs/perm-full-cond-shared-1-16",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,16 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
+     f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-shared-1-16",
+     "the shipped permutation-full-cond's command over 1-16, where the optimum gives long prompts up as alpha grows"),
+    ("permutation full conditioned, additive 1-32: token_mass warm start, entropy bonus 0.01, shared noise",
+     "permutation", "full", "runs/perm-full-cond-shared-1-32",
+     "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 4 "
+     "--alpha-range 1,32 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
+     f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-shared-1-32",
+     "the row above over 1-32 (from alpha 16 the optimum gives every prompt up)"),
 ]  # fmt: skip
 
 
