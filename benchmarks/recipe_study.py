@@ -699,6 +699,21 @@ RUNS = [
      "--alpha-range 1,32 --iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
      f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-shared-1-32",
      "the row above over 1-32 (from alpha 16 the optimum gives every prompt up)"),
+    # The multiplicative reward never pays a wrong answer, so it cannot collapse to one pass; at alpha 32 two passes
+    # are worth 10 times three, which rewards fewer passes at some accuracy on every prompt.
+    ("permutation full conditioned 1-32: token_mass warm start, entropy bonus 0.01, shared noise", "permutation",
+     "full", "runs/perm-full-cond-mult-1-32-warm",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 1,32 "
+     "--iterations 1000 --update-epochs 1 --num-minibatches 1 --warm-start --expert token_mass:scale=0.75 "
+     f"--entropy-coef 0.01 {MASS} --commit-noise shared --out runs/perm-full-cond-mult-1-32-warm",
+     "the 1-32 row above with the paper's multiplicative reward"),
+    ("permutation full conditioned 1-32: token_mass warm start, entropy bonus 0.01, shared noise, std-normalised "
+     "advantages", "permutation", "full", "runs/perm-full-cond-mult-1-32-warm-normalizestd",
+     "unmask-gym train --algo grpo --task permutation --block-length none --alpha 4 --alpha-range 1,32 "
+     "--iterations 1000 --update-epochs 1 --num-minibatches 1 --normalize-std --warm-start --expert "
+     f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared "
+     "--out runs/perm-full-cond-mult-1-32-warm-normalizestd",
+     "the row above with advantages / group std, so the high alphas' small rewards weigh alike"),
 ]  # fmt: skip
 
 
