@@ -311,3 +311,17 @@ def test_grpo_learns_to_commit_everything_at_once_on_addition():
     policy = trainer.learned_policy()
     result = evaluate(make_eval_env("addition", 64, block_length=None, device="cpu"), policy, seed=0)
     assert result.accuracy > 0.95 and result.mean_nfe < 1.5 and result.mean_reward > 0.9
+
+
+def test_grpo_trains_the_token_equality_bias_from_the_token_ids_its_rollouts_store():
+    features = ("confidence", "masked", "step_frac", "token_equality")
+    policy_config = PolicyConfig(width=16, ff_width=32, features=features)
+    trainer = GRPOTrainer(GRPOConfig(iterations=4, num_groups=2, group_size=4, block_length=None, device="cpu"),
+                          policy_config, task=CountingTask(6), model=FakeDiffusionLM())  # fmt: skip
+    rollouts = collect(trainer.env, trainer.policy, seed=0, choose=lambda obs, logits: fast_dllm_threshold(0.9)(obs))
+    tokens = rollouts.features[..., -1]  # the ids, exact in float32
+    assert rollouts.features.shape[-1] == 4 and torch.equal(tokens, tokens.round()) and tokens.max() > 0
+    bias = trainer.policy.block.attention.equality_bias
+    updates = sum(not metrics["skipped_update"] for metrics in trainer.run())
+    # adaLN-Zero's gates open at the first update; from the second the bias gets a gradient and moves.
+    assert updates >= 2 and bias.weight.abs().sum() > 0
