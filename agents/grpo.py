@@ -37,7 +37,7 @@ from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
 from .distribution import bernoulli_kl, entropy, highest_logit, log_prob, most_likely_action, sample_action
-from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
+from .loading import FINAL_POLICY_NAME, checkpoint_path, initialise_from, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
 from .rollout import Rollouts, collect
 
@@ -134,6 +134,10 @@ class GRPOConfig:
     sync_free: bool = False
     """Roll out in ``sync_free`` envs (no host round trip in a step, or one overlapping the forward for text tasks;
     the same rollouts): for a GPU."""
+    init_policy: str | None = None
+    """Start from this trained policy's weights instead of a fresh network (a shipped name, a run folder or a
+    checkpoint; ``loading.initialise_from``): the same features and network shape, and a conditioned run may start
+    from a policy trained for one alpha. None: a fresh network seeded by ``seed``."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the policy's initialisation."""
     device: str | None = None
@@ -332,7 +336,10 @@ class GRPOTrainer:
                 raise ValueError("a conditioned policy needs a named reward ('multiplicative' or 'additive') to "
                                  "score each group at its own alpha, got a callable")  # fmt: skip
             policy_config.check_alpha(config.alpha)  # the default it will serve must be one it learns
-        self.policy = UnmaskingPolicy(policy_config).to(self.env.device)
+        self.policy = UnmaskingPolicy(policy_config)
+        if config.init_policy is not None:
+            initialise_from(self.policy, config.init_policy)
+        self.policy.to(self.env.device)
         self.model = self.distributed.wrap(self.policy)  # DDP under torchrun (gradients averaged), else the policy
         self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)  # fmt: skip
@@ -601,7 +608,10 @@ class GRPOTrainer:
         config = restore_reward(GRPOConfig(**json.loads(state["config"])), reward, payload["path"], cls.__name__)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
-        trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)
+        # The checkpoint's weights replace any starting policy: resuming does not need init_policy any more.
+        trainer = cls(dataclasses.replace(config, init_policy=None), PolicyConfig(**payload["policy_config"]),
+                      task=task, model=model)  # fmt: skip
+        trainer.config = config
         trainer.policy.load_state_dict(payload["state_dict"])
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])

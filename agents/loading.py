@@ -130,6 +130,45 @@ def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,
                          name=str(name_or_path), alpha=alpha)  # fmt: skip
 
 
+ARCHITECTURE_FIELDS = ("features", "width", "num_heads", "ff_width", "architecture")
+"""The ``PolicyConfig`` fields that fix a network's parameter shapes and meaning (alpha_range aside; with the
+``hidden`` and ``end_token`` features, ``hidden_size`` and ``end_token_ids`` too)."""
+
+
+def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> UnmaskingPolicy:
+    """Copies a trained policy's weights into ``network`` (in place) as a starting point for training.
+
+    The two networks must read the same inputs the same way (``ARCHITECTURE_FIELDS``; the same dLLM's hidden size
+    and end tokens where the features read them). A conditioned ``network``
+    may start from a policy trained for one alpha: its alpha input starts with zero weight, so it first acts as
+    that policy at every alpha and learns from there what alpha should change. Everything else that differs
+    (commit noise, temperatures, the alpha range) is the new run's.
+
+    Raises:
+        ValueError: naming the fields that differ, or a conditioned source for an unconditioned network.
+    """
+    payload = read_checkpoint(name_or_path)
+    source = PolicyConfig(**payload["policy_config"])
+    fields = (*ARCHITECTURE_FIELDS, *(["hidden_size"] if "hidden" in source.features else []),
+              *(["end_token_ids"] if "end_token" in source.features else []))  # fmt: skip
+    differing = [name for name in fields if getattr(source, name) != getattr(network.config, name)]
+    if differing:
+        details = ", ".join(f"{name} {getattr(source, name)!r} vs {getattr(network.config, name)!r}"
+                            for name in differing)  # fmt: skip
+        raise ValueError(f"cannot start from {payload['path']}: its network differs from this run's in {details}")
+    if source.conditioned and not network.config.conditioned:
+        raise ValueError(f"cannot start from {payload['path']}: it reads alpha (alpha_range {source.alpha_range}) "
+                         f"and this run's policy does not; give the run an alpha_range too")  # fmt: skip
+    state = dict(payload["state_dict"])
+    if network.config.conditioned and not source.conditioned:
+        # The conditions' first layer gains an input column for alpha, the last one (policy_inputs), at 0.
+        name = "embed.weight" if network.config.architecture == "plain" else "condition_embed.0.weight"
+        state[name] = torch.cat([state[name], torch.zeros_like(state[name][:, :1])], dim=1)
+    with torch.no_grad():
+        network.load_state_dict(state)
+    return network
+
+
 def list_policies() -> list[str]:
     """Names of the shipped policies (``agents/pretrained/*.pt``), for ``load_policy``.
 

@@ -43,7 +43,7 @@ from .grpo import (
     seed_generators,
     trained_env_kwargs,
 )
-from .loading import FINAL_POLICY_NAME, checkpoint_path, read_checkpoint, save_checkpoint
+from .loading import FINAL_POLICY_NAME, checkpoint_path, initialise_from, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 
 
@@ -104,6 +104,10 @@ class PPOConfig:
     sync_free: bool = False
     """Roll out in a ``sync_free`` env (no host round trip in a step, or one overlapping the forward for text tasks;
     the same rollouts): for a GPU."""
+    init_policy: str | None = None
+    """Start from this trained policy's weights instead of a fresh network (a shipped name, a run folder or a
+    checkpoint; ``loading.initialise_from``): the same features and network shape, and a conditioned run may start
+    from a policy trained for one alpha. None: a fresh network seeded by ``seed``."""
     seed: int = 0
     """Seeds the prompts, the policy's sampling, minibatch order and the initialisation."""
     device: str | None = None
@@ -242,7 +246,10 @@ class PPOTrainer:
             device=self.distributed.device, first_group=self.distributed.rank * config.num_envs,
         )  # fmt: skip
         policy_config = policy_config.resolved_for(self.env, config.seed)
-        self.agent = ActorCritic(UnmaskingPolicy(policy_config)).to(self.env.device)
+        network = UnmaskingPolicy(policy_config)
+        if config.init_policy is not None:
+            initialise_from(network, config.init_policy)
+        self.agent = ActorCritic(network).to(self.env.device)
         self.model = self.distributed.wrap(self.agent)  # DDP under torchrun, the module itself otherwise
         self.optimizer = torch.optim.Adam(self.agent.parameters(), lr=config.learning_rate, eps=1e-5)
         self.rollout_generator = torch.Generator(device=self.env.device)  # seeded per iteration and rank
@@ -421,7 +428,10 @@ class PPOTrainer:
         config = restore_reward(PPOConfig(**json.loads(state["config"])), reward, payload["path"], cls.__name__)
         if iterations is not None:
             config = dataclasses.replace(config, iterations=iterations)
-        trainer = cls(config, PolicyConfig(**payload["policy_config"]), task=task, model=model)
+        # The checkpoint's weights replace any starting policy: resuming does not need init_policy any more.
+        trainer = cls(dataclasses.replace(config, init_policy=None), PolicyConfig(**payload["policy_config"]),
+                      task=task, model=model)  # fmt: skip
+        trainer.config = config
         trainer.policy.load_state_dict(payload["state_dict"])
         trainer.agent.value_head.load_state_dict(state["value_head"])
         trainer.optimizer.load_state_dict(state["optimizer"])
