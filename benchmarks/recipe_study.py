@@ -714,6 +714,14 @@ RUNS = [
      f"token_mass:scale=0.75 --entropy-coef 0.01 {MASS} --commit-noise shared "
      "--out runs/perm-full-cond-mult-1-32-warm-normalizestd",
      "the row above with advantages / group std, so the high alphas' small rewards weigh alike"),
+    # --init-policy: the conditioned command started from a shipped one-alpha policy (its alpha input at zero).
+    *[(f"sudoku full conditioned, additive 0.05-64, alpha-scaled: started from sudoku-full-a{a}", "sudoku", "full",
+       f"runs/sudoku-full-cond-init-a{a}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+       "--alpha-range 0.05,64 --iterations 1000 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+       f"--init-policy sudoku-full-a{a} {MASS} --out runs/sudoku-full-cond-init-a{a}",
+       f"the shipped sudoku-full-cond's command from the shipped alpha-{a} policy's weights (--init-policy)")
+      for a in (4, 8)],
 ]  # fmt: skip
 
 
