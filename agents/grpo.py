@@ -32,11 +32,11 @@ from gymnasium.vector import AutoresetMode
 
 from unmask_gym.distributed import Distributed
 from unmask_gym.env import UnmaskVectorEnv
-from unmask_gym.heuristics import make_policy
 from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
 from .distribution import bernoulli_kl, entropy, highest_logit, log_prob, most_likely_action, sample_action
+from .experts import AlphaKeyedExpert, make_expert
 from .loading import FINAL_POLICY_NAME, checkpoint_path, initialise_from, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
 from .rollout import Rollouts, collect
@@ -116,7 +116,9 @@ class GRPOConfig:
     kl_coef: float = 0.0
     """Weight of a KL penalty to the reference policy: the policy as RL began (after any warm start), frozen."""
     expert: str = "fast_dllm_threshold:threshold=0.9"
-    """The heuristic of expert steering and the warm start (a ``make_policy`` spec)."""
+    """The teacher of expert steering and the warm start: a heuristic spec or a trained policy; for the warm start of
+    a conditioned policy also one per range of alpha, ``"SPEC@ALPHA | SPEC@ALPHA"`` (``agents/experts.py``: a
+    group follows the last entry whose ALPHA is at most its alpha)."""
     expert_steering: bool = False
     """Add one expert rollout per group (G + 1), scored under the policy."""
     expert_block_length: int | str | None = "same"
@@ -325,7 +327,10 @@ class GRPOTrainer:
                              f"got commit_noise={policy_config.commit_noise!r}")  # fmt: skip
         self.observe_hidden = "hidden" in policy_config.features
         self.env = self._make_env(config.block_length, config.group_size, config.num_envs, task, model)
-        self.expert = make_policy(config.expert) if config.expert_steering or config.warm_start else None
+        self.expert = make_expert(config.expert) if config.expert_steering or config.warm_start else None
+        if isinstance(self.expert, AlphaKeyedExpert) and (config.expert_steering or policy_config.alpha_range is None):
+            raise ValueError(f"experts keyed by alpha ({config.expert!r}) teach the warm start of a conditioned "
+                             f"policy (alpha_range set), not expert steering nor a one-alpha policy")  # fmt: skip
         self.expert_env = None
         if config.expert_steering:
             block = self.env.block_length if config.expert_block_length == "same" else config.expert_block_length
@@ -537,9 +542,12 @@ class GRPOTrainer:
         self.seed_generators(stream=3)
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
 
-        def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert at every alpha
+        def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert(s) at every alpha
             alpha = self._member_alphas(self.group_alphas(seed))
-            return collect(self.env, self.policy, seed, self._expert_choice, alpha=alpha)
+            choose = self._expert_choice
+            if isinstance(self.expert, AlphaKeyedExpert):  # each group follows the teacher of its alpha
+                choose = lambda obs, logits: self.expert(obs, alpha)  # noqa: E731
+            return collect(self.env, self.policy, seed, choose, alpha=alpha)
 
         data = expert_episodes(seeds[0])
         for seed in seeds[1:-1]:

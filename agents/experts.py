@@ -1,0 +1,63 @@
+"""The teachers of the imitation warm start and of expert steering: one policy, or one per range of alpha.
+
+A conditioned policy (``PolicyConfig.alpha_range``) serves many trade-offs, and no single teacher is good at all
+of them: what pays at a low alpha (slow and sure) is not what pays at a high one. ``"SPEC@ALPHA | SPEC@ALPHA"``
+names a teacher per range, so the warm start distils several specialists (heuristics or trained one-alpha
+policies) into the one network, each where its alpha says it should act.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class AlphaKeyedExpert:
+    """Teachers by alpha: a row whose alpha is at least an entry's ALPHA (and below the next) follows its SPEC.
+
+    Rows below the first ALPHA follow the first teacher. Every teacher sees the whole batch and each row keeps its
+    own teacher's action, so one collect serves groups of every alpha.
+
+    Example:
+        >>> expert = AlphaKeyedExpert("top_k_confidence:k=1@0.1 | top_k_confidence:k=2@4")
+        >>> selectable = torch.ones(2, 3, dtype=torch.bool)
+        >>> obs = {"confidence": torch.tensor([[0.9, 0.5, 0.1]] * 2), "masked": selectable, "action_mask": selectable}
+        >>> expert(obs, alpha=torch.tensor([1.0, 8.0])).tolist()
+        [[True, False, False], [True, True, False]]
+    """
+
+    def __init__(self, spec: str) -> None:
+        from .loading import policy_from_spec
+
+        entries = []
+        for part in spec.split("|"):
+            name, separator, alpha = part.strip().rpartition("@")
+            try:
+                threshold = float(alpha)
+            except ValueError:
+                threshold = float("nan")
+            if not separator or not name.strip() or not threshold > 0:
+                raise ValueError(f"each alpha-keyed expert must be SPEC@ALPHA with ALPHA > 0 (entries separated by "
+                                 f"'|'), got {part.strip()!r} in {spec!r}")  # fmt: skip
+            entries.append((threshold, name.strip()))
+        thresholds = [threshold for threshold, _ in entries]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError(f"the experts' alphas must increase from entry to entry, got {thresholds} in {spec!r}")
+        self.thresholds = torch.tensor(thresholds)
+        self.specs = [name for _, name in entries]
+        self.policies = [policy_from_spec(name)[0] for name in self.specs]
+
+    def __call__(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor) -> torch.Tensor:
+        """(N, L) bool: each row's teacher's action; ``alpha`` (N,) is the alpha each row serves."""
+        index = torch.searchsorted(self.thresholds.to(alpha.device), alpha.float(), right=True) - 1
+        actions = torch.stack([torch.as_tensor(policy(obs)).bool() for policy in self.policies])  # (K, N, L)
+        rows = torch.arange(actions.shape[1], device=actions.device)
+        return actions[index.clamp(min=0).to(actions.device), rows]
+
+
+def make_expert(spec: str) -> Any:
+    """An ``AlphaKeyedExpert`` for a spec with ``@``, else the one policy (a heuristic spec or a trained policy)."""
+    from .loading import policy_from_spec
+
+    return AlphaKeyedExpert(spec) if "@" in spec else policy_from_spec(spec)[0]
