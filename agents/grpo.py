@@ -380,6 +380,9 @@ class GRPOTrainer:
             self.warm_start_result = self.imitation_warm_start()
         if self.config.kl_coef > 0 and self.reference is None:
             self.reference = self._frozen_copy()
+        if self.config.iterations == 0 and self.config.out and self.distributed.is_main:  # the warm start is the run
+            self.save(checkpoint_path(self.config.out, 0))
+            save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
             if self.config.out and self.distributed.is_main and (

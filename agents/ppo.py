@@ -282,6 +282,9 @@ class PPOTrainer:
 
     def run(self) -> Iterator[dict[str, float]]:
         """Runs the remaining iterations, yielding each one's metrics."""
+        if self.config.iterations == 0 and self.config.out and self.distributed.is_main:  # the policy as it starts
+            self.save(checkpoint_path(self.config.out, 0))
+            save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
             if self.config.out and self.distributed.is_main and (

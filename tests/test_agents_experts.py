@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig
+from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, load_policy
 from unmask_gym.agents.distribution import highest_logit, most_likely_action
 from unmask_gym.agents.experts import AlphaKeyedExpert, make_expert
 from unmask_gym.agents.rollout import collect
@@ -77,3 +77,16 @@ def test_keyed_teachers_are_for_the_warm_start_of_a_conditioned_policy_only():
         trainer(PolicyConfig(width=16, ff_width=32))
     with pytest.raises(ValueError, match=re.escape("not expert steering")):
         trainer(PolicyConfig(width=16, ff_width=32, alpha_range=(0.5, 8.0)), expert_steering=True)
+
+
+def test_a_run_of_the_warm_start_alone_writes_its_policy(tmp_path):
+    out = tmp_path / "run"
+    distilled = trainer(PolicyConfig(width=16, ff_width=32, alpha_range=(0.5, 8.0)), out=str(out))
+    assert list(distilled.run()) == []
+    loaded = load_policy(out)  # policy.pt, as for any finished run
+    obs = collect(distilled.env, distilled.policy, seed=5, choose=lambda obs, logits: top_k_confidence(1)(obs),
+                  alpha=torch.full((distilled.env.num_envs,), 2.0))  # fmt: skip
+    with torch.no_grad():
+        expected = distilled.policy(obs.features, obs.condition)
+    torch.testing.assert_close(loaded.network(obs.features, obs.condition), expected)
+    assert (out / "checkpoints" / "iteration_000000.pt").exists()
