@@ -539,8 +539,10 @@ class GRPOTrainer:
         such as Fast-dLLM's "every position above the threshold, else the most confident one" is a threshold per
         position plus the fallback. Stops once the policy's most likely action (p > 1/2 per position, then the
         fallback) equals the expert's whole action on ``warm_start_agreement`` of the held-out steps (episodes of
-        other prompts).
+        other prompts). Its result includes the seconds it took, which ``metrics.csv`` (one row per RL iteration)
+        does not hold.
         """
+        start = time.perf_counter()
         config, tau = self.config, self.policy.config.tau_train
         self.seed_generators(stream=3)
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
@@ -579,7 +581,8 @@ class GRPOTrainer:
         if agreement < config.warm_start_agreement:
             warnings.warn(f"imitation warm start stopped at {agreement:.3f} held-out agreement after {epoch} "
                           f"epochs (target {config.warm_start_agreement})", stacklevel=2)  # fmt: skip
-        return {"agreement": agreement, "epochs": epoch, "steps": data.num_steps, "held_out_steps": held_out.num_steps}
+        return {"agreement": agreement, "epochs": epoch, "steps": data.num_steps, "held_out_steps": held_out.num_steps,
+                "seconds": time.perf_counter() - start}  # fmt: skip
 
     def iteration_seed(self, iteration: int, stream: int = 0) -> int:
         """The reset seed of an iteration (stream 0: RL, 1: warm start): ``iteration_seed``."""

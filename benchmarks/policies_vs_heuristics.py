@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shlex
 from pathlib import Path
 
 from unmask_gym.benchmarking import hull_table
@@ -159,10 +160,10 @@ def targets_markdown(points: list[dict], sweeps: list[dict], first_vertices: dic
 
 def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
-    lines = ["| policy | task, setting, alpha | network | iterations | training (rollouts + updates) | held-out "
-             "accuracy @ mean NFE (beta 1) |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| policy | task, setting, alpha | network | iterations | training (warm start + rollouts + updates) | "
+             "held-out accuracy @ mean NFE (beta 1) |", "|---|---|---|---|---|---|"]  # fmt: skip
     for name, entry in manifest.items():
-        words = entry["command"].split()
+        words = shlex.split(entry["command"])
         flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
         held = entry["held_out"]
         conditioned = "--alpha-range" in flags
@@ -173,8 +174,13 @@ def shipped_markdown(manifest: dict) -> str:
                    f"FFN {flags['--ff-width']}; {', '.join(features)}")  # fmt: skip
         if flags.get("--commit-noise", "independent") != "independent":
             network += f"; {flags['--commit-noise']} commit noise"
+        training = f"{entry['train_seconds'] / 60:.1f} min"
+        if "warm_start_seconds" in entry:
+            training += f" (warm start {entry['warm_start_seconds'] / 60:.1f} min)"
+        elif "--warm-start" in words:  # shipped before the warm start was timed: the RL iterations alone
+            training += " (RL only; warm start not timed)"
         lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | {network} | "
-                     f"{entry['iterations']} | {entry['train_seconds'] / 60:.1f} min | {held['accuracy']:.3f} @ "
+                     f"{entry['iterations']} | {training} | {held['accuracy']:.3f} @ "
                      f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip
     return "\n".join(lines)
 

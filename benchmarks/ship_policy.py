@@ -3,7 +3,8 @@
     python benchmarks/ship_policy.py runs/perm-full-a6 permutation-full-a6 "unmask-gym train ..."
 
 Writes ``agents/pretrained/<name>.pt`` and the run's entry in ``agents/pretrained/policies.json``: the command
-that reproduces it, its iterations, the seconds its rollouts and updates took (from ``metrics.csv``), the machine,
+that reproduces it, its iterations, the seconds its rollouts and updates took (from ``metrics.csv``) and its
+imitation warm start (from its last checkpoint), the machine,
 and its held-out evaluation measured now, with the installed code (200 distinct prompts, seed 0, beta 1, as the
 trainer's ``eval.json``; for a conditioned policy at its default alpha and along its alpha sweep), so that a run
 evaluated by older code never ships a stale number.
@@ -46,6 +47,15 @@ def held_out(run: Path, episodes: int = 200) -> dict:
     return {**first, "alpha_sweep": results[1:]} if len(results) > 1 else first
 
 
+def warm_start_seconds(run: Path) -> float | None:
+    """Seconds of the run's imitation warm start, from its last checkpoint (None: no warm start, or not timed)."""
+    from unmask_gym.agents.loading import latest_checkpoint, read_checkpoint
+
+    state = read_checkpoint(latest_checkpoint(run), need_trainer_state=True)["trainer_state"]
+    warm_start = json.loads(state.get("warm_start") or "null")
+    return None if warm_start is None else warm_start.get("seconds")
+
+
 def main() -> None:
     """Ships one run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,6 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader((args.run / "metrics.csv").open()))
     seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
+    warm_start = warm_start_seconds(args.run)
     evaluation = held_out(args.run)
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "policy.pt", PRETRAINED / f"{args.name}.pt")
@@ -62,7 +73,8 @@ def main() -> None:
     manifest[args.name] = {
         "command": args.command,
         "iterations": len(rows),
-        "train_seconds": round(seconds),
+        "train_seconds": round(seconds + (warm_start or 0.0)),
+        **({} if warm_start is None else {"warm_start_seconds": round(warm_start)}),
         "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
         "shipped_at_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                cwd=Path(__file__).parent).stdout.strip(),
