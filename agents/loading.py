@@ -105,6 +105,18 @@ def read_checkpoint(name_or_path: str | Path, need_trainer_state: bool = False) 
     return payload
 
 
+def warm_start_seconds(run: str | Path) -> float | None:
+    """Seconds a run folder's imitation warm start took, from its latest checkpoint.
+
+    None: no warm start, no checkpoint, or one written before warm starts were timed.
+    """
+    path = latest_checkpoint(run)
+    if path is None:
+        return None
+    warm_start = json.loads(read_checkpoint(path, need_trainer_state=True)["trainer_state"].get("warm_start") or "null")
+    return None if warm_start is None else warm_start.get("seconds")
+
+
 def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,
                 alpha: float | None = None) -> LearnedPolicy:  # fmt: skip
     """A trained policy as a callable ``obs -> action``, from a shipped name, a run folder or a checkpoint file.

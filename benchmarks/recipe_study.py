@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym.agents import load_policy
+from unmask_gym.agents.loading import warm_start_seconds
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 
 ROOT = Path(__file__).parent.parent
@@ -35,6 +36,8 @@ FIVE = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,st
 TOKENS = FIVE.replace("entropy", "entropy,token_count,token_rank")  # + which positions predict the same token
 MASS = FIVE.replace("entropy", "entropy,token_mass,token_rank")  # the same with the confidence-weighted count
 EQUAL = MASS.replace("token_rank", "token_rank,token_equality")  # + attention biased between same-token positions
+SUDOKU_TEACHERS = ("fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | eb_sampler:gamma=0.3@0.58 | "
+                   "sudoku-full-a4@1.5 | sudoku-full-a8@4 | fast_dllm_threshold:threshold=0.3@6.2")  # by alpha
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs)
@@ -722,15 +725,33 @@ RUNS = [
        f"--init-policy sudoku-full-a{a} {MASS} --out runs/sudoku-full-cond-init-a{a}",
        f"the shipped sudoku-full-cond's command from the shipped alpha-{a} policy's weights (--init-policy)")
       for a in (4, 8)],
+    # Distillation: the conditioned policy's warm start imitates a teacher per range of alpha (agents/experts.py),
+    # each the best under the additive reward at its alphas among the hull's vertices and the shipped one-alpha
+    # policies, then GRPO (or nothing).
+    *[(f"sudoku full conditioned, additive 0.05-64, alpha-scaled: distilled from a teacher per alpha range, "
+       f"{iterations} GRPO iterations", "sudoku", "full", f"runs/sudoku-full-cond-distil-{iterations}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+       f"--alpha-range 0.05,64 --iterations {iterations} --update-epochs 1 --num-minibatches 1 "
+       f"--alpha-scaled-advantages --warm-start --expert \"{SUDOKU_TEACHERS}\" --warm-start-batches 16 "
+       f"--warm-start-max-epochs 30 {MASS} --out runs/sudoku-full-cond-distil-{iterations}",
+       "the warm start alone" if iterations == 0 else "the warm start, then the shipped recipe's GRPO")
+      for iterations in (0, 500)],
 ]  # fmt: skip
 
 
 def train_seconds(path: Path) -> float | None:
-    """Rollout + update seconds of a run folder's metrics.csv (None for a shipped policy: see policies.json)."""
+    """Rollout + update seconds of a run folder's metrics.csv, plus its warm start's where its checkpoint timed it.
+
+    None for a shipped policy (see policies.json), or for a warm start alone that was not timed.
+    """
     metrics = path / "metrics.csv"
     if not metrics.exists():
         return None
-    return sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in csv.DictReader(metrics.open()))
+    rows = list(csv.DictReader(metrics.open()))
+    warm_start = warm_start_seconds(path)
+    if not rows and warm_start is None:
+        return None
+    return sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in rows) + (warm_start or 0.0)
 
 
 def markdown(rows: list[dict]) -> str:

@@ -47,15 +47,6 @@ def held_out(run: Path, episodes: int = 200) -> dict:
     return {**first, "alpha_sweep": results[1:]} if len(results) > 1 else first
 
 
-def warm_start_seconds(run: Path) -> float | None:
-    """Seconds of the run's imitation warm start, from its last checkpoint (None: no warm start, or not timed)."""
-    from unmask_gym.agents.loading import latest_checkpoint, read_checkpoint
-
-    state = read_checkpoint(latest_checkpoint(run), need_trainer_state=True)["trainer_state"]
-    warm_start = json.loads(state.get("warm_start") or "null")
-    return None if warm_start is None else warm_start.get("seconds")
-
-
 def main() -> None:
     """Ships one run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -65,6 +56,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader((args.run / "metrics.csv").open()))
     seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
+    from unmask_gym.agents.loading import warm_start_seconds
+
     warm_start = warm_start_seconds(args.run)
     evaluation = held_out(args.run)
     PRETRAINED.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import torch
 from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, load_policy
 from unmask_gym.agents.distribution import highest_logit, most_likely_action
 from unmask_gym.agents.experts import AlphaKeyedExpert, make_expert
+from unmask_gym.agents.loading import warm_start_seconds
 from unmask_gym.agents.rollout import collect
 from unmask_gym.heuristics import TopK, top_k_confidence
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
@@ -90,3 +91,6 @@ def test_a_run_of_the_warm_start_alone_writes_its_policy(tmp_path):
         expected = distilled.policy(obs.features, obs.condition)
     torch.testing.assert_close(loaded.network(obs.features, obs.condition), expected)
     assert (out / "checkpoints" / "iteration_000000.pt").exists()
+    # The warm start's seconds are kept (metrics.csv has no row for it), for ship_policy's training time.
+    assert 0 < warm_start_seconds(out) == distilled.warm_start_result["seconds"]
+    assert warm_start_seconds(tmp_path / "no run") is None
