@@ -736,6 +736,13 @@ RUNS = [
        f"--warm-start-max-epochs 30 {MASS} --out runs/sudoku-full-cond-distil-{iterations}",
        "the warm start alone" if iterations == 0 else "the warm start, then the shipped recipe's GRPO")
       for iterations in (0, 500)],
+    # The one-alpha policies trained on from their shipped weights (--init-policy) with the default cosine schedule.
+    *[(f"sudoku full a{a}: 1000 more iterations from the shipped policy", "sudoku", "full",
+       f"runs/sudoku-full-a{a}-cont",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha {a} --iterations 1000 "
+       f"--update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a{a} {MASS} --out runs/sudoku-full-a{a}-cont",
+       f"sudoku-full-a{a}'s weights trained on with its reward, the learning rate falling to 0.1x")
+      for a in (4, 8)],
 ]  # fmt: skip
 
 
