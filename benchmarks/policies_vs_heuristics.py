@@ -149,13 +149,33 @@ def targets_markdown(points: list[dict], sweeps: list[dict], first_vertices: dic
     spanning = len(sweeps) - len(short)
     rows.append(("3. each conditioned sweep spans the hull's range", "met" if not short else "not met",
                  f"{spanning} of {len(sweeps)} span it" + (f"; {'; '.join(short)}" if short else "")))
-    slowest = max(manifest, key=lambda name: manifest[name]["train_seconds"])
-    minutes = manifest[slowest]["train_seconds"] / 60
+    slowest = max(manifest, key=lambda name: from_scratch_seconds(manifest, name))
+    minutes = from_scratch_seconds(manifest, slowest) / 60
     rows.append(("4. each shipped policy trains in 30 minutes or less", "met" if minutes <= 30 else "not met",
-                 f"the slowest, `{slowest}`, took {minutes:.1f} min ({manifest[slowest]['machine']})"))
+                 f"the slowest, `{slowest}`, took {minutes:.1f} min from scratch (shipped policies it starts from "
+                 f"or learns from included; {manifest[slowest]['machine']})"))  # fmt: skip
     lines = ["| target | status | as measured |", "|---|---|---|"]
     lines += [f"| {target} | {status} | {detail} |" for target, status, detail in rows]
     return "\n".join(lines)
+
+
+def prerequisites(manifest: dict, name: str) -> list[str]:
+    """The shipped policies a policy's command starts from (``--init-policy``) or imitates (``--expert``)."""
+    words = shlex.split(manifest[name]["command"])
+    named = [words[i + 1] for i in range(len(words) - 1) if words[i] in ("--init-policy", "--expert")]
+    specs = [part.strip().rpartition("@")[0] or part.strip() for text in named for part in text.split("|")]
+    return [spec for spec in dict.fromkeys(specs) if spec in manifest]
+
+
+def from_scratch_seconds(manifest: dict, name: str) -> float:
+    """Seconds to train a policy from nothing: its own run plus, once each, the shipped policies it builds on."""
+    seen, order = set(), [name]
+    while order:
+        current = order.pop()
+        if current not in seen:
+            seen.add(current)
+            order += prerequisites(manifest, current)
+    return sum(manifest[policy]["train_seconds"] for policy in seen)
 
 
 def shipped_markdown(manifest: dict) -> str:
@@ -179,6 +199,9 @@ def shipped_markdown(manifest: dict) -> str:
             training += f" (warm start {entry['warm_start_seconds'] / 60:.1f} min)"
         elif "--warm-start" in words:  # shipped before the warm start was timed: the RL iterations alone
             training += " (RL only; warm start not timed)"
+        if prerequisites(manifest, name):
+            training += (f"; {from_scratch_seconds(manifest, name) / 60:.1f} min from scratch with "
+                         f"{', '.join(f'`{p}`' for p in prerequisites(manifest, name))}")  # fmt: skip
         lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | {network} | "
                      f"{entry['iterations']} | {training} | {held['accuracy']:.3f} @ "
                      f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip

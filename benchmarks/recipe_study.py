@@ -743,6 +743,13 @@ RUNS = [
        f"--update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a{a} {MASS} --out runs/sudoku-full-a{a}-cont",
        f"sudoku-full-a{a}'s weights trained on with its reward, the learning rate falling to 0.1x")
       for a in (4, 8)],
+    ("sudoku full conditioned, additive 0.05-64, alpha-scaled: distilled, sudoku-full-a4-ft teaching alpha 1.5-4",
+     "sudoku", "full", "runs/sudoku-full-cond-distil-ft",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+     "--alpha-range 0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+     f"--warm-start --expert \"{SUDOKU_TEACHERS.replace('sudoku-full-a4@', 'sudoku-full-a4-ft@')}\" "
+     f"--warm-start-batches 16 --warm-start-max-epochs 30 {MASS} --out runs/sudoku-full-cond-distil-ft",
+     "the distilled row above with the fine-tuned alpha-4 policy as a teacher: the shipped sudoku-full-cond"),
 ]  # fmt: skip
 
 

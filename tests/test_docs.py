@@ -170,7 +170,12 @@ def test_the_targets_table_says_which_target_is_met_and_by_how_much():
               point("statetracking", "t:beta=1", 1.7, 0.97, 0.80, low=0.1)]  # fmt: skip  (not eligible)
     sweeps = [{"agent": "c", "best_accuracy": 0.99, "one_per_step": 1.0, "reaches_top": True, "fewest_nfe": 4.0,
                "hull_ten_percent_nfe": 2.5, "reaches_low_end": False}]  # fmt: skip
-    manifest = {"a": {"train_seconds": 600, "machine": "box"}, "b": {"train_seconds": 2400, "machine": "box"}}
+    manifest = {"a": {"train_seconds": 600, "machine": "box", "command": "unmask-gym train --out runs/a"},
+                "b": {"train_seconds": 1500, "machine": "box", "command": "unmask-gym train --out runs/b"},
+                "c": {"train_seconds": 300, "machine": "box", "command": "unmask-gym train --init-policy b --expert "
+                      "'top_k_confidence:k=1@0.1 | a@1 | b@2' --out runs/c"}}  # fmt: skip
+    # From scratch, c needs a and b trained first, each once: 300 + 600 + 1500 seconds.
+    assert compare.prerequisites(manifest, "c") == ["b", "a"] and compare.from_scratch_seconds(manifest, "c") == 2400
     text = compare.targets_markdown(points, sweeps, {"statetracking": [1.3, 0.7]}, manifest)
     one, two, three, four = text.splitlines()[2:]
     assert "not met" in one and "1 of 4 compared points are: `s:beta=0.5` (-0.049)" in one
@@ -178,7 +183,7 @@ def test_the_targets_table_says_which_target_is_met_and_by_how_much():
     assert "`s:beta=1`, is +0.100 at 2.00 NFE against +0.300 needed" in two
     assert "statetracking: no eligible budget (the hull starts at 0.700 @ 1.30 NFE" in two
     assert "not met" in three and "`c` stops at 4.00 NFE (the hull's 10% point: 2.50)" in three
-    assert "| not met |" in four and "`b`, took 40.0 min (box)" in four
+    assert "| not met |" in four and "`c`, took 40.0 min from scratch" in four and "box)" in four
 
 
 def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
