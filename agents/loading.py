@@ -151,10 +151,10 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     """Copies a trained policy's weights into ``network`` (in place) as a starting point for training.
 
     The two networks must read the same inputs the same way (``ARCHITECTURE_FIELDS``; the same dLLM's hidden size
-    and end tokens where the features read them). A conditioned ``network``
-    may start from a policy trained for one alpha: its alpha input starts with zero weight, so it first acts as
-    that policy at every alpha and learns from there what alpha should change. Everything else that differs
-    (commit noise, temperatures, the alpha range) is the new run's.
+    and end tokens where the features read them). A conditioned ``network`` may start from a policy trained for one
+    alpha: its alpha input starts with zero weight, so it first acts as that policy at every alpha and learns from
+    there what alpha should change. Everything else that differs (commit noise, temperatures, the alpha range) is
+    the new run's.
 
     Raises:
         ValueError: naming the fields that differ, or a conditioned source for an unconditioned network.
