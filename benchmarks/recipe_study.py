@@ -750,6 +750,12 @@ RUNS = [
      f"--warm-start --expert \"{SUDOKU_TEACHERS.replace('sudoku-full-a4@', 'sudoku-full-a4-ft@')}\" "
      f"--warm-start-batches 16 --warm-start-max-epochs 30 {MASS} --out runs/sudoku-full-cond-distil-ft",
      "the distilled row above with the fine-tuned alpha-4 policy as a teacher: the shipped sudoku-full-cond"),
+    *[(f"sudoku full: 1000 more iterations from sudoku-full-a4-ft at alpha {a}", "sudoku", "full",
+       f"runs/sudoku-full-a4-ft-a{a}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha {a} --iterations 1000 "
+       f"--update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a4-ft {MASS} "
+       f"--out runs/sudoku-full-a4-ft-a{a}",
+       "a second round of the fine-tune: do more iterations keep paying?") for a in (4, 8)],
 ]  # fmt: skip
 
 
