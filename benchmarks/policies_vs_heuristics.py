@@ -178,6 +178,31 @@ def from_scratch_seconds(manifest: dict, name: str) -> float:
     return sum(manifest[policy]["train_seconds"] for policy in seen)
 
 
+RECIPE_FLAGS = {
+    "--reward": lambda v: f"{v} reward", "--init-policy": lambda v: f"starts from `{v}`",
+    "--expert": lambda v: f"warm start from {'a teacher per alpha range' if '@' in v else f'`{v}`'}",
+    "--entropy-coef": lambda v: f"entropy bonus {v}", "--commit-noise": lambda v: f"{v} commit noise",
+    "--alpha-scaled-advantages": lambda v: "alpha-scaled advantages", "--alpha-curriculum": lambda v: f"alpha "
+    f"curriculum {v}", "--normalize-std": lambda v: "std-normalised advantages",
+    "--min-learning-rate-ratio": lambda v: "constant learning rate" if float(v) == 1 else f"cosine to {v}x",
+}  # fmt: skip
+"""What a shipped command changes from the trainer's defaults, in words (the flags the recipe study varied)."""
+
+
+def recipe_markdown(manifest: dict) -> str:
+    """Each shipped policy's recipe: what its command changes from the defaults, and its RL iterations."""
+    lines = ["| policy | alpha | recipe (beyond the trainer's defaults) | RL iterations |", "|---|---|---|---|"]
+    for name, entry in manifest.items():
+        words = shlex.split(entry["command"])
+        flags = {word: (words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("--") else "")
+                 for i, word in enumerate(words) if word.startswith("--")}  # fmt: skip
+        alpha = flags.get("--alpha-range", flags["--alpha"]).replace(",", " to ")
+        parts = [describe(flags[flag]) for flag, describe in RECIPE_FLAGS.items()
+                 if flag in flags and not (flag == "--expert" and "--warm-start" not in flags)]  # fmt: skip
+        lines.append(f"| `{name}` | {alpha} | {'; '.join(parts) or 'the defaults'} | {entry['iterations']} |")
+    return "\n".join(lines)
+
+
 def shipped_markdown(manifest: dict) -> str:
     """The shipped policies: how each was trained, how long it took, and its held-out result at the end."""
     lines = ["| policy | task, setting, alpha | network | iterations | training (warm start + rollouts + updates) | "

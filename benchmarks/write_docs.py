@@ -117,6 +117,11 @@ def shipped_policies() -> str:
     return script("policies_vs_heuristics").shipped_markdown(json.loads(MANIFEST.read_text()))
 
 
+def shipped_recipes() -> str:
+    """How each shipped policy was trained, in words: what its command changes from the defaults."""
+    return script("policies_vs_heuristics").recipe_markdown(json.loads(MANIFEST.read_text()))
+
+
 def point_label(row: dict) -> str:
     """``beta=1`` or ``alpha=4`` from a point's name."""
     return row["point"].rsplit(":", 1)[-1]
@@ -362,6 +367,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "headline-conditioned": headline_conditioned,
     "shipped-policies": shipped_policies,
+    "shipped-recipes": shipped_recipes,
     "policies-vs-hull": policies_vs_hull,
     "verdicts": verdicts,
     "sweeps": sweeps,

@@ -193,3 +193,20 @@ def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
     for path in PAGES:
         for target in re.findall(r"\]\(((?:docs/)?[\w-]+\.md)(?:#[\w-]+)?\)", path.read_text()):
             assert (path.parent / target).exists(), f"{path.name} links to a missing {target}"
+
+
+def test_the_recipes_table_reads_what_each_command_changes_from_the_defaults():
+    compare = write_docs().script("policies_vs_heuristics")
+    manifest = {
+        "x-full-cond": {"iterations": 500, "command": "unmask-gym train --task x --alpha 0.5 --alpha-range 0.05,64 "
+                        "--reward additive --warm-start --expert 'a@0.05 | b@1' --alpha-scaled-advantages --out r"},
+        "x-full-a4": {"iterations": 80, "command": "unmask-gym train --task x --alpha 4 --expert-steering --expert "
+                      "eb_sampler:gamma=1 --min-learning-rate-ratio 1 --init-policy x-full-a2 --out r"},
+        "x-full-a2": {"iterations": 10, "command": "unmask-gym train --task x --alpha 2 --out r"},
+    }  # fmt: skip
+    rows = compare.recipe_markdown(manifest).splitlines()[2:]
+    assert rows[0] == ("| `x-full-cond` | 0.05 to 64 | additive reward; warm start from a teacher per alpha range; "
+                       "alpha-scaled advantages | 500 |")  # fmt: skip
+    # Steering names an expert too, but it is no warm start.
+    assert rows[1] == "| `x-full-a4` | 4 | starts from `x-full-a2`; constant learning rate | 80 |"
+    assert rows[2] == "| `x-full-a2` | 2 | the defaults | 10 |"
