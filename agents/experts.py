@@ -30,21 +30,8 @@ class AlphaKeyedExpert:
     def __init__(self, spec: str) -> None:
         from .loading import policy_from_spec
 
-        entries = []
-        for part in spec.split("|"):
-            name, separator, alpha = part.strip().rpartition("@")
-            try:
-                threshold = float(alpha)
-            except ValueError:
-                threshold = float("nan")
-            if not separator or not name.strip() or not threshold > 0:
-                raise ValueError(f"each alpha-keyed expert must be SPEC@ALPHA with ALPHA > 0 (entries separated by "
-                                 f"'|'), got {part.strip()!r} in {spec!r}")  # fmt: skip
-            entries.append((threshold, name.strip()))
-        thresholds = [threshold for threshold, _ in entries]
-        if thresholds != sorted(set(thresholds)):
-            raise ValueError(f"the experts' alphas must increase from entry to entry, got {thresholds} in {spec!r}")
-        self.thresholds = torch.tensor(thresholds)
+        entries = keyed_entries(spec)
+        self.thresholds = torch.tensor([threshold for threshold, _ in entries])
         self.specs = [name for _, name in entries]
         self.policies = [policy_from_spec(name)[0] for name in self.specs]
 
@@ -54,6 +41,35 @@ class AlphaKeyedExpert:
         actions = torch.stack([torch.as_tensor(policy(obs)).bool() for policy in self.policies])  # (K, N, L)
         rows = torch.arange(actions.shape[1], device=actions.device)
         return actions[index.clamp(min=0).to(actions.device), rows]
+
+
+def keyed_entries(spec: str) -> list[tuple[float, str]]:
+    """``"SPEC@ALPHA | SPEC@ALPHA"`` as (ALPHA, SPEC) pairs, checked: ALPHA > 0 and increasing.
+
+    Example:
+        >>> keyed_entries("eb_sampler:gamma=0.1@0.05 | sudoku-full-a4@1.5")
+        [(0.05, 'eb_sampler:gamma=0.1'), (1.5, 'sudoku-full-a4')]
+    """
+    entries = []
+    for part in spec.split("|"):
+        name, separator, alpha = part.strip().rpartition("@")
+        try:
+            threshold = float(alpha)
+        except ValueError:
+            threshold = float("nan")
+        if not separator or not name.strip() or not threshold > 0:
+            raise ValueError(f"each alpha-keyed expert must be SPEC@ALPHA with ALPHA > 0 (entries separated by "
+                             f"'|'), got {part.strip()!r} in {spec!r}")  # fmt: skip
+        entries.append((threshold, name.strip()))
+    thresholds = [threshold for threshold, _ in entries]
+    if thresholds != sorted(set(thresholds)):
+        raise ValueError(f"the experts' alphas must increase from entry to entry, got {thresholds} in {spec!r}")
+    return entries
+
+
+def expert_specs(spec: str) -> list[str]:
+    """The teachers an ``--expert`` spec names: each SPEC of a keyed one, else the spec itself."""
+    return [name for _, name in keyed_entries(spec)] if "@" in spec else [spec]
 
 
 def make_expert(spec: str) -> Any:

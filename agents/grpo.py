@@ -222,6 +222,21 @@ def restore_reward(config: Any, reward: Any, path: Any, trainer: str) -> Any:
     return dataclasses.replace(config, reward=reward)
 
 
+def save_if_due(trainer: Any) -> None:
+    """Writes the run files a GRPO or PPO trainer owes at its iteration (main process, ``config.out`` set).
+
+    A checkpoint every ``checkpoint_every`` iterations and after the last, and with the last also ``policy.pt``,
+    what ``load_policy(out)`` reads (a run of 0 iterations: both, for the policy as it starts).
+    """
+    config = trainer.config
+    if not (config.out and trainer.distributed.is_main):
+        return
+    if trainer.iteration % config.checkpoint_every == 0 or trainer.iteration == config.iterations:
+        trainer.save(checkpoint_path(config.out, trainer.iteration))
+        if trainer.iteration == config.iterations:
+            save_checkpoint(Path(config.out) / FINAL_POLICY_NAME, trainer.policy, trainer.env_kwargs)
+
+
 def seed_generators(generators: tuple[torch.Generator, ...], seed: int, stream: int, iteration: int,
                     rank: int) -> None:  # fmt: skip
     """Seeds each generator from a hash of (seed, stream, iteration, rank).
@@ -380,17 +395,11 @@ class GRPOTrainer:
             self.warm_start_result = self.imitation_warm_start()
         if self.config.kl_coef > 0 and self.reference is None:
             self.reference = self._frozen_copy()
-        if self.config.iterations == 0 and self.config.out and self.distributed.is_main:  # the warm start is the run
-            self.save(checkpoint_path(self.config.out, 0))
-            save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
+        if self.config.iterations == 0:  # the warm start is the run
+            save_if_due(self)
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
-            if self.config.out and self.distributed.is_main and (
-                self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations
-            ):
-                self.save(checkpoint_path(self.config.out, self.iteration))
-                if self.iteration == self.config.iterations:  # the finished run's policy: what load_policy(out) reads
-                    save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
+            save_if_due(self)
             yield metrics
 
     def train_iteration(self) -> dict[str, float]:

@@ -40,10 +40,11 @@ from .grpo import (
     iteration_seed,
     restore_reward,
     reward_name,
+    save_if_due,
     seed_generators,
     trained_env_kwargs,
 )
-from .loading import FINAL_POLICY_NAME, checkpoint_path, initialise_from, read_checkpoint, save_checkpoint
+from .loading import initialise_from, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy, policy_inputs
 
 
@@ -282,17 +283,11 @@ class PPOTrainer:
 
     def run(self) -> Iterator[dict[str, float]]:
         """Runs the remaining iterations, yielding each one's metrics."""
-        if self.config.iterations == 0 and self.config.out and self.distributed.is_main:  # the policy as it starts
-            self.save(checkpoint_path(self.config.out, 0))
-            save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
+        if self.config.iterations == 0:  # the policy as it starts is the run
+            save_if_due(self)
         while self.iteration < self.config.iterations:
             metrics = self.train_iteration()
-            if self.config.out and self.distributed.is_main and (
-                self.iteration % self.config.checkpoint_every == 0 or self.iteration == self.config.iterations
-            ):
-                self.save(checkpoint_path(self.config.out, self.iteration))
-                if self.iteration == self.config.iterations:
-                    save_checkpoint(Path(self.config.out) / FINAL_POLICY_NAME, self.policy, self.env_kwargs)
+            save_if_due(self)
             yield metrics
 
     def train_iteration(self) -> dict[str, float]:

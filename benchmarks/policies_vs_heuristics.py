@@ -17,6 +17,7 @@ import json
 import shlex
 from pathlib import Path
 
+from unmask_gym.agents.experts import expert_specs
 from unmask_gym.benchmarking import hull_table
 
 RESULTS = Path(__file__).parent / "results"
@@ -159,11 +160,19 @@ def targets_markdown(points: list[dict], sweeps: list[dict], first_vertices: dic
     return "\n".join(lines)
 
 
+def command_flags(command: str) -> dict[str, str]:
+    """A training command's flags and their values ("" for a switch such as ``--warm-start``)."""
+    words = shlex.split(command)
+    return {word: (words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("--") else "")
+            for i, word in enumerate(words) if word.startswith("--")}  # fmt: skip
+
+
 def prerequisites(manifest: dict, name: str) -> list[str]:
     """The shipped policies a policy's command starts from (``--init-policy``) or imitates (``--expert``)."""
-    words = shlex.split(manifest[name]["command"])
-    named = [words[i + 1] for i in range(len(words) - 1) if words[i] in ("--init-policy", "--expert")]
-    specs = [part.strip().rpartition("@")[0] or part.strip() for text in named for part in text.split("|")]
+    flags = command_flags(manifest[name]["command"])
+    specs = [flags["--init-policy"]] if "--init-policy" in flags else []
+    if "--expert" in flags:
+        specs += expert_specs(flags["--expert"])
     return [spec for spec in dict.fromkeys(specs) if spec in manifest]
 
 
@@ -193,9 +202,7 @@ def recipe_markdown(manifest: dict) -> str:
     """Each shipped policy's recipe: what its command changes from the defaults, and its RL iterations."""
     lines = ["| policy | alpha | recipe (beyond the trainer's defaults) | RL iterations |", "|---|---|---|---|"]
     for name, entry in manifest.items():
-        words = shlex.split(entry["command"])
-        flags = {word: (words[i + 1] if i + 1 < len(words) and not words[i + 1].startswith("--") else "")
-                 for i, word in enumerate(words) if word.startswith("--")}  # fmt: skip
+        flags = command_flags(entry["command"])
         alpha = flags.get("--alpha-range", flags["--alpha"]).replace(",", " to ")
         parts = [describe(flags[flag]) for flag, describe in RECIPE_FLAGS.items()
                  if flag in flags and not (flag == "--expert" and "--warm-start" not in flags)]  # fmt: skip
@@ -208,8 +215,7 @@ def shipped_markdown(manifest: dict) -> str:
     lines = ["| policy | task, setting, alpha | network | iterations | training (warm start + rollouts + updates) | "
              "held-out accuracy @ mean NFE (beta 1) |", "|---|---|---|---|---|---|"]  # fmt: skip
     for name, entry in manifest.items():
-        words = shlex.split(entry["command"])
-        flags = {words[i]: words[i + 1] for i in range(len(words) - 1) if words[i].startswith("--")}
+        flags = command_flags(entry["command"])
         held = entry["held_out"]
         conditioned = "--alpha-range" in flags
         alpha = f"alpha {flags['--alpha-range']} (conditioned)" if conditioned else f"alpha {flags['--alpha']}"
@@ -222,11 +228,11 @@ def shipped_markdown(manifest: dict) -> str:
         training = f"{entry['train_seconds'] / 60:.1f} min"
         if "warm_start_seconds" in entry:
             training += f" (warm start {entry['warm_start_seconds'] / 60:.1f} min)"
-        elif "--warm-start" in words:  # shipped before the warm start was timed: the RL iterations alone
+        elif "--warm-start" in flags:  # shipped before the warm start was timed: the RL iterations alone
             training += " (RL only; warm start not timed)"
-        if prerequisites(manifest, name):
+        if built_on := prerequisites(manifest, name):
             training += (f"; {from_scratch_seconds(manifest, name) / 60:.1f} min from scratch with "
-                         f"{', '.join(f'`{p}`' for p in prerequisites(manifest, name))}")  # fmt: skip
+                         f"{', '.join(f'`{p}`' for p in built_on)}")  # fmt: skip
         lines.append(f"| `{name}` | {flags['--task']}, block {flags['--block-length']}, {alpha} | {network} | "
                      f"{entry['iterations']} | {training} | {held['accuracy']:.3f} @ "
                      f"{held['mean_nfe']:.2f} ({held['episodes']} prompts{at}) |")  # fmt: skip

@@ -49,6 +49,8 @@ def held_out(run: Path, episodes: int = 200) -> dict:
 
 def main() -> None:
     """Ships one run."""
+    from unmask_gym.agents.loading import warm_start_seconds
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the run folder (holds policy.pt, metrics.csv, eval.json)")
     parser.add_argument("name", help="<task>-<semi_ar|full>-<tag>")
@@ -56,8 +58,6 @@ def main() -> None:
     args = parser.parse_args()
     rows = list(csv.DictReader((args.run / "metrics.csv").open()))
     seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
-    from unmask_gym.agents.loading import warm_start_seconds
-
     warm_start = warm_start_seconds(args.run)
     evaluation = held_out(args.run)
     PRETRAINED.mkdir(parents=True, exist_ok=True)
