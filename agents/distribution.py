@@ -30,9 +30,9 @@ NO_FALLBACK = -1
 
 
 def commit_probabilities(
-    logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0, beta: float = 1.0
+    logits: torch.Tensor, action_mask: torch.Tensor, tau: float = 1.0, beta: float | torch.Tensor = 1.0
 ) -> torch.Tensor:
-    """(N, L) float: p' = min(1, beta * sigmoid(logits / tau)) where selectable, 0 elsewhere.
+    """(N, L) float: p' = min(1, beta * sigmoid(logits / tau)) where selectable, 0 elsewhere (beta: a number or (N, 1)).
 
     Example:
         >>> commit_probabilities(torch.tensor([[0.0, 0.0]]), torch.tensor([[True, False]]), beta=3.0).tolist()
@@ -46,7 +46,7 @@ def sample_action(
     logits: torch.Tensor,
     action_mask: torch.Tensor,
     tau: float = 1.0,
-    beta: float = 1.0,
+    beta: float | torch.Tensor = 1.0,
     generator: torch.Generator | None = None,
     fallback_to_highest_logit: bool = False,
     noise: str = "independent",
@@ -57,7 +57,7 @@ def sample_action(
         logits: (N, L) policy logits.
         action_mask: (N, L) bool, the selectable positions.
         tau: the sampling temperature (the paper: 1 in training).
-        beta: the test-time scale of the probabilities.
+        beta: the test-time scale of the probabilities: a number, or (N, 1) one per row.
         generator: the policy's own generator (on the logits' device), so that a seeded run reproduces.
         fallback_to_highest_logit: a row that drew nothing but has a selectable position commits its highest-logit
             one (evaluation).
@@ -139,8 +139,9 @@ def log_prob(
     tau: float = 1.0,
     fallback: torch.Tensor | None = None,
     noise: str = "independent",
+    beta: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """(N,) log-probability of the executed ``action`` under the sampling distribution (beta = 1).
+    """(N,) log-probability of the executed ``action`` under the sampling distribution (beta = 1 unless given).
 
     An executed action is the sample, except that an empty sample becomes ``{fallback}`` where the env has a
     fallback, so the executed ``{j}`` with j the fallback has P(sample = {j}) + P(empty sample). With independent
@@ -155,6 +156,8 @@ def log_prob(
         tau: the sampling temperature.
         fallback: (N,) int64 position an empty sample turns into, ``NO_FALLBACK`` where none (default: none).
         noise: the noise the action was drawn with (``NOISES``).
+        beta: (N,) each row's scale in (0, 1] of its commit probabilities, p' = beta * p (training at the test-time
+            knob, ``GRPOConfig.train_betas``); independent noise only. None: beta 1.
 
     Example:
         >>> logits, mask = torch.tensor([[0.0, 0.0]]), torch.tensor([[True, True]])
@@ -163,12 +166,20 @@ def log_prob(
         >>> fallback = torch.tensor([0])  # the empty sample also lands on position 0: 1/4 + 1/4
         >>> round(log_prob(logits, torch.tensor([[True, False]]), mask, fallback=fallback).exp().item(), 4)
         0.5
+        >>> round(log_prob(logits, torch.tensor([[True, False]]), mask, beta=torch.tensor([0.5])).exp().item(), 4)
+        0.1875
     """
     if not _is_independent(noise):
+        if beta is not None:
+            raise ValueError("beta scales independent draws only; shared noise's threshold has no beta form here")
         return shared_log_prob(logits, action, action_mask, tau, fallback)
     action = action & action_mask
     z = logits.float() / tau
     log_commit, log_skip = F.logsigmoid(z), F.logsigmoid(-z)  # log p, log (1 - p), stable for large |z|
+    if beta is not None:  # log(beta p) and log(1 - beta p) = softplus(z + log(1 - beta)) - softplus(z), both stable
+        log_beta = beta.float().log()[:, None]  # (N, 1)
+        log_commit = log_commit + log_beta
+        log_skip = F.softplus(z + torch.log1p(-beta.float())[:, None]) - F.softplus(z)
     zero = torch.zeros_like(z)
     plain = torch.where(action, log_commit, log_skip).where(action_mask, zero).sum(1)  # (N,)
     if fallback is None:

@@ -104,6 +104,10 @@ class GRPOConfig:
     """A conditioned policy's alpha range widens from its low end to the whole range (log scale) over this fraction
     of the iterations, so the policy learns to be right before the high alphas reward guessing; 0: the whole range
     from the first iteration."""
+    train_betas: tuple[float, ...] = (1.0,)
+    """Each prompt group samples with one of these scales of the commit probabilities, p' = beta * p (drawn
+    uniformly per group and iteration; independent noise): a policy then learns to be right also where the
+    evaluation knob beta < 1 halves its commits (the bench runs beta 0.5). Values in (0, 1]; (1,): the paper's."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -171,6 +175,14 @@ class GRPOConfig:
         if not 0.0 <= self.alpha_curriculum <= 1.0:
             raise ValueError(f"alpha_curriculum must be a fraction of the iterations in [0, 1], got "
                              f"{self.alpha_curriculum!r}")  # fmt: skip
+        betas = self.train_betas if isinstance(self.train_betas, list | tuple) else (self.train_betas,)
+        try:  # the CLI gives strings, a checkpoint's JSON a list
+            self.train_betas = tuple(float(beta) for beta in betas)
+        except (TypeError, ValueError):
+            raise ValueError(f"train_betas must be numbers in (0, 1], got {self.train_betas!r}") from None
+        if not self.train_betas or not all(0.0 < beta <= 1.0 for beta in self.train_betas):
+            raise ValueError(f"train_betas must be one or more numbers in (0, 1] (a beta above 1 would make some "
+                             f"commits certain and their skips impossible), got {self.train_betas!r}")  # fmt: skip
         if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
                              f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
@@ -335,6 +347,9 @@ class GRPOTrainer:
         self.distributed = Distributed.from_environment(config.device)
         self._task, self._model = task, model
         policy_config = policy_config or PolicyConfig()
+        if config.train_betas != (1.0,) and policy_config.commit_noise != "independent":
+            raise ValueError(f"train_betas={config.train_betas} scale independent draws; got "
+                             f"commit_noise={policy_config.commit_noise!r}")  # fmt: skip
         if config.kl_coef > 0 and policy_config.commit_noise != "independent":
             raise ValueError(f"kl_coef={config.kl_coef} needs commit_noise='independent' (its KL is exact per "
                              f"position); two shared-noise policies whose logits order the positions differently "
@@ -431,13 +446,18 @@ class GRPOTrainer:
         """The iteration's rollouts: G per prompt group from the policy, plus the expert's one if steering."""
         tau, noise = self.policy.config.tau_train, self.policy.config.commit_noise
 
+        row_beta = self.group_betas(seed)
+        row_beta = None if row_beta is None else row_beta.repeat_interleave(self.config.group_size)
+        scale = 1.0 if row_beta is None else row_beta[:, None]
+
         def sample(obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
-            return sample_action(logits, obs["action_mask"], tau, generator=self.rollout_generator,
+            return sample_action(logits, obs["action_mask"], tau, scale, generator=self.rollout_generator,
                                  fallback_to_highest_logit=self.config.policy_fallback, noise=noise)  # fmt: skip
 
         group_alpha = self.group_alphas(seed, self.curriculum_progress())
         row_alpha = self._member_alphas(group_alpha)
-        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha)
+        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha,
+                           beta=row_beta)  # fmt: skip
         if self.expert_env is not None:
             # Same seed, so expert row g gets prompt group g's prompt (group g draws from seed + g in both envs).
             expert = collect(self.expert_env, self.policy, seed, self._expert_choice, self.config.policy_fallback,
@@ -463,6 +483,14 @@ class GRPOTrainer:
         high = low * (high / low) ** progress
         uniform = torch.rand(self.config.num_groups, generator=torch.Generator().manual_seed(seed))
         return (low * (high / low) ** uniform).to(self.env.device)
+
+    def group_betas(self, seed: int) -> torch.Tensor | None:
+        """(num_groups,) each prompt group's ``train_betas`` draw for the iteration of ``seed``; None when it is 1."""
+        if self.config.train_betas == (1.0,):
+            return None  # the paper's training, drawn exactly as before train_betas existed
+        betas = torch.tensor(self.config.train_betas)
+        pick = torch.randint(len(betas), (self.config.num_groups,), generator=torch.Generator().manual_seed(seed + 1))
+        return betas[pick].to(self.env.device)
 
     def curriculum_progress(self) -> float:
         """How far ``alpha_curriculum`` has widened the alpha range at the current iteration, in (0, 1]."""
@@ -496,6 +524,7 @@ class GRPOTrainer:
         noise = self.policy.config.commit_noise
         advantages = self.episode_advantages(rollouts)[rollouts.episode]  # (S,)
         weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
+        step_beta = rollouts.beta[rollouts.episode] if config.train_betas != (1.0,) else None  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
                                           "reference_kl": [], "grad_norm": []}  # fmt: skip
         # Every group agreed (all right or all wrong): nothing to learn, and an AdamW step would still move the
@@ -509,7 +538,8 @@ class GRPOTrainer:
                 mask = rollouts.action_mask[batch]
                 # The policy's fallback is its current argmax, so the executed action's probability uses it.
                 fallback = self._fallback(logits, mask, rollouts.fallback[batch])
-                new = log_prob(logits, rollouts.action[batch], mask, tau, fallback, noise)
+                new = log_prob(logits, rollouts.action[batch], mask, tau, fallback, noise,
+                               beta=None if step_beta is None else step_beta[batch])  # fmt: skip
                 loss = clipped_surrogate_loss(new, rollouts.old_log_prob[batch], advantages[batch], weights[batch],
                                               config.clip_coef)  # fmt: skip
                 step_entropy = entropy(logits, mask, tau, noise)  # (B,)

@@ -47,6 +47,7 @@ class Rollouts:
     prompt_id: torch.Tensor  # (E,) int64
     is_expert: torch.Tensor  # (E,) bool: played by the steering heuristic
     alpha: torch.Tensor  # (E,) float: the trade-off each episode serves (a conditioned row's own, else the env's)
+    beta: torch.Tensor  # (E,) float: the scale of the commit probabilities each episode was sampled with
 
     @property
     def num_steps(self) -> int:
@@ -70,7 +71,7 @@ class Rollouts:
 
 
 def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, policy_fallback: bool = False,
-            is_expert: bool = False, alpha: torch.Tensor | None = None,
+            is_expert: bool = False, alpha: torch.Tensor | None = None, beta: torch.Tensor | None = None,
             check_every: int | None = None) -> Rollouts:  # fmt: skip
     """Plays one episode per slot of ``env`` (``AutoresetMode.DISABLED``) from ``reset(seed=seed)``.
 
@@ -83,6 +84,8 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
             the env's ``empty_action`` decides what an empty action does).
         is_expert: marks the episodes as the steering heuristic's.
         alpha: (N,) the trade-off each row's conditioned policy serves (None for an unconditioned network).
+        beta: (N,) the scale of each row's commit probabilities that ``choose`` samples with, so the stored
+            log-probabilities are of that distribution (``distribution.log_prob``); None: beta 1.
         check_every: ask whether an episode still runs every this many steps (default: every step on a CPU, where
             asking is free; ``ALIVE_CHECK_EVERY`` elsewhere). The rollouts are the same either way.
     """
@@ -115,7 +118,7 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         obs, step_reward, terminated, truncated, info = env.step(action)
         executed = info["committed"]  # (N, L): the log-prob is of what the env did, not of what was asked
         with torch.no_grad():
-            old = log_prob(logits, executed, action_mask, config.tau_train, fallback, config.commit_noise)
+            old = log_prob(logits, executed, action_mask, config.tau_train, fallback, config.commit_noise, beta)
         for name, value in zip(steps, (features, condition, action_mask, executed, fallback, old, rows), strict=True):
             steps[name].append(value)
         stored_alive.append(alive)
@@ -131,4 +134,5 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
         **stored, reward=reward, score=score, correct=correct, nfe=nfe, group_key=group_key, prompt_id=prompt_id,
         is_expert=torch.full((num_envs,), is_expert, device=device),
         alpha=torch.full((num_envs,), float(env.alpha), device=device) if alpha is None else alpha.clone(),
+        beta=torch.ones(num_envs, device=device) if beta is None else beta.float().clone(),
     )  # fmt: skip

@@ -92,7 +92,7 @@ def _converter(item: ConfigField) -> Any:
 def _add_fields(parser: argparse.ArgumentParser, items: Sequence[ConfigField]) -> None:
     for item in items:
         flag = "--" + item.name.replace("_", "-")
-        shown = ",".join(item.default) if isinstance(item.default, tuple) else item.default
+        shown = ",".join(map(str, item.default)) if isinstance(item.default, tuple) else item.default
         doc = re.sub(r"``([^`]*)``", r"\1", item.doc)  # plain text in --help, not reST
         help_text = (doc if "(default:" in doc else f"{doc} (default: {shown})").replace("%", "%%")
         # SUPPRESS: only the flags given reach the config, so the dataclass stays the one source of defaults.

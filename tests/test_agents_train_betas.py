@@ -1,0 +1,125 @@
+"""Training at the evaluation knob: ``GRPOConfig.train_betas`` samples groups with p' = beta * p."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+import torch
+
+from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, log_prob
+from unmask_gym.agents.distribution import sample_action
+from unmask_gym.testing import CountingTask, FakeDiffusionLM
+
+SMALL = PolicyConfig(width=16, ff_width=32)
+
+
+def small_trainer(**overrides) -> GRPOTrainer:
+    settings = {"iterations": 2, "num_groups": 4, "group_size": 3, "block_length": None, "device": "cpu", **overrides}
+    return GRPOTrainer(GRPOConfig(**settings), SMALL, task=CountingTask(6), model=FakeDiffusionLM())
+
+
+def bernoulli_log_prob(p: torch.Tensor, action: torch.Tensor) -> float:
+    return float(torch.where(action, p, 1 - p).log().sum())
+
+
+@pytest.mark.parametrize("beta", [0.25, 0.5, 1.0])
+def test_the_log_prob_at_a_beta_is_that_of_the_scaled_bernoullis(beta):
+    logits = torch.tensor([[2.0, -1.0, 0.5, 8.0]])
+    action = torch.tensor([[True, False, False, True]])
+    mask = torch.ones(1, 4, dtype=torch.bool)
+    p = beta * torch.sigmoid(logits[0])
+    got = log_prob(logits, action, mask, beta=torch.tensor([beta]))
+    assert got.item() == pytest.approx(bernoulli_log_prob(p, action[0]), rel=1e-5)
+    # With a fallback the executed {j} adds the empty sample: prod_{i != j} (1 - beta p_i).
+    single = torch.tensor([[False, False, False, True]])
+    fallback = log_prob(logits, single, mask, fallback=torch.tensor([3]), beta=torch.tensor([beta]))
+    assert fallback.item() == pytest.approx(float((1 - p[:3]).log().sum()), rel=1e-5)
+
+
+def test_beta_one_gives_the_plain_log_prob_and_its_gradient():
+    logits = torch.tensor([[3.0, -2.0, 0.1], [40.0, -40.0, 0.0]], requires_grad=True)
+    action = torch.tensor([[True, False, True], [True, False, False]])
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    plain = log_prob(logits, action, mask)
+    (plain_grad,) = torch.autograd.grad(plain.sum(), logits)
+    scaled = log_prob(logits, action, mask, beta=torch.ones(2))
+    (scaled_grad,) = torch.autograd.grad(scaled.sum(), logits)
+    assert torch.allclose(plain, scaled) and torch.allclose(plain_grad, scaled_grad)
+    assert torch.isfinite(scaled_grad).all()
+
+
+def test_a_beta_below_one_is_refused_under_shared_noise():
+    logits, mask = torch.zeros(1, 2), torch.ones(1, 2, dtype=torch.bool)
+    with pytest.raises(ValueError, match="beta scales independent draws only"):
+        log_prob(logits, mask, mask, noise="shared", beta=torch.tensor([0.5]))
+    with pytest.raises(ValueError, match=re.escape("train_betas=(0.5, 1.0) scale independent draws")):
+        GRPOTrainer(GRPOConfig(train_betas=(0.5, 1.0), block_length=None, device="cpu"),
+                     PolicyConfig(width=16, ff_width=32, commit_noise="shared"), task=CountingTask(6),
+                     model=FakeDiffusionLM())  # fmt: skip
+
+
+def test_sampling_at_a_row_beta_commits_that_share_of_certain_positions():
+    logits = torch.full((2, 4000), 30.0)  # p = 1: the commits are beta's alone
+    mask = torch.ones_like(logits, dtype=torch.bool)
+    action = sample_action(logits, mask, beta=torch.tensor([[0.5], [1.0]]), generator=torch.Generator().manual_seed(0))
+    half, every = action.float().mean(1).tolist()
+    assert every == 1.0 and abs(half - 0.5) < 0.03
+
+
+@pytest.mark.parametrize(("betas", "message"), [
+    ((0.5, 1.5), "train_betas must be one or more numbers in (0, 1]"),
+    ((0.0,), "train_betas must be one or more numbers in (0, 1]"),
+    ((), "train_betas must be one or more numbers in (0, 1]"),
+    (("half",), "train_betas must be numbers in (0, 1], got ('half',)"),
+])  # fmt: skip
+def test_bad_train_betas_are_refused(betas, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        GRPOConfig(train_betas=betas)
+
+
+def test_train_betas_from_the_cli_and_a_checkpoint_become_floats():
+    assert GRPOConfig(train_betas=("0.5", "1")).train_betas == (0.5, 1.0)
+    assert GRPOConfig(train_betas=[0.5]).train_betas == (0.5,)
+
+
+def test_each_group_samples_and_is_scored_at_one_drawn_beta():
+    trainer = small_trainer(train_betas=(0.25, 1.0))
+    rollouts = trainer.collect(seed=3)
+    by_group = rollouts.beta.view(4, 3)
+    assert (by_group == by_group[:, :1]).all()  # every member of a group shares its beta
+    assert set(rollouts.beta.tolist()) <= {0.25, 1.0}
+    assert torch.equal(by_group[:, 0], trainer.group_betas(3))
+    # The stored log-probabilities are those of the distribution each row sampled from.
+    with torch.no_grad():
+        logits = trainer.policy(rollouts.features, rollouts.condition)
+    fallback = trainer._fallback(logits, rollouts.action_mask, rollouts.fallback)
+    again = log_prob(logits, rollouts.action, rollouts.action_mask, fallback=fallback,
+                     beta=rollouts.beta[rollouts.episode])  # fmt: skip
+    assert torch.allclose(again, rollouts.old_log_prob, atol=1e-5)
+    draws = torch.cat([trainer.group_betas(seed) for seed in range(50)])
+    assert 0.3 < (draws == 0.25).float().mean().item() < 0.7  # both betas are drawn
+
+
+def test_at_beta_one_the_rollouts_and_training_are_those_of_the_paper():
+    assert small_trainer().group_betas(0) is None
+    default, explicit = small_trainer(), small_trainer(train_betas=(1.0,))
+    list(default.run()), list(explicit.run())
+    assert all(torch.equal(a, b) for a, b in zip(default.policy.parameters(), explicit.policy.parameters(),
+                                                 strict=True))  # fmt: skip
+
+
+def test_the_update_scores_actions_at_the_beta_they_were_sampled_with():
+    # One epoch of one minibatch: the update's log-probabilities come from the policy that collected, so the ratio
+    # is exactly 1 (approx-KL 0) only if the update uses each episode's own beta as the collection did.
+    metrics = list(small_trainer(train_betas=(0.5,), iterations=3).run())
+    learned = [m for m in metrics if m["skipped_update"] == 0.0]
+    assert learned and all(m["approx_kl"] < 1e-7 and math.isfinite(m["loss"]) for m in learned)
+    trainer = small_trainer(train_betas=(0.5,))
+    rollouts = trainer.collect(trainer.iteration_seed(0))
+    with torch.no_grad():
+        logits = trainer.policy(rollouts.features, rollouts.condition)
+    fallback = trainer._fallback(logits, rollouts.action_mask, rollouts.fallback)
+    at_one = log_prob(logits, rollouts.action, rollouts.action_mask, fallback=fallback)
+    assert not torch.allclose(at_one, rollouts.old_log_prob)  # beta 0.5 is not beta 1
