@@ -12,6 +12,7 @@ from unmask_gym.heuristics import (
     EBSampler,
     FastDLLMFactor,
     FastDLLMThreshold,
+    GiveUp,
     LeftToRight,
     RandomK,
     TokenMass,
@@ -168,10 +169,34 @@ def test_token_mass_writes_permutations_right_where_two_at_a_time_confidence_rul
     assert sum(correct) / len(correct) > 0.95
 
 
+def test_give_up_answers_at_once_rows_with_more_than_uncertain_open_positions_and_token_mass_the_others():
+    # Row 0: three positions below 0.9 (0.5, 0.3, 0.2); row 1: one (0.5); the last position is never selectable.
+    obs = observation([[0.5, 0.3, 0.2, 0.95, 0.99, 0.1], [0.5, 0.92, 0.95, 0.97, 0.99, 0.1]],
+                      action_mask=[[True] * 5 + [False]] * 2, pred_token=[[7, 7, 7, 5, 6, 1], [7, 7, 7, 5, 6, 1]])
+    assert chosen(GiveUp(2)(obs)) == [[0, 1, 2, 3, 4], chosen(TokenMass(0.75)(obs))[1]]
+    assert chosen(GiveUp(3)(obs)) == chosen(TokenMass(0.75)(obs))  # not more than 3: both rows careful
+    assert chosen(GiveUp(0)(obs)) == [[0, 1, 2, 3, 4]] * 2
+    assert chosen(GiveUp(0, threshold=0.4)(obs))[1] == chosen(TokenMass(0.75)(obs))[1]  # nothing below 0.4
+
+
+def test_give_up_trades_the_long_permutations_for_passes_under_the_additive_reward():
+    from unmask_gym.evaluation import evaluate, make_eval_env
+
+    def run(spec):
+        env = make_eval_env("permutation", num_envs=64, block_length=None, episodes=256)
+        return evaluate(env, make_policy(spec))
+
+    careful, graded, hasty = (run(f"give_up:uncertain={m}") for m in (16, 6, 0))
+    assert careful.accuracy > 0.95 and hasty.mean_nfe == 1.0 and hasty.accuracy < 0.05
+    # In between: the short multisets written right, the long ones answered in one pass.
+    assert hasty.mean_nfe < graded.mean_nfe < careful.mean_nfe - 1.0
+    assert 0.2 < graded.accuracy < careful.accuracy - 0.2
+
+
 @pytest.mark.parametrize(
     "policy",
     [top_k_confidence(1), top_k_margin(2), top_k_entropy(1), LeftToRight(1), RandomK(1), FastDLLMThreshold(1.0),
-     FastDLLMFactor(0.1), EBSampler(0.0), TokenMass(0.01)],
+     FastDLLMFactor(0.1), EBSampler(0.0), TokenMass(0.01), GiveUp(0), GiveUp(9)],
 )  # fmt: skip
 def test_every_heuristic_commits_at_least_one_position_per_sample_and_none_in_empty_rows(policy):
     obs = observation([[0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1], [0.5] * 4],
@@ -183,7 +208,8 @@ def test_every_heuristic_commits_at_least_one_position_per_sample_and_none_in_em
 
 def test_make_policy_parses_specs_and_policy_spec_round_trips():
     for spec in ["top_k_confidence:k=2", "fast_dllm_factor:factor=2.0", "eb_sampler:gamma=0.1", "left_to_right:k=3",
-                 "top_k_entropy:k=1", "random_k:k=2", "token_mass:scale=0.5"]:  # fmt: skip
+                 "top_k_entropy:k=1", "random_k:k=2", "token_mass:scale=0.5",
+                 "give_up:uncertain=6,threshold=0.9,scale=0.75"]:  # fmt: skip
         assert policy_spec(make_policy(spec)) == spec
 
 
@@ -202,6 +228,9 @@ def test_make_policy_parses_specs_and_policy_spec_round_trips():
         ("fast_dllm_factor:factor=0", "factor must be in (0.0, inf], got 0.0"),
         ("eb_sampler:gamma=-1", "gamma must be a finite number >= 0.0, got -1.0"),
         ("token_mass:scale=0", "scale must be in (0.0, inf], got 0.0"),
+        ("give_up:uncertain=-1", "uncertain must be >= 0, got -1"),
+        ("give_up:uncertain=2.5", "parameter 'uncertain' of 'give_up' must be int, got '2.5'"),
+        ("give_up:threshold=2", "threshold must be in [0.0, 1.0], got 2.0"),
     ],
 )
 def test_bad_policy_specs_get_clear_errors_listing_the_valid_choices(spec, message):
@@ -218,7 +247,8 @@ def test_nan_parameters_are_refused():
 
 @pytest.mark.parametrize("spec", ["top_k_confidence:k=2", "random_k:k=2", "left_to_right:k=1",
                                   "fast_dllm_threshold:threshold=0.9", "fast_dllm_factor:factor=1.0",
-                                  "eb_sampler:gamma=0.1", "token_mass:scale=0.75"])  # fmt: skip
+                                  "eb_sampler:gamma=0.1", "token_mass:scale=0.75",
+                                  "give_up:uncertain=2"])  # fmt: skip
 def test_heuristics_take_numpy_and_unbatched_observations_and_answer_in_kind(spec):
     import gymnasium as gym
     import numpy as np

@@ -291,6 +291,36 @@ class TokenMass(Heuristic):
         return obs["action_mask"].bool() & (agreement["token_rank"] < self.scale * agreement["token_mass"])
 
 
+@dataclass
+class GiveUp(Heuristic):
+    """Answer at once when too much is uncertain, else ``TokenMass``: a rule for an additive compute cost.
+
+    A row with more than ``uncertain`` selectable positions below ``threshold`` confidence commits every selectable
+    position in this pass; any other row follows ``TokenMass(scale)``. In full diffusion the count only falls as an
+    answer fills in, so it decides at the first pass: the prompts whose first prediction leaves many positions open
+    (on Permutation, the long multisets, which take the most passes) are answered in one pass, mostly wrong, and the
+    others written carefully. Under the additive reward score − alpha · n / L that is the optimum between the alpha
+    where a long answer stops paying for its passes and the one where every answer does: a teacher per range of
+    alpha for a trade-off-conditioned policy's warm start (``agents/experts.py``). Not in the hull's grid.
+    """
+
+    uncertain: int = 8
+    threshold: float = 0.9
+    scale: float = 0.75
+
+    def __post_init__(self) -> None:
+        check_int("uncertain", self.uncertain, 0)
+        check_float("threshold", self.threshold, 0.0, 1.0)
+        check_float("scale", self.scale, 0.0, math.inf, minimum_open=True)
+
+    def act(self, obs: Observation) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations."""
+        selectable = obs["action_mask"].bool()
+        open_positions = ((obs["confidence"].float() < self.threshold) & selectable).sum(1)  # (N,)
+        give_up = (open_positions > self.uncertain)[:, None]  # (N, 1)
+        return torch.where(give_up, selectable, TokenMass(self.scale).act(obs))
+
+
 def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Per selectable position: the selectable positions that predict its token, counted, weighed and ranked.
 
@@ -321,6 +351,11 @@ def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     mass = (same * confidence[:, None, :]).sum(-1) * selectable
     rank = (same & ahead).sum(-1).float() * selectable
     return {"token_count": count / length, "token_mass": mass / length, "token_rank": rank / length}
+
+
+def give_up(uncertain: int = 8, threshold: float = 0.9, scale: float = 0.75) -> GiveUp:
+    """Every selectable position when more than ``uncertain`` are below ``threshold``, else ``token_mass``."""
+    return GiveUp(uncertain, threshold, scale)
 
 
 def top_k_confidence(k: int = 1, steps: int | None = None) -> TopK:
@@ -388,6 +423,7 @@ HEURISTICS: dict[str, Any] = {
     "fast_dllm_factor": fast_dllm_factor,
     "eb_sampler": eb_sampler,
     "token_mass": token_mass,
+    "give_up": give_up,
 }
 _PARAMETERS = {
     "random_k": {"k": int, "seed": int},
@@ -400,6 +436,7 @@ _PARAMETERS = {
     "fast_dllm_factor": {"factor": float},
     "eb_sampler": {"gamma": float},
     "token_mass": {"scale": float},
+    "give_up": {"uncertain": int, "threshold": float, "scale": float},
 }
 
 
@@ -442,7 +479,8 @@ def policy_spec(policy: Any) -> str:
         name = f"top_k_{policy.score}"
     else:
         names = {RandomK: "random_k", LeftToRight: "left_to_right", FastDLLMThreshold: "fast_dllm_threshold",
-                 FastDLLMFactor: "fast_dllm_factor", EBSampler: "eb_sampler", TokenMass: "token_mass"}  # fmt: skip
+                 FastDLLMFactor: "fast_dllm_factor", EBSampler: "eb_sampler", TokenMass: "token_mass",
+                 GiveUp: "give_up"}  # fmt: skip
         if type(policy) not in names:
             return getattr(policy, "__name__", type(policy).__name__)
         name = names[type(policy)]
