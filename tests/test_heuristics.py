@@ -177,6 +177,9 @@ def test_give_up_answers_at_once_rows_with_more_than_uncertain_open_positions_an
     assert chosen(GiveUp(3)(obs)) == chosen(TokenMass(0.75)(obs))  # not more than 3: both rows careful
     assert chosen(GiveUp(0)(obs)) == [[0, 1, 2, 3, 4]] * 2
     assert chosen(GiveUp(0, threshold=0.4)(obs))[1] == chosen(TokenMass(0.75)(obs))[1]  # nothing below 0.4
+    # In blocks the count is the whole answer's: open positions in later blocks still give the row up.
+    block = {**obs, "action_mask": torch.tensor([[True, True, False, False, False, False]] * 2)}
+    assert chosen(GiveUp(2)(block)) == [[0, 1], chosen(TokenMass(0.75)(block))[1]]
 
 
 def test_give_up_trades_the_long_permutations_for_passes_under_the_additive_reward():

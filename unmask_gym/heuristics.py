@@ -295,13 +295,15 @@ class TokenMass(Heuristic):
 class GiveUp(Heuristic):
     """Answer at once when too much is uncertain, else ``TokenMass``: a rule for an additive compute cost.
 
-    A row with more than ``uncertain`` selectable positions below ``threshold`` confidence commits every selectable
-    position in this pass; any other row follows ``TokenMass(scale)``. In full diffusion the count only falls as an
-    answer fills in, so it decides at the first pass: the prompts whose first prediction leaves many positions open
-    (on Permutation, the long multisets, which take the most passes) are answered in one pass, mostly wrong, and the
-    others written carefully. Under the additive reward score − alpha · n / L that is the optimum between the alpha
-    where a long answer stops paying for its passes and the one where every answer does: a teacher per range of
-    alpha for a trade-off-conditioned policy's warm start (``agents/experts.py``). Not in the hull's grid.
+    A row with more than ``uncertain`` masked positions below ``threshold`` confidence (the whole answer's, not only
+    the current block's) commits every selectable position in this pass; any other row follows ``TokenMass(scale)``.
+    The count only falls as an answer fills in, so in full diffusion it decides at the first pass: the prompts
+    whose first prediction leaves many positions open (on Permutation, the long multisets, which take the most
+    passes) are answered in one pass, mostly wrong, and the others written carefully; in blocks a given-up answer
+    goes one pass per block while the count stays above ``uncertain``. Under the additive reward score − alpha · n /
+    L that is the optimum between the alpha where a long answer stops paying for its passes and the one where every
+    answer does: a teacher per range of alpha for a trade-off-conditioned policy's warm start
+    (``agents/experts.py``). Not in the hull's grid.
     """
 
     uncertain: int = 8
@@ -316,7 +318,7 @@ class GiveUp(Heuristic):
     def act(self, obs: Observation) -> torch.Tensor:
         """The (N, L) bool action for batched torch observations."""
         selectable = obs["action_mask"].bool()
-        open_positions = ((obs["confidence"].float() < self.threshold) & selectable).sum(1)  # (N,)
+        open_positions = ((obs["confidence"].float() < self.threshold) & obs["masked"].bool()).sum(1)  # (N,)
         give_up = (open_positions > self.uncertain)[:, None]  # (N, 1)
         return torch.where(give_up, selectable, TokenMass(self.scale).act(obs))
 
