@@ -38,6 +38,10 @@ MASS = FIVE.replace("entropy", "entropy,token_mass,token_rank")  # the same with
 EQUAL = MASS.replace("token_rank", "token_rank,token_equality")  # + attention biased between same-token positions
 SUDOKU_TEACHERS = ("fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | eb_sampler:gamma=0.3@0.58 | "
                    "sudoku-full-a4@1.5 | sudoku-full-a8@4 | fast_dllm_threshold:threshold=0.3@6.2")  # by alpha
+GIVE_UP_TEACHERS = ("token_mass:scale=0.75@0.5 | give_up:uncertain=8@4.5 | give_up:uncertain=6@5.4 | "
+                    "give_up:uncertain=5@6.4 | give_up:uncertain=4@7.6 | give_up:uncertain=0@9")  # by alpha
+MASS_FLAGS = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy,"
+              "token_mass,token_rank")  # MASS's network and features in the flag order the train command prints
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs[, the beta it is judged at: 1 unless given])
@@ -769,6 +773,20 @@ RUNS = [
        beta)
       for a, start in ((4, "sudoku-full-a4-ft"), (8, "sudoku-full-a8"))
       for beta, at in ((1.0, ""), (0.5, ", at beta 0.5"))],
+    # Permutation's graded give-up: the conditioned policy distilled from token_mass below alpha 4.5 and give_up
+    # (answer the prompts whose first pass leaves more than m positions open in one pass) above it, m falling with
+    # alpha as the additive reward's optimum does, then the shipped recipe's GRPO. Judged at its default alpha 0.5.
+    *[(f"permutation full conditioned 0.5-16: distilled from token_mass and give_up by alpha{label}", "permutation",
+       "full", f"runs/perm-full-cond-giveup{suffix}",
+       "unmask-gym train --algo grpo --task permutation --block-length none --reward additive --alpha 0.5 "
+       f"--alpha-range 0.5,16 --iterations 1000 --update-epochs 1 --num-minibatches 1{flag} --warm-start --expert "
+       f"\"{GIVE_UP_TEACHERS}\" --warm-start-batches 16 --warm-start-max-epochs 30 --entropy-coef 0.01 {MASS_FLAGS} "
+       f"--commit-noise shared --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"--out runs/perm-full-cond-giveup{suffix}", differs)
+      for label, suffix, flag, differs in (
+          ("", "", "", "a teacher per alpha range that gives the long multisets up, then GRPO"),
+          (", alpha-scaled advantages", "-scaled", " --alpha-scaled-advantages", "the row above with "
+           "advantages / (1 + alpha)"))],
 ]  # fmt: skip
 
 
