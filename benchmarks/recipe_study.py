@@ -3,8 +3,8 @@
 Each row is one training run (a run folder or a shipped policy) with the exact command that produced it. Every
 run of a task and setting is benchmarked with ``unmask_gym.benchmarking.benchmark`` on the same held-out prompts as
 the heuristic grid (the heuristics come from the bench cache, so each run costs only its own episodes) at beta 1
-(or the beta a row names), and the row reports accuracy, mean NFE, the hull's accuracy there and the gain with its
-paired bootstrap 95% interval, plus the training time.
+(or the beta or alpha a row names), and the row reports accuracy, mean NFE, the hull's accuracy there and the gain
+with its paired bootstrap 95% interval, plus the training time.
 
     python benchmarks/recipe_study.py --episodes 1000
 
@@ -40,11 +40,14 @@ SUDOKU_TEACHERS = ("fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0
                    "sudoku-full-a4@1.5 | sudoku-full-a8@4 | fast_dllm_threshold:threshold=0.3@6.2")  # by alpha
 GIVE_UP_TEACHERS = ("token_mass:scale=0.75@0.5 | give_up:uncertain=8@4.5 | give_up:uncertain=6@5.4 | "
                     "give_up:uncertain=5@6.4 | give_up:uncertain=4@7.6 | give_up:uncertain=0@9")  # by alpha
+SEMI_AR_GIVE_UP_TEACHERS = ("permutation-semi_ar-a3@0.5 | give_up:uncertain=9@3 | give_up:uncertain=8@5 | "
+                            "give_up:uncertain=6@7 | give_up:uncertain=4@11 | give_up:uncertain=0@16")  # by alpha
 MASS_FLAGS = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy,"
               "token_mass,token_rank")  # MASS's network and features in the flag order the train command prints
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
-    # policy's, from policies.json), what differs[, the beta it is judged at: 1 unless given])
+    # policy's, from policies.json), what differs[, {"beta": B} or {"alpha": A}: the point it is judged at, beta 1 and
+    # a conditioned policy's default alpha unless given])
     # The policies shipped before this study (trained at commit a018ea9, replaced by the 5-feature runs below): their
     # rows are the record measured before they were retired, kept from the results JSON, never re-measured.
     ("sudoku full a4: shipped recipe", "sudoku", "full", RETIRED,
@@ -770,7 +773,7 @@ RUNS = [
        f"token_rank --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 "
        f"--threads 1 --checkpoint-every 100 --no-progress --out runs/sudoku-full-a{a}{'-ft' if a == 4 else ''}-betas",
        f"{start}'s weights trained on with train_betas (0.5, 1); {'judged at beta 0.5' if beta == 0.5 else 'beta 1'}",
-       beta)
+       {"beta": beta})
       for a, start in ((4, "sudoku-full-a4-ft"), (8, "sudoku-full-a8"))
       for beta, at in ((1.0, ""), (0.5, ", at beta 0.5"))],
     # Permutation's graded give-up: the conditioned policy distilled from token_mass below alpha 4.5 and give_up
@@ -787,6 +790,23 @@ RUNS = [
           ("", "", "", "a teacher per alpha range that gives the long multisets up, then GRPO"),
           (", alpha-scaled advantages", "-scaled", " --alpha-scaled-advantages", "the row above with "
            "advantages / (1 + alpha)"))],
+    # The same in 4-token blocks, where giving an answer up is one pass per block (4 NFE) and the careful teacher is
+    # the shipped permutation-semi_ar-a3 (token_mass needs 9 NFE there). The shared-noise run is shipped; its
+    # default sweep of 7 alphas (0.5 to 32, doubling) jumps from alpha 4 to 8, so its band is also judged at 5.5-6.5.
+    *[(f"permutation semi-AR conditioned 0.5-32: distilled from permutation-semi_ar-a3 and give_up by alpha{label}"
+       f"{'' if alpha is None else f', at alpha {alpha:g}'}", "permutation", "semi_ar",
+       f"runs/perm-semi_ar-cond-giveup{suffix}",
+       "unmask-gym train --algo grpo --task permutation --block-length 4 --reward additive --alpha 0.5 --alpha-range "
+       "0.5,32 --iterations 800 --update-epochs 1 --num-minibatches 1 --warm-start --expert "
+       f"\"{SEMI_AR_GIVE_UP_TEACHERS}\" --warm-start-batches 16 --warm-start-max-epochs 30 {flags} {MASS_FLAGS} "
+       f"--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/perm-semi_ar-cond-giveup{suffix}",
+       differs, {} if alpha is None else {"alpha": alpha})
+      for label, suffix, flags, differs, alphas in (
+          (", entropy bonus 0.05", "", "--entropy-coef 0.05", "a teacher per alpha range that gives the long multisets "
+           "up, then the shipped semi-AR recipe's GRPO", (None,)),
+          (", shared noise, entropy bonus 0.01", "-shared", "--entropy-coef 0.01 --commit-noise shared",
+           "the row above with the full-diffusion recipe's noise and bonus", (None, 5.5, 6, 6.5)))
+      for alpha in alphas],
 ]  # fmt: skip
 
 
@@ -830,7 +850,7 @@ def main() -> None:
         (row["name"], row["command"]): row for row in json.loads(results.read_text())}  # fmt: skip
     rows = []
     for name, task, setting, source, command, differs, *judged_at in RUNS:
-        beta = judged_at[0] if judged_at else 1.0  # the bench's knob the row is measured at
+        knobs = judged_at[0] if judged_at else {}  # beta / alpha the row is measured at (load_policy's arguments)
         path = ROOT / source
         command = command or manifest[source]["command"]
         if (name, command) in kept and kept[name, command]["episodes"] == args.episodes:
@@ -843,7 +863,7 @@ def main() -> None:
         if source.startswith("runs/") and not (path.is_file() or (path / "policy.pt").exists()):
             print(f"skipped {name}: {source} is not a finished run (run: {command})")
             continue
-        policy = load_policy(path if source.startswith("runs/") else source, beta=beta)
+        policy = load_policy(path if source.startswith("runs/") else source, **knobs)
         report = benchmark({name: policy}, task=task, settings=(setting,), episodes=args.episodes,
                            cache_dir=args.cache).data  # fmt: skip
         point = report["settings"][setting]["agents"][name][0]
