@@ -186,6 +186,13 @@ def commit_saturation() -> str:
             "prompts. " + measured_on(data))  # fmt: skip
 
 
+def sudoku_schedule_ceiling() -> str:
+    """How fast a schedule that knows Sudoku's rules writes it with the built-in dLLM (target 2's room)."""
+    rows = result("sudoku_schedule_ceiling")
+    return (script("sudoku_schedule_ceiling").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out "
+            f"prompts, full diffusion, 1 to {max(rows[0]['passes'])} passes each. " + measured_on(rows[0]))  # fmt: skip
+
+
 def token_mass_rule() -> str:
     """The token_mass rule against the hull, per task, setting and scale."""
     rows = result("token_mass_rule")
@@ -374,6 +381,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "targets": targets,
     "recipe-study": recipe_study,
     "token-mass-rule": token_mass_rule,
+    "sudoku-schedule-ceiling": sudoku_schedule_ceiling,
     "commit-saturation": commit_saturation,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,
