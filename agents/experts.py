@@ -72,8 +72,25 @@ def expert_specs(spec: str) -> list[str]:
     return [name for _, name in keyed_entries(spec)] if "@" in spec else [spec]
 
 
+def observation_kwargs(expert: Any) -> dict[str, Any]:
+    """The env arguments a teacher's observations need (``observe_prompt`` for a schedule that reads the prompt).
+
+    A teacher names them in its ``observation_kwargs`` attribute; keyed teachers need what any of theirs does.
+
+    Example:
+        >>> observation_kwargs(AlphaKeyedExpert("top_k_confidence:k=1@0.1 | "
+        ...                                     "unmask_gym.tasks.sudoku:RuleGuidedSchedule@4"))
+        {'observe_prompt': True}
+    """
+    teachers = expert.policies if isinstance(expert, AlphaKeyedExpert) else [expert]
+    return {key: value for teacher in teachers for key, value in getattr(teacher, "observation_kwargs", {}).items()}
+
+
 def make_expert(spec: str) -> Any:
-    """An ``AlphaKeyedExpert`` for a spec with ``@``, else the one policy (a heuristic spec or a trained policy)."""
+    """An ``AlphaKeyedExpert`` for a spec with ``@``, else the one policy.
+
+    A policy is a heuristic spec, a trained policy or an importable agent, ``PKG.MODULE:NAME``.
+    """
     from .loading import policy_from_spec
 
     return AlphaKeyedExpert(spec) if "@" in spec else policy_from_spec(spec)[0]

@@ -36,7 +36,7 @@ from unmask_gym.models import resolve_model_name
 from unmask_gym.reward import REWARD_FORMULAS
 
 from .distribution import bernoulli_kl, entropy, highest_logit, log_prob, most_likely_action, sample_action
-from .experts import AlphaKeyedExpert, make_expert
+from .experts import AlphaKeyedExpert, make_expert, observation_kwargs
 from .loading import FINAL_POLICY_NAME, checkpoint_path, initialise_from, read_checkpoint, save_checkpoint
 from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
 from .rollout import Rollouts, collect
@@ -356,8 +356,10 @@ class GRPOTrainer:
                              f"draw different sets, so their KL is unbounded: use entropy_coef to regularise instead, "
                              f"got commit_noise={policy_config.commit_noise!r}")  # fmt: skip
         self.observe_hidden = "hidden" in policy_config.features
-        self.env = self._make_env(config.block_length, config.group_size, config.num_envs, task, model)
         self.expert = make_expert(config.expert) if config.expert_steering or config.warm_start else None
+        # A teacher may read more than the policy does (a schedule that reads the prompt); the policy ignores it.
+        self.observation_kwargs = {} if self.expert is None else observation_kwargs(self.expert)
+        self.env = self._make_env(config.block_length, config.group_size, config.num_envs, task, model)
         if isinstance(self.expert, AlphaKeyedExpert) and (config.expert_steering or policy_config.alpha_range is None):
             raise ValueError(f"experts keyed by alpha ({config.expert!r}) teach the warm start of a conditioned "
                              f"policy (alpha_range set), not expert steering nor a one-alpha policy")  # fmt: skip
@@ -709,4 +711,5 @@ class GRPOTrainer:
             temperature=config.temperature, group_size=group_size, autoreset_mode=AutoresetMode.DISABLED,
             observe_hidden=self.observe_hidden, sync_free=config.sync_free, device=self.distributed.device,
             first_group=self.distributed.rank * config.num_groups,  # disjoint prompt streams across ranks
+            **self.observation_kwargs,
         )  # fmt: skip

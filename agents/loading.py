@@ -9,6 +9,7 @@ generators, iteration). Everything in it loads with ``weights_only=True``. A run
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -191,11 +192,17 @@ def list_policies() -> list[str]:
     return sorted(path.stem for path in PRETRAINED_DIR.glob("*.pt"))
 
 
-def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
-    """A heuristic spec (``fast_dllm_threshold:threshold=0.9``) or a learned policy's name or path.
+AGENT_REFERENCE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+:[A-Za-z_]\w*")
+"""``PKG.MODULE:NAME``: an importable agent, not a heuristic spec (whose name has no dot) nor a path."""
 
-    Returns ``(policy, env_kwargs)``: a learned policy's training settings, ``{}`` for a heuristic. This is what
-    ``unmask-gym eval --policy`` and ``unmask-gym replay --policy`` accept.
+
+def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
+    """A heuristic spec (``fast_dllm_threshold:threshold=0.9``), a learned policy's name or path, or an agent.
+
+    An agent is named ``PKG.MODULE:NAME`` (imported, a factory called, as ``unmask-gym bench --agent`` takes), e.g.
+    ``unmask_gym.tasks.sudoku:RuleGuidedSchedule``. Returns ``(policy, env_kwargs)``: a learned policy's training
+    settings, ``{}`` for a heuristic or an agent. This is what ``unmask-gym eval --policy`` and ``unmask-gym replay
+    --policy`` accept.
 
     Example:
         >>> policy_from_spec("top_k_confidence:k=2")
@@ -205,6 +212,10 @@ def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
 
     if spec.partition(":")[0] in HEURISTICS:
         return make_policy(spec), {}
+    if AGENT_REFERENCE.fullmatch(spec) and not Path(spec).exists():
+        from unmask_gym.benchmarking import import_agent
+
+        return import_agent(spec), {}
     try:
         policy = load_policy(spec)
     except ValueError as error:
@@ -220,9 +231,10 @@ def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
 def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = TASK_DEFAULT) -> tuple[Any, dict[str, Any]]:
     """The policy of a CLI ``--policy`` and the env arguments to run it with (``task`` included).
 
-    A heuristic runs on ``task`` with ``block_length``. A learned policy runs in the MDP it was trained for (its
-    ``env_kwargs``, plus the observation keys it reads); a ``block_length`` other than ``"task"`` (the CLI's
-    default) overrides its block length, and ``task`` is ignored.
+    A heuristic (or an importable agent, with the observations it names in ``observation_kwargs``) runs on
+    ``task`` with ``block_length``. A learned policy runs in the MDP it was trained for (its ``env_kwargs``, plus
+    the observation keys it reads); a ``block_length`` other than ``"task"`` (the CLI's default) overrides its
+    block length, and ``task`` is ignored.
 
     Example:
         >>> policy_and_env_kwargs("top_k_confidence:k=2", "sudoku", None)[1]
@@ -230,7 +242,7 @@ def policy_and_env_kwargs(spec: str, task: Any, block_length: Any = TASK_DEFAULT
     """
     policy, trained_for = policy_from_spec(spec)
     if not trained_for:
-        return policy, {"task": task, "block_length": block_length}
+        return policy, {"task": task, "block_length": block_length, **getattr(policy, "observation_kwargs", {})}
     env_kwargs = {**trained_for, **policy.observation_kwargs}
     if block_length != TASK_DEFAULT:
         env_kwargs["block_length"] = block_length

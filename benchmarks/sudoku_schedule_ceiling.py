@@ -2,11 +2,12 @@
 
 The learning issue's second target asks, in full diffusion, for hull + 30 points (or twice the hull) where the hull
 is at least 20 points below one commit per step. On Sudoku the shipped policies reach 13 points. This measures
-whether the dLLM leaves room for more: ``SolverGuided`` unmasks with knowledge no policy has, the puzzle's rules.
-Each pass it takes the valid 4×4 grid that agrees with the givens and with everything committed so far and
-matches the most of the dLLM's current predictions, and commits exactly the predictions that agree with it (the
-most confident position when none does). It writes only what the dLLM predicted, so it is a schedule, not a
-solver: what it reaches, a policy that chose the same positions would reach. It runs on the bench's 1,000 distinct
+whether the dLLM leaves room for more: ``unmask_gym.tasks.sudoku.RuleGuidedSchedule`` unmasks with knowledge no
+policy has, the puzzle's rules. Each pass it takes the valid 4×4 grid that agrees with the givens and with
+everything committed so far and matches the most of the dLLM's current predictions, and commits exactly the
+predictions that agree with it (the most confident position when none does). It writes only what the dLLM
+predicted, so it is a schedule, not a solver: what it reaches, a policy that chose the same positions would reach.
+It runs on the bench's 1,000 distinct
 held-out prompts (the hull's heuristic runs come from the bench's cache), prints Markdown and writes
 benchmarks/results/sudoku_schedule_ceiling.json.
 
@@ -23,43 +24,10 @@ from typing import Any
 import torch
 
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
-from unmask_gym.tasks import make_task
-from unmask_gym.tasks.sudoku import GRIDS, SIZE
+from unmask_gym.tasks.sudoku import RuleGuidedSchedule
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
-CELLS = SIZE * SIZE
-
-
-class SolverGuided:
-    """Commits the dLLM's predictions that agree with the valid grid that keeps the most of them (see above).
-
-    Reads the prompt (``observe_prompt``) for the givens: its last ``CELLS`` + 1 tokens are the puzzle and ``=``.
-    """
-
-    observation_kwargs = {"observe_prompt": True}  # what ``benchmark`` builds its env with for this agent
-    __name__ = "solver_guided_schedule"
-
-    def __init__(self) -> None:
-        tokenizer = make_task("sudoku").tokenizer
-        self.grids = torch.tensor([tokenizer.encode(grid) for grid in GRIDS])  # (G, 16) token ids
-        self.blank = tokenizer.encode(".")[0]
-
-    def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The (N, L) bool action."""
-        masked, selectable = obs["masked"].bool(), obs["action_mask"].bool()
-        givens = obs["prompt_tokens"][:, -CELLS - 1 : -1]  # (N, 16): the puzzle, "." where blank
-        fixed = torch.where(masked[:, :CELLS], givens, obs["tokens"][:, :CELLS])  # committed cells, givens, blanks
-        grids = self.grids.to(fixed.device)
-        possible = ((grids[None] == fixed[:, None]) | (fixed[:, None] == self.blank)).all(-1)  # (N, G)
-        agreeing = ((grids[None] == obs["pred_token"][:, None, :CELLS]) & masked[:, None, :CELLS]).sum(-1)
-        best = grids[agreeing.masked_fill(~possible, -1).argmax(1)]  # (N, 16)
-        action = torch.zeros_like(selectable)
-        action[:, :CELLS] = selectable[:, :CELLS] & (obs["pred_token"][:, :CELLS] == best) & possible.any(1)[:, None]
-        confident = torch.where(selectable, obs["confidence"].float(), -1.0).argmax(1)  # (N,)
-        stuck = ~action.any(1) & selectable.any(1)
-        action[stuck, confident[stuck]] = True
-        return action
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -75,7 +43,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    report = benchmark({"solver-guided schedule": SolverGuided()}, task="sudoku", settings=("full",),
+    report = benchmark({"solver-guided schedule": RuleGuidedSchedule()}, task="sudoku", settings=("full",),
                        episodes=args.episodes, cache_dir=args.cache).data  # fmt: skip
     rows = []
     for point in report["settings"]["full"]["agents"]["solver-guided schedule"]:

@@ -109,3 +109,42 @@ class Sudoku(SyntheticTask):
         """A uniformly random valid grid among those that keep the givens."""
         fits = [g for g in GRIDS if all(p == "." or p == c for p, c in zip(reference, g, strict=True))]
         return fits[int(generator.integers(len(fits)))]
+
+
+class RuleGuidedSchedule:
+    """An unmasking schedule that knows the rules: the ceiling of what choosing positions can do with a dLLM.
+
+    Each pass it takes the valid grid that keeps the givens and every committed cell and agrees with the most of
+    the dLLM's current predictions, and commits exactly the predictions that agree with it (the most confident
+    selectable position when none does). It writes only what the dLLM predicted, so what it reaches, a policy that
+    chose the same positions would reach (``benchmarks/sudoku_schedule_ceiling.py``); it also teaches a policy
+    that never sees the rules or the prompt (``--expert unmask_gym.tasks.sudoku:RuleGuidedSchedule``). It reads the
+    prompt for the givens: ``observation_kwargs`` asks for ``observe_prompt``.
+    """
+
+    observation_kwargs = {"observe_prompt": True}  # what an env running this schedule must observe
+
+    def __init__(self) -> None:
+        tokenizer = Sudoku().tokenizer
+        self.grids = torch.tensor([tokenizer.encode(grid) for grid in GRIDS])  # (G, 16) token ids
+        self.blank = tokenizer.encode(".")[0]
+
+    def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The (N, L) bool action for batched torch observations with ``prompt_tokens``."""
+        if "prompt_tokens" not in obs:
+            raise ValueError("RuleGuidedSchedule reads the puzzle from obs['prompt_tokens']: build the env with "
+                             "observe_prompt=True")  # fmt: skip
+        cells = SIZE * SIZE
+        masked, selectable = obs["masked"].bool(), obs["action_mask"].bool()
+        givens = obs["prompt_tokens"][:, -cells - 1 : -1]  # (N, 16): the puzzle before "=", "." where blank
+        fixed = torch.where(masked[:, :cells], givens, obs["tokens"][:, :cells])  # committed, given or blank
+        grids = self.grids.to(fixed.device)
+        possible = ((grids[None] == fixed[:, None]) | (fixed[:, None] == self.blank)).all(-1)  # (N, G)
+        agreeing = ((grids[None] == obs["pred_token"][:, None, :cells]) & masked[:, None, :cells]).sum(-1)
+        best = grids[agreeing.masked_fill(~possible, -1).argmax(1)]  # (N, 16)
+        action = torch.zeros_like(selectable)
+        action[:, :cells] = selectable[:, :cells] & (obs["pred_token"][:, :cells] == best) & possible.any(1)[:, None]
+        confident = torch.where(selectable, obs["confidence"].float(), -1.0).argmax(1)  # (N,)
+        stuck = ~action.any(1) & selectable.any(1)
+        return action | (torch.arange(action.shape[1], device=action.device) == confident[:, None]) & stuck[:, None]
+
