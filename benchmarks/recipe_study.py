@@ -807,6 +807,18 @@ RUNS = [
           (", shared noise, entropy bonus 0.01", "-shared", "--entropy-coef 0.01 --commit-noise shared",
            "the row above with the full-diffusion recipe's noise and bonus", (None, 5.5, 6, 6.5)))
       for alpha in alphas],
+    # A teacher that knows Sudoku's rules (RuleGuidedSchedule reads the prompt and writes every puzzle right at 1.67
+    # NFE: benchmarks/sudoku_schedule_ceiling.py) distilled into a policy that sees neither, then GRPO at alpha 4.
+    *[(f"sudoku full a4: warm start from the rule-guided schedule{label}", "sudoku", "full",
+       f"runs/sudoku-full-a4-rules{suffix}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 --warm-start "
+       "--expert unmask_gym.tasks.sudoku:RuleGuidedSchedule --warm-start-batches 16 --warm-start-max-epochs 30 "
+       f"--features confidence,masked,step_frac,margin,entropy,token_mass,token_rank{features} --width 64 "
+       "--num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 --threads 1 --checkpoint-every 100 "
+       f"--no-progress --out runs/sudoku-full-a4-rules{suffix}", differs)
+      for label, suffix, features, differs in (
+          ("", "", "", "imitate a schedule that knows the rules (a privileged teacher), then GRPO"),
+          (", token_equality", "-eq", ",token_equality", "the row above with the token_equality attention bias"))],
 ]  # fmt: skip
 
 
