@@ -819,6 +819,19 @@ RUNS = [
       for label, suffix, features, differs in (
           ("", "", "", "imitate a schedule that knows the rules (a privileged teacher), then GRPO"),
           (", token_equality", "-eq", ",token_equality", "the row above with the token_equality attention bias"))],
+    # The same teacher as expert steering: one of its rollouts per group (G + 1), scored under the policy.
+    *[(f"sudoku full a4: expert steering by the rule-guided schedule, {start_label}", "sudoku", "full",
+       f"runs/sudoku-full-a4{suffix}-rules-steer",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 1000 {start} "
+       "--expert-steering --expert unmask_gym.tasks.sudoku:RuleGuidedSchedule --features confidence,masked,step_frac,"
+       "margin,entropy,token_mass,token_rank --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 "
+       "--num-minibatches 1 --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"--out runs/sudoku-full-a4{suffix}-rules-steer", differs)
+      for start_label, suffix, start, differs in (
+          ("after its warm start", "", "--warm-start --warm-start-batches 16 --warm-start-max-epochs 30",
+           "the warm-start row above with the teacher's rollout in every group"),
+          ("from sudoku-full-a4-ft", "-ft", "--init-policy sudoku-full-a4-ft",
+           "the shipped fine-tune trained on with the teacher's rollout in every group"))],
 ]  # fmt: skip
 
 
