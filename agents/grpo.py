@@ -189,6 +189,11 @@ class GRPOConfig:
                              f"minibatch would have nothing to learn from")  # fmt: skip
 
     @property
+    def scales_commits(self) -> bool:
+        """Whether some groups sample at a beta other than 1 (``train_betas``); else the paper's training exactly."""
+        return self.train_betas != (1.0,)
+
+    @property
     def num_envs(self) -> int:
         """Policy rollouts per iteration: num_groups * group_size."""
         return self.num_groups * self.group_size
@@ -347,7 +352,7 @@ class GRPOTrainer:
         self.distributed = Distributed.from_environment(config.device)
         self._task, self._model = task, model
         policy_config = policy_config or PolicyConfig()
-        if config.train_betas != (1.0,) and policy_config.commit_noise != "independent":
+        if config.scales_commits and policy_config.commit_noise != "independent":
             raise ValueError(f"train_betas={config.train_betas} scale independent draws; got "
                              f"commit_noise={policy_config.commit_noise!r}")  # fmt: skip
         if config.kl_coef > 0 and policy_config.commit_noise != "independent":
@@ -448,8 +453,7 @@ class GRPOTrainer:
         """The iteration's rollouts: G per prompt group from the policy, plus the expert's one if steering."""
         tau, noise = self.policy.config.tau_train, self.policy.config.commit_noise
 
-        row_beta = self.group_betas(seed)
-        row_beta = None if row_beta is None else row_beta.repeat_interleave(self.config.group_size)
+        row_beta = self._per_member(self.group_betas(seed))
         scale = 1.0 if row_beta is None else row_beta[:, None]
 
         def sample(obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
@@ -457,7 +461,7 @@ class GRPOTrainer:
                                  fallback_to_highest_logit=self.config.policy_fallback, noise=noise)  # fmt: skip
 
         group_alpha = self.group_alphas(seed, self.curriculum_progress())
-        row_alpha = self._member_alphas(group_alpha)
+        row_alpha = self._per_member(group_alpha)
         rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha,
                            beta=row_beta)  # fmt: skip
         if self.expert_env is not None:
@@ -488,7 +492,7 @@ class GRPOTrainer:
 
     def group_betas(self, seed: int) -> torch.Tensor | None:
         """(num_groups,) each prompt group's ``train_betas`` draw for the iteration of ``seed``; None when it is 1."""
-        if self.config.train_betas == (1.0,):
+        if not self.config.scales_commits:
             return None  # the paper's training, drawn exactly as before train_betas existed
         betas = torch.tensor(self.config.train_betas)
         pick = torch.randint(len(betas), (self.config.num_groups,), generator=torch.Generator().manual_seed(seed + 1))
@@ -507,9 +511,9 @@ class GRPOTrainer:
         remaining = self.config.iterations - 1 - self.iteration  # updates after this one
         return self.config.entropy_coef * min(1.0, max(0.0, remaining / span))
 
-    def _member_alphas(self, group_alpha: torch.Tensor | None) -> torch.Tensor | None:
-        """(num_envs,) each row's alpha: its group's, every member the same (None without conditioning)."""
-        return None if group_alpha is None else group_alpha.repeat_interleave(self.config.group_size)
+    def _per_member(self, group_values: torch.Tensor | None) -> torch.Tensor | None:
+        """(num_envs,) each row's value of a per-group draw (alpha, beta): its group's, None where there is none."""
+        return None if group_values is None else group_values.repeat_interleave(self.config.group_size)
 
     def episode_advantages(self, rollouts: Rollouts) -> torch.Tensor:
         """(E,) each episode's advantage: its reward minus its group's mean (GRPO), then the config's scalings."""
@@ -526,7 +530,7 @@ class GRPOTrainer:
         noise = self.policy.config.commit_noise
         advantages = self.episode_advantages(rollouts)[rollouts.episode]  # (S,)
         weights = step_weights(rollouts.nfe[rollouts.episode], config.length_normalized)  # (S,)
-        step_beta = rollouts.beta[rollouts.episode] if config.train_betas != (1.0,) else None  # (S,)
+        step_beta = rollouts.beta[rollouts.episode] if config.scales_commits else None  # (S,)
         totals: dict[str, list[float]] = {"loss": [], "clip_fraction": [], "approx_kl": [], "entropy": [],
                                           "reference_kl": [], "grad_norm": []}  # fmt: skip
         # Every group agreed (all right or all wrong): nothing to learn, and an AdamW step would still move the
@@ -589,7 +593,7 @@ class GRPOTrainer:
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
 
         def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert(s) at every alpha
-            alpha = self._member_alphas(self.group_alphas(seed))
+            alpha = self._per_member(self.group_alphas(seed))
             choose = self._expert_choice
             if isinstance(self.expert, AlphaKeyedExpert):  # each group follows the teacher of its alpha
                 choose = lambda obs, logits: self.expert(obs, alpha)  # noqa: E731

@@ -42,8 +42,7 @@ GIVE_UP_TEACHERS = ("token_mass:scale=0.75@0.5 | give_up:uncertain=8@4.5 | give_
                     "give_up:uncertain=5@6.4 | give_up:uncertain=4@7.6 | give_up:uncertain=0@9")  # by alpha
 SEMI_AR_GIVE_UP_TEACHERS = ("permutation-semi_ar-a3@0.5 | give_up:uncertain=9@3 | give_up:uncertain=8@5 | "
                             "give_up:uncertain=6@7 | give_up:uncertain=4@11 | give_up:uncertain=0@16")  # by alpha
-MASS_FLAGS = ("--width 64 --num-heads 4 --ff-width 128 --features confidence,masked,step_frac,margin,entropy,"
-              "token_mass,token_rank")  # MASS's network and features in the flag order the train command prints
+MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs[, {"beta": B} or {"alpha": A}: the point it is judged at, beta 1 and

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import torch
 
+from unmask_gym.heuristics import select_top
 from unmask_gym.tasks.base import SyntheticTask, token_values
 
 SIZE = 4
@@ -144,7 +145,6 @@ class RuleGuidedSchedule:
         best = grids[agreeing.masked_fill(~possible, -1).argmax(1)]  # (N, 16)
         action = torch.zeros_like(selectable)
         action[:, :cells] = selectable[:, :cells] & (obs["pred_token"][:, :cells] == best) & possible.any(1)[:, None]
-        confident = torch.where(selectable, obs["confidence"].float(), -1.0).argmax(1)  # (N,)
-        stuck = ~action.any(1) & selectable.any(1)
-        return action | (torch.arange(action.shape[1], device=action.device) == confident[:, None]) & stuck[:, None]
+        stuck = ~action.any(1) & selectable.any(1)  # nothing agrees: the most confident position, as a heuristic would
+        return action | select_top(obs["confidence"], selectable, stuck.long())
 
