@@ -35,7 +35,12 @@ head adds a learned bias to the scores of such pairs, so a position can see, wit
 else its token is predicted or written (a Sudoku digit twice in a column). Read through equality only, so it means
 the same with any vocabulary. Rollouts carry it as the token id, one float column of the features (exact below
 2^24 ids)."""
-FEATURES = (*SCALAR_FEATURES, "hidden", EQUALITY_FEATURE)
+POSITION_FEATURE = "position"
+"""Where each answer position is: a learned embedding per absolute position (GPT-2's), added to the embedded
+features, so attention's values carry where a position is as well as what it shows (with ``token_equality``, a
+position can read where else its token is predicted: the same Sudoku row, column or box). RoPE alone gives relative
+offsets to the scores only. Ties the policy to answers of at most ``answer_length`` positions."""
+FEATURES = (*SCALAR_FEATURES, "hidden", EQUALITY_FEATURE, POSITION_FEATURE)
 """Every name ``PolicyConfig.features`` accepts."""
 
 
@@ -79,6 +84,8 @@ class PolicyConfig:
     """D of the ``hidden`` feature (the trainer reads it from the env); 0 without it."""
     end_token_ids: tuple[int, ...] = ()
     """The dLLM's end tokens, for the ``end_token`` feature (1 where the predicted token ends the answer)."""
+    answer_length: int = 0
+    """L, the positions the ``position`` feature embeds (the trainer reads it from the env); 0 without it."""
     alpha_range: tuple[float, ...] | None = None
     """None: a policy for the one alpha it is trained with. (low, high): a trade-off-conditioned policy that reads
     the reward exponent alpha as an input (log-scaled, through the adaLN conditioning) and serves any alpha in the
@@ -99,8 +106,9 @@ class PolicyConfig:
         unknown = [name for name in self.features if name not in FEATURES]
         if unknown or not self.features or len(set(self.features)) != len(self.features):
             raise ValueError(f"features must be distinct names from {FEATURES}, got {self.features!r}")
-        if self.features == (EQUALITY_FEATURE,):
-            raise ValueError(f"{EQUALITY_FEATURE!r} only biases attention: name at least one other feature")
+        if not any(name in SCALAR_FEATURES or name == "hidden" for name in self.features):
+            raise ValueError(f"{' and '.join(map(repr, self.features))} only add to what the network reads per "
+                             f"position: name at least one of {(*SCALAR_FEATURES, 'hidden')} too")
         if self.commit_noise not in NOISES:
             raise ValueError(f"commit_noise must be one of {NOISES}, got {self.commit_noise!r}")
         if self.architecture not in ("adaln", "plain"):
@@ -154,6 +162,11 @@ class PolicyConfig:
         return scalars + (self.hidden_size if "hidden" in self.features else 0)
 
     @property
+    def position(self) -> bool:
+        """Whether the network embeds each answer position's index (``POSITION_FEATURE``)."""
+        return POSITION_FEATURE in self.features
+
+    @property
     def token_equality(self) -> bool:
         """Whether attention reads which positions show the same token (``EQUALITY_FEATURE``)."""
         return EQUALITY_FEATURE in self.features
@@ -164,15 +177,19 @@ class PolicyConfig:
             raise ValueError("the 'hidden' feature needs hidden_size >= 1 (the dLLM's hidden size D)")
         if "end_token" in self.features and not self.end_token_ids:
             raise ValueError("the 'end_token' feature needs end_token_ids (the dLLM's end_token_ids)")
+        if self.position and self.answer_length < 1:
+            raise ValueError("the 'position' feature needs answer_length >= 1 (the answer positions L it embeds)")
 
     def resolved_for(self, env: Any, seed: int) -> PolicyConfig:
-        """This config with what a trainer reads from its env: seed, the dLLM's hidden size and end tokens, tau_eval.
+        """This config with what a trainer reads from its env: seed, the dLLM's hidden size and end tokens, tau_eval,
+        and the answer length where the ``position`` feature needs it.
 
         An unset ``tau_eval`` becomes the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 otherwise.
         """
         tau_eval = self.tau_eval if self.tau_eval is not None else (1.0 if env.block_length is None else 0.5)
         return dataclasses.replace(self, seed=seed, hidden_size=env.hidden_size, tau_eval=tau_eval,
-                                   end_token_ids=tuple(sorted(env.model.end_token_ids)))  # fmt: skip
+                                   end_token_ids=tuple(sorted(env.model.end_token_ids)),
+                                   answer_length=env.answer_length if self.position else 0)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields (tuples become lists)."""
@@ -220,8 +237,8 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
             columns.append(agreement[name][..., None])
         elif name == "hidden":
             columns.append(obs["hidden"].float())  # (N, L, D)
-        elif name == EQUALITY_FEATURE:
-            continue  # the last column, whatever its place in the list (below)
+        elif name in (EQUALITY_FEATURE, POSITION_FEATURE):
+            continue  # token ids: the last column, whatever its place in the list (below); positions: the index
         else:
             columns.append(obs[name].float()[..., None])
     if config.token_equality:
@@ -349,6 +366,10 @@ class UnmaskingPolicy(nn.Module):
                 self.norm_out = nn.LayerNorm(config.width, elementwise_affine=False, eps=1e-6)
                 self.modulation_out = nn.Sequential(nn.SiLU(), nn.Linear(config.width, 2 * config.width))
             self.head = nn.Linear(config.width, 1)
+            # Created last, so the other parameters draw the same initial values with and without it. torch's
+            # N(0, 1) init, at the embedded features' scale: Adam moves a weight by about the learning rate per step,
+            # far too slowly to grow GPT-2's 0.02 into a signal in a few hundred updates.
+            self.position_embed = nn.Embedding(config.answer_length, config.width) if config.position else None
         if config.architecture == "adaln":
             nn.init.zeros_(self.modulation_out[1].weight)
             nn.init.zeros_(self.modulation_out[1].bias)
@@ -368,11 +389,22 @@ class UnmaskingPolicy(nn.Module):
             tokens, features = features[..., -1], features[..., :-1]  # (N, L), (N, L, F)
             same_token = tokens[:, :, None] == tokens[:, None, :]  # (N, L, L)
         if self.config.architecture == "plain":
-            return self.norm_out(self.block(self.embed(torch.cat([features, condition], dim=-1)), same_token))
+            x = self.embed(torch.cat([features, condition], dim=-1))
+            return self.norm_out(self.block(self.with_positions(x), same_token))
         c = self.condition_embed(condition)  # (N, L, d)
-        x = self.block(self.embed(features), c, same_token)  # (N, L, d)
+        x = self.block(self.with_positions(self.embed(features)), c, same_token)  # (N, L, d)
         shift, scale = self.modulation_out(c).chunk(2, dim=-1)
         return modulate(self.norm_out(x), shift, scale)
+
+    def with_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, L, d) plus each position's embedding with the ``position`` feature; x itself without it."""
+        if self.position_embed is None:
+            return x
+        length = x.shape[1]
+        if length > self.config.answer_length:
+            raise ValueError(f"this policy embeds {self.config.answer_length} answer positions ('position' feature), "
+                             f"got an answer of {length}")
+        return x + self.position_embed.weight[:length]
 
     def logits(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor | float | None = None) -> torch.Tensor:
         """Logits (N, L) for an observation (and the alpha a conditioned policy should serve)."""

@@ -213,8 +213,49 @@ def test_token_equality_biases_attention_by_which_positions_show_the_same_token(
     loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
     assert loaded.config.features == features
     torch.testing.assert_close(loaded.network(inputs, condition), logits)
-    with pytest.raises(ValueError, match=re.escape("'token_equality' only biases attention")):
+    with pytest.raises(ValueError, match=re.escape("'token_equality' only add to what the network reads per position")):
         PolicyConfig(features=("token_equality",))
+
+
+def test_position_embeds_where_each_answer_position_is(tmp_path):
+    features = ("confidence", "masked", "step_frac", "position")
+    with pytest.raises(ValueError, match=re.escape("the 'position' feature needs answer_length >= 1")):
+        UnmaskingPolicy(PolicyConfig(width=32, features=features, architecture="plain"))
+    config = PolicyConfig(width=32, features=features, architecture="plain", answer_length=7)
+    assert config.num_inputs == 3 and config.position
+    network, without = (randomized_policy(PolicyConfig(width=32, features=names, architecture="plain",
+                                                       answer_length=7 if "position" in names else 0))
+                        for names in (features, features[:3]))  # fmt: skip
+    obs = random_obs(rows=4, length=7, seed=2)
+    inputs, condition = policy_inputs(obs, config)
+    assert inputs.shape == (4, 7, 3)  # the index is not a column: the network embeds it
+    reverse = torch.arange(6, -1, -1)
+    flipped = [inputs[:, reverse], condition[:, reverse]]
+    # The plain block has no position encoding of its own: without the feature, reversing the answer reverses the
+    # logits; with it, a position's logit depends on where it is.
+    torch.testing.assert_close(without(*flipped), without(inputs, condition)[:, reverse])
+    logits = network(inputs, condition)
+    assert (network(*flipped) - logits[:, reverse]).abs().max() > 1e-3
+    assert network(inputs[:, :5], condition[:, :5]).shape == (4, 5)  # shorter answers read the first embeddings
+    with pytest.raises(ValueError, match=re.escape("embeds 7 answer positions ('position' feature), got an answer of 8")):
+        network(torch.cat([inputs, inputs[:, :1]], 1), torch.cat([condition, condition[:, :1]], 1))
+    network(inputs, condition).sum().backward()
+    assert network.position_embed.weight.grad.abs().sum() > 0
+    loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
+    assert loaded.config.answer_length == 7
+    torch.testing.assert_close(loaded.network(inputs, condition), logits)
+    # The other parameters start as they would without it (it is drawn last from the seeded generator).
+    fresh, bare = UnmaskingPolicy(config), UnmaskingPolicy(PolicyConfig(width=32, features=features[:3],
+                                                                         architecture="plain"))  # fmt: skip
+    torch.testing.assert_close(fresh.embed.weight, bare.embed.weight)
+
+
+def test_the_trainer_resolves_the_answer_length_the_position_feature_embeds():
+    env = make_eval_env("addition", num_envs=2)
+    resolved = PolicyConfig(features=("confidence", "position")).resolved_for(env, seed=0)
+    assert resolved.answer_length == env.answer_length > 0
+    assert PolicyConfig(features=("confidence",)).resolved_for(env, seed=0).answer_length == 0
+    env.close()
 
 
 def test_bad_policy_settings_are_refused_with_a_message():
