@@ -181,8 +181,9 @@ class PolicyConfig:
             raise ValueError("the 'position' feature needs answer_length >= 1 (the answer positions L it embeds)")
 
     def resolved_for(self, env: Any, seed: int) -> PolicyConfig:
-        """This config with what a trainer reads from its env: seed, the dLLM's hidden size and end tokens, tau_eval,
-        and the answer length where the ``position`` feature needs it.
+        """This config with what a trainer reads from its env (seed, dLLM, tau_eval, answer length).
+
+        The seed, the dLLM's hidden size and end tokens, and the answer length where the ``position`` feature needs it.
 
         An unset ``tau_eval`` becomes the paper's evaluation temperature: 0.5 with semi-AR blocks, 1 otherwise.
         """
@@ -397,7 +398,7 @@ class UnmaskingPolicy(nn.Module):
         return modulate(self.norm_out(x), shift, scale)
 
     def with_positions(self, x: torch.Tensor) -> torch.Tensor:
-        """x (N, L, d) plus each position's embedding with the ``position`` feature; x itself without it."""
+        """Adds each position's embedding to x (N, L, d) with the ``position`` feature; x itself without it."""
         if self.position_embed is None:
             return x
         length = x.shape[1]

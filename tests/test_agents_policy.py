@@ -237,7 +237,7 @@ def test_position_embeds_where_each_answer_position_is(tmp_path):
     logits = network(inputs, condition)
     assert (network(*flipped) - logits[:, reverse]).abs().max() > 1e-3
     assert network(inputs[:, :5], condition[:, :5]).shape == (4, 5)  # shorter answers read the first embeddings
-    with pytest.raises(ValueError, match=re.escape("embeds 7 answer positions ('position' feature), got an answer of 8")):
+    with pytest.raises(ValueError, match=re.escape("7 answer positions ('position' feature), got an answer of 8")):
         network(torch.cat([inputs, inputs[:, :1]], 1), torch.cat([condition, condition[:, :1]], 1))
     network(inputs, condition).sum().backward()
     assert network.position_embed.weight.grad.abs().sum() > 0
