@@ -42,6 +42,7 @@ GIVE_UP_TEACHERS = ("token_mass:scale=0.75@0.5 | give_up:uncertain=8@4.5 | give_
                     "give_up:uncertain=5@6.4 | give_up:uncertain=4@7.6 | give_up:uncertain=0@9")  # by alpha
 SEMI_AR_GIVE_UP_TEACHERS = ("permutation-semi_ar-a3@0.5 | give_up:uncertain=9@3 | give_up:uncertain=8@5 | "
                             "give_up:uncertain=6@7 | give_up:uncertain=4@11 | give_up:uncertain=0@16")  # by alpha
+POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
 MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
@@ -831,6 +832,43 @@ RUNS = [
            "the warm-start row above with the teacher's rollout in every group"),
           ("from sudoku-full-a4-ft", "-ft", "--init-policy sudoku-full-a4-ft",
            "the shipped fine-tune trained on with the teacher's rollout in every group"))],
+    # Round 23: `position`, a learned embedding per answer position, so what attention reads from the cells that
+    # show the same digit (token_equality) also says where they are. First the rule-guided warm start alone...
+    *[(f"sudoku full: rule-guided warm start alone ({batches} batches, {epochs} epochs){label}", "sudoku", "full",
+       f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 4 --iterations 0 --warm-start --expert "
+       f"unmask_gym.tasks.sudoku:RuleGuidedSchedule --warm-start-batches {batches} --warm-start-max-epochs {epochs} "
+       f"--features confidence,masked,step_frac,margin,entropy,token_mass,token_rank,{features} --width 64 "
+       "--num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 --threads 1 --no-progress "
+       f"--out runs/{folder}", differs)
+      for label, folder, batches, epochs, features, differs in (
+          (", position", "ws-position", 16, 30, "position", "the imitation of round 22 with the position embedding"),
+          (", token_equality, position", "ws-token_equality-position", 16, 30, "token_equality,position",
+           "with both attention inputs"),
+          (", token_equality", "ws128-token_equality", 128, 60, "token_equality",
+           "8x the teacher's episodes, twice the epochs, without the position embedding"),
+          (", token_equality, position", "ws128-token_equality-position", 128, 60, "token_equality,position",
+           "8x the teacher's episodes, twice the epochs, both attention inputs"))],
+    # ...then GRPO from that warm start.
+    *[(f"sudoku full a{alpha}: GRPO from the rule-guided warm start with position{label}", "sudoku", "full",
+       f"runs/{folder}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha {alpha} --iterations 1000 {extra}"
+       f"--init-policy runs/{start} --features {POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 "
+       "--update-epochs 1 --num-minibatches 1 --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"--out runs/{folder}", differs)
+      for alpha, label, folder, extra, start, differs in (
+          (4, "", "pos-a4", "", "ws128-token_equality-position", "1000 iterations from the warm start above"),
+          (8, "", "pos-a8", "", "ws128-token_equality-position", "1000 iterations from the warm start above"),
+          (16, "", "pos-a16", "", "ws128-token_equality-position", "1000 iterations from the warm start above"),
+          (8, ", 1000 more", "pos-a8-ft", "", "pos-a8", "1000 more iterations from the a8 row"),
+          (8, ", 1000 more at 32 groups", "pos-a8-g32", "--num-groups 32 ", "pos-a8",
+           "1000 more iterations from the a8 row, 32 prompt groups per iteration (2x the batch)"))],
+    ("sudoku full a8: rule-guided warm start and GRPO, width 128", "sudoku", "full", "runs/pos-a8-w128",
+     "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --warm-start "
+     "--expert unmask_gym.tasks.sudoku:RuleGuidedSchedule --warm-start-batches 128 --warm-start-max-epochs 60 "
+     f"--features {POSITION_FEATURES} --width 128 --num-heads 4 --ff-width 256 --update-epochs 1 --num-minibatches 1 "
+     "--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/pos-a8-w128",
+     "the a8 row in one command, twice the width (4x the parameters)"),
 ]  # fmt: skip
 
 

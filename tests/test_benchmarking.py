@@ -335,7 +335,7 @@ def test_bench_cli_takes_an_agent_module(tmp_path, monkeypatch, capsys):
 def test_bench_cli_refuses_a_policy_of_another_task(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--task", "statetracking", "--episodes", "4", "--quick", "--no-policies", "--no-progress",
-              "--policy", "sudoku-full-a4", "--out", str(tmp_path)])  # fmt: skip
+              "--policy", "sudoku-full-a8", "--out", str(tmp_path)])  # fmt: skip
     assert "trained on task 'sudoku', not 'statetracking'" in capsys.readouterr().err
 
 

@@ -50,7 +50,7 @@ def test_eval_runs_a_heuristic_on_a_transformers_model(llada, dataset, tmp_path,
 
 
 def test_eval_transfers_a_shipped_policy_to_a_transformers_model(llada, dataset, capsys):
-    argv = ["eval", "--policy", "sudoku-full-a4", "--episodes", "3", *hf_flags(llada, dataset)]
+    argv = ["eval", "--policy", "statetracking-full-a3", "--episodes", "3", *hf_flags(llada, dataset)]
     assert main(argv) == 0
     assert "task=GSM8K  block_length=None  episodes=3" in capsys.readouterr().out
 

@@ -222,7 +222,7 @@ def test_a_model_without_a_mask_token_is_refused(tmp_path):
 def test_a_shipped_policy_trained_on_a_built_in_dllm_runs_on_a_transformers_model(folders):
     from unmask_gym.agents import load_policy
 
-    policy = load_policy("sudoku-full-a4")  # trained on the built-in Sudoku dLLM, sees only features
+    policy = load_policy("statetracking-full-a3")  # trained on a built-in dLLM, sees only features
     envs = make_vec(folders, "dream", answer_length=8, block_length=None, num_prompts=8)
     result = evaluate(envs, policy, seed=0)
     assert result.episodes == 8 and all(1 <= r["nfe"] <= 8 for r in result.records)
