@@ -1,6 +1,6 @@
 """PPO against GRPO at equal training time: held-out accuracy, mean NFE and reward on the same prompts.
 
-    python benchmarks/ppo_vs_grpo.py --ppo runs/sudoku-full-ppo-a4 --grpo sudoku-full-a4 --seconds 601
+    python benchmarks/ppo_vs_grpo.py --ppo runs/sudoku-full-ppo-a4 --grpo runs/sudoku-full --seconds 601
 
 ``--ppo`` is a PPO run folder; the checkpoint whose cumulative training time (rollouts + updates, from
 ``metrics.csv``) first reaches ``--seconds`` is compared with ``--grpo`` (a shipped name or run) and with the
