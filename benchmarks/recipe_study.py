@@ -869,6 +869,24 @@ RUNS = [
      f"--features {POSITION_FEATURES} --width 128 --num-heads 4 --ff-width 256 --update-epochs 1 --num-minibatches 1 "
      "--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/pos-a8-w128",
      "the a8 row in one command, twice the width (4x the parameters)"),
+    # The conditioned policy distilled with the 32-group a8 row (shipped as sudoku-full-a8-ft) as its mid-alpha teacher.
+    *[(f"sudoku full conditioned, additive 0.05-64, alpha-scaled: {label}", "sudoku", "full", f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       f"0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages {start}--warm-start "
+       f"--expert \"{teachers}\" --warm-start-batches 16 --warm-start-max-epochs 30 --width 64 --num-heads 4 "
+       f"--ff-width 128 --features {POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"--out runs/{folder}", differs)
+      for label, folder, start, teachers, differs in (
+          ("distilled from scratch, the 32-group a8 policy teaching alpha 0.6-11", "cond-pos-trial", "",
+           "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | runs/pos-a8-g32@0.6 | "
+           "fast_dllm_threshold:threshold=0.3@11", "the shipped conditioned recipe with position and the new teacher"),
+          ("from sudoku-full-a8-ft, distilled, it teaching alpha 0.6-11", "cond-pos-init-a",
+           "--init-policy sudoku-full-a8-ft ", "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | "
+           "sudoku-full-a8-ft@0.6 | fast_dllm_threshold:threshold=0.3@11", "the row above starting from the teacher"),
+          ("from sudoku-full-a8-ft, distilled, EB-sampler 0.3 teaching alpha 0.58-0.64", "cond-pos-init-b",
+           "--init-policy sudoku-full-a8-ft ", "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | "
+           "eb_sampler:gamma=0.3@0.58 | sudoku-full-a8-ft@0.64 | fast_dllm_threshold:threshold=0.3@11",
+           "the row above with the teacher between them (shipped as sudoku-full-cond)"))],
 ]  # fmt: skip
 
 

@@ -193,6 +193,13 @@ def sudoku_schedule_ceiling() -> str:
             f"prompts, full diffusion, 1 to {max(rows[0]['passes'])} passes each. " + measured_on(rows[0]))  # fmt: skip
 
 
+def halved_commits() -> str:
+    """What committing random halves costs on Sudoku (why beta 0.5 leaves decided policies below the hull)."""
+    rows = result("halved_commits")
+    return (script("halved_commits").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out prompts, full "
+            "diffusion. " + measured_on(rows[0]))  # fmt: skip
+
+
 def token_mass_rule() -> str:
     """The token_mass rule against the hull, per task, setting and scale."""
     rows = result("token_mass_rule")
@@ -382,6 +389,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "recipe-study": recipe_study,
     "token-mass-rule": token_mass_rule,
     "sudoku-schedule-ceiling": sudoku_schedule_ceiling,
+    "halved-commits": halved_commits,
     "commit-saturation": commit_saturation,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,

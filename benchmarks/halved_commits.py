@@ -1,0 +1,99 @@
+"""Why beta 0.5 leaves decided Sudoku policies below the hull: what committing random halves costs.
+
+At beta 0.5 a policy's commit probabilities are halved, so a policy that is sure of a set of cells commits a random
+half of it per pass. On Sudoku in full diffusion that is dearer than the passes it adds. This measures it on the
+bench's 1,000 distinct held-out prompts (the hull's heuristic runs come from the bench's cache):
+
+- ``HalvedTopConfidence(m)``: each of the dLLM's m most confident selectable positions committed with probability
+  1/2 (the most confident one when none is drawn), the random halves of the confidence order;
+- the shipped per-alpha Sudoku policies of full diffusion at beta 0.5, with their own independent noise and with
+  shared noise (one uniform per row: a halved probability then commits the whole offered set or only the
+  fallback's top position).
+
+Prints Markdown and writes benchmarks/results/halved_commits.json.
+
+    python benchmarks/halved_commits.py     # about two minutes on one CPU core
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
+from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
+
+ROOT = Path(__file__).parent.parent
+RESULTS = Path(__file__).parent / "results"
+TOP = (2, 4, 8)
+
+
+class HalvedTopConfidence:
+    """Commits each of the ``m`` most confident selectable positions with probability 1/2 (the top one if none)."""
+
+    def __init__(self, m: int, seed: int = 0) -> None:
+        self.m, self.seed = m, seed
+        self.__name__ = f"half of the top {m}"
+        self.reseed()
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restarts the coin flips (``evaluate`` calls it, so that runs reproduce)."""
+        self.generator = torch.Generator().manual_seed(self.seed if seed is None else seed)
+
+    def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The (N, L) bool action for a batched torch observation."""
+        selectable = obs["action_mask"]
+        confidence = obs["confidence"].float().masked_fill(~selectable, -1.0)
+        top = confidence.topk(min(self.m, confidence.shape[1]), dim=1).indices
+        offered = torch.zeros_like(selectable).scatter_(1, top, True) & selectable
+        coins = torch.rand(offered.shape, generator=self.generator).to(offered.device) < 0.5
+        action = offered & coins
+        empty = ~action.any(dim=1)
+        action[empty, confidence.argmax(dim=1)[empty]] = True
+        return action & selectable
+
+
+def per_alpha_sudoku_policies() -> list[str]:
+    """The shipped one-alpha Sudoku policies of full diffusion (the ones the bench runs at beta 0.5)."""
+    return [name for name in list_policies() if name.startswith("sudoku-full-") and not name.endswith("-cond")]
+
+
+def halved(name: str, noise: str) -> LearnedPolicy:
+    """A shipped policy at beta 0.5 with the given commit noise (its network's weights untouched)."""
+    policy = load_policy(name)
+    network = copy.deepcopy(policy.network)
+    network.config = dataclasses.replace(network.config, commit_noise=noise)
+    return LearnedPolicy(network, policy.env_kwargs, beta=0.5, name=f"{name}, beta 0.5, {noise} noise")
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """Each agent against the hull."""
+    return hull_table(rows, {"agent": lambda r: r["name"]})
+
+
+def main() -> None:
+    """Runs every agent and writes the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    agents: dict[str, Any] = {f"half of the dLLM's {m} most confident": HalvedTopConfidence(m) for m in TOP}
+    for name in per_alpha_sudoku_policies():
+        for noise in ("independent", "shared"):
+            agents[f"{name} at beta 0.5, {noise} noise"] = halved(name, noise)
+    report = benchmark(agents, task="sudoku", settings=("full",), episodes=args.episodes, cache_dir=args.cache).data
+    rows = [{"name": name, "episodes": report["distinct_prompts"], "machine": report["machine"],
+             **hull_summary(report["settings"]["full"]["agents"][name][0])} for name in agents]  # fmt: skip
+    print(markdown(rows))
+    (RESULTS / "halved_commits.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
