@@ -17,7 +17,6 @@ Prints Markdown and writes benchmarks/results/halved_commits.json.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
@@ -27,6 +26,7 @@ from typing import Any
 import torch
 
 from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
+from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 
 ROOT = Path(__file__).parent.parent
@@ -79,9 +79,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     """Runs every agent and writes the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    parser = held_out_parser(__doc__.splitlines()[0], cache=ROOT / "bench" / "cache")
     args = parser.parse_args()
     torch.set_num_threads(1)
     agents: dict[str, Any] = {f"half of the dLLM's {m} most confident": HalvedTopConfidence(m) for m in TOP}

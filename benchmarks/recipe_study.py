@@ -14,7 +14,6 @@ a note. Writes benchmarks/results/recipe_study.json and prints a Markdown table.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 
 from unmask_gym.agents import load_policy
 from unmask_gym.agents.loading import warm_start_seconds
+from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 
 ROOT = Path(__file__).parent.parent
@@ -916,9 +916,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     """Benchmarks every run that exists and writes the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    parser = held_out_parser(__doc__.splitlines()[0], cache=ROOT / "bench" / "cache")
     parser.add_argument("--all", action="store_true",
                         help="re-measure every row (default: keep the rows already in the results JSON whose "
                              "command is unchanged, measure the others)")  # fmt: skip

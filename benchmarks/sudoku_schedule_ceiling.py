@@ -16,13 +16,13 @@ benchmarks/results/sudoku_schedule_ceiling.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 from unmask_gym.tasks.sudoku import RuleGuidedSchedule
 
@@ -38,9 +38,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     """Runs the schedule and writes the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    parser = held_out_parser(__doc__.splitlines()[0], cache=ROOT / "bench" / "cache")
     args = parser.parse_args()
     torch.set_num_threads(1)
     report = benchmark({"solver-guided schedule": RuleGuidedSchedule()}, task="sudoku", settings=("full",),

@@ -11,12 +11,12 @@ benchmarks/results/token_mass_rule.json. It is a reference for the learned polic
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 
+from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 from unmask_gym.heuristics import TokenMass
 
@@ -34,9 +34,7 @@ def markdown(rows: list[dict]) -> str:
 
 def main() -> None:
     """Runs the rule and writes the table."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=1000)
-    parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache", help="the bench's heuristic cache")
+    parser = held_out_parser(__doc__.splitlines()[0], cache=ROOT / "bench" / "cache")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []

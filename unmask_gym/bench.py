@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -20,6 +21,22 @@ def machine_description() -> str:
     gpu = f" gpu={torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     cpu = " ".join(part for part in (platform.machine(), platform.processor()) if part)
     return f"{cpu} cpus={os.cpu_count()} torch={torch.__version__}{gpu}"
+
+
+def held_out_parser(description: str, cache: Path) -> argparse.ArgumentParser:
+    """The arguments of a script that judges agents on the bench's held-out prompts against the hull.
+
+    ``--episodes`` (distinct held-out prompts, default 1,000) and ``--cache`` (the folder of the bench's heuristic
+    runs, default ``cache``); a script adds its own before ``parse_args``.
+
+    Example:
+        >>> held_out_parser("a study", Path("bench/cache")).parse_args(["--episodes", "8"]).episodes
+        8
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--episodes", type=int, default=1000, help="distinct held-out prompts")
+    parser.add_argument("--cache", type=Path, default=cache, help="the bench's heuristic cache")
+    return parser
 
 
 BETAS = (0.5, 1.0, 2.0, 4.0)
