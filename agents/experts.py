@@ -47,8 +47,8 @@ def keyed_entries(spec: str) -> list[tuple[float, str]]:
     """``"SPEC@ALPHA | SPEC@ALPHA"`` as (ALPHA, SPEC) pairs, checked: ALPHA > 0 and increasing.
 
     Example:
-        >>> keyed_entries("eb_sampler:gamma=0.1@0.05 | sudoku-full-a4@1.5")
-        [(0.05, 'eb_sampler:gamma=0.1'), (1.5, 'sudoku-full-a4')]
+        >>> keyed_entries("eb_sampler:gamma=0.1@0.05 | sudoku-full-a8-ft@0.64")
+        [(0.05, 'eb_sampler:gamma=0.1'), (0.64, 'sudoku-full-a8-ft')]
     """
     entries = []
     for part in spec.split("|"):
