@@ -39,7 +39,7 @@ POSITION_FEATURE = "position"
 """Where each answer position is: a learned embedding per absolute position (GPT-2's), added to the embedded
 features, so attention's values carry where a position is as well as what it shows (with ``token_equality``, a
 position can read where else its token is predicted: the same Sudoku row, column or box). RoPE alone gives relative
-offsets to the scores only. Ties the policy to answers of at most ``answer_length`` positions."""
+offsets to the scores only. Ties the policy to answers of at most ``num_positions`` positions."""
 FEATURES = (*SCALAR_FEATURES, "hidden", EQUALITY_FEATURE, POSITION_FEATURE)
 """Every name ``PolicyConfig.features`` accepts."""
 
@@ -84,8 +84,8 @@ class PolicyConfig:
     """D of the ``hidden`` feature (the trainer reads it from the env); 0 without it."""
     end_token_ids: tuple[int, ...] = ()
     """The dLLM's end tokens, for the ``end_token`` feature (1 where the predicted token ends the answer)."""
-    answer_length: int = 0
-    """L, the positions the ``position`` feature embeds (the trainer reads it from the env); 0 without it."""
+    num_positions: int = 0
+    """The answer positions the ``position`` feature embeds: the env's L (the trainer reads it); 0 without it."""
     alpha_range: tuple[float, ...] | None = None
     """None: a policy for the one alpha it is trained with. (low, high): a trade-off-conditioned policy that reads
     the reward exponent alpha as an input (log-scaled, through the adaLN conditioning) and serves any alpha in the
@@ -177,8 +177,8 @@ class PolicyConfig:
             raise ValueError("the 'hidden' feature needs hidden_size >= 1 (the dLLM's hidden size D)")
         if "end_token" in self.features and not self.end_token_ids:
             raise ValueError("the 'end_token' feature needs end_token_ids (the dLLM's end_token_ids)")
-        if self.position and self.answer_length < 1:
-            raise ValueError("the 'position' feature needs answer_length >= 1 (the answer positions L it embeds)")
+        if self.position and self.num_positions < 1:
+            raise ValueError("the 'position' feature needs num_positions >= 1 (the answer positions L it embeds)")
 
     def resolved_for(self, env: Any, seed: int) -> PolicyConfig:
         """This config with what a trainer reads from its env (seed, dLLM, tau_eval, answer length).
@@ -190,7 +190,7 @@ class PolicyConfig:
         tau_eval = self.tau_eval if self.tau_eval is not None else (1.0 if env.block_length is None else 0.5)
         return dataclasses.replace(self, seed=seed, hidden_size=env.hidden_size, tau_eval=tau_eval,
                                    end_token_ids=tuple(sorted(env.model.end_token_ids)),
-                                   answer_length=env.answer_length if self.position else 0)  # fmt: skip
+                                   num_positions=env.answer_length if self.position else 0)  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly fields (tuples become lists)."""
@@ -370,7 +370,7 @@ class UnmaskingPolicy(nn.Module):
             # Created last, so the other parameters draw the same initial values with and without it. torch's
             # N(0, 1) init, at the embedded features' scale: Adam moves a weight by about the learning rate per step,
             # far too slowly to grow GPT-2's 0.02 into a signal in a few hundred updates.
-            self.position_embed = nn.Embedding(config.answer_length, config.width) if config.position else None
+            self.position_embed = nn.Embedding(config.num_positions, config.width) if config.position else None
         if config.architecture == "adaln":
             nn.init.zeros_(self.modulation_out[1].weight)
             nn.init.zeros_(self.modulation_out[1].bias)
@@ -402,8 +402,8 @@ class UnmaskingPolicy(nn.Module):
         if self.position_embed is None:
             return x
         length = x.shape[1]
-        if length > self.config.answer_length:
-            raise ValueError(f"this policy embeds {self.config.answer_length} answer positions ('position' feature), "
+        if length > self.config.num_positions:
+            raise ValueError(f"this policy embeds {self.config.num_positions} answer positions ('position' feature), "
                              f"got an answer of {length}")
         return x + self.position_embed.weight[:length]
 

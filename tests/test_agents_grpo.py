@@ -242,6 +242,21 @@ def test_bad_trainer_settings_are_refused():
         GRPOConfig(empty_action="error", policy_fallback=False)
 
 
+def test_a_run_with_the_position_feature_and_an_answer_length_resumes_from_its_own_command(tmp_path):
+    # The policy's embedded positions (num_positions) are its own field, not the env's --answer-length flag.
+    out = tmp_path / "run"
+    argv = ["--task", "addition", "--block-length", "none", "--answer-length", "12", "--iterations", "1",
+            "--num-groups", "1", "--group-size", "4", "--width", "16", "--ff-width", "32", "--features",
+            "confidence,masked,step_frac,position", "--eval-episodes", "0", "--checkpoint-every", "1", "--out",
+            str(out), "--no-progress"]  # fmt: skip
+    assert train_main(argv) == 0
+    assert load_policy(out).config.num_positions == 12
+    longer = [*argv[:argv.index("--iterations")], "--iterations", "2", *argv[argv.index("--iterations") + 2:]]
+    assert train_main([*longer, "--resume", str(out)]) == 0
+    with (out / "metrics.csv").open() as file:
+        assert [row["iteration"] for row in csv.DictReader(file)] == ["1", "2"]
+
+
 def test_the_train_command_writes_its_run_folder_and_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["--task", "addition", "--block-length", "none", "--alpha", "2", "--iterations", "2", "--num-groups", "1",

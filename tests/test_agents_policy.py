@@ -219,12 +219,12 @@ def test_token_equality_biases_attention_by_which_positions_show_the_same_token(
 
 def test_position_embeds_where_each_answer_position_is(tmp_path):
     features = ("confidence", "masked", "step_frac", "position")
-    with pytest.raises(ValueError, match=re.escape("the 'position' feature needs answer_length >= 1")):
+    with pytest.raises(ValueError, match=re.escape("the 'position' feature needs num_positions >= 1")):
         UnmaskingPolicy(PolicyConfig(width=32, features=features, architecture="plain"))
-    config = PolicyConfig(width=32, features=features, architecture="plain", answer_length=7)
+    config = PolicyConfig(width=32, features=features, architecture="plain", num_positions=7)
     assert config.num_inputs == 3 and config.position
     network, without = (randomized_policy(PolicyConfig(width=32, features=names, architecture="plain",
-                                                       answer_length=7 if "position" in names else 0))
+                                                       num_positions=7 if "position" in names else 0))
                         for names in (features, features[:3]))  # fmt: skip
     obs = random_obs(rows=4, length=7, seed=2)
     inputs, condition = policy_inputs(obs, config)
@@ -242,7 +242,7 @@ def test_position_embeds_where_each_answer_position_is(tmp_path):
     network(inputs, condition).sum().backward()
     assert network.position_embed.weight.grad.abs().sum() > 0
     loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
-    assert loaded.config.answer_length == 7
+    assert loaded.config.num_positions == 7
     torch.testing.assert_close(loaded.network(inputs, condition), logits)
     # The other parameters start as they would without it (it is drawn last from the seeded generator).
     fresh, bare = UnmaskingPolicy(config), UnmaskingPolicy(PolicyConfig(width=32, features=features[:3],
@@ -250,11 +250,11 @@ def test_position_embeds_where_each_answer_position_is(tmp_path):
     torch.testing.assert_close(fresh.embed.weight, bare.embed.weight)
 
 
-def test_the_trainer_resolves_the_answer_length_the_position_feature_embeds():
+def test_the_trainer_resolves_the_positions_the_position_feature_embeds():
     env = make_eval_env("addition", num_envs=2)
     resolved = PolicyConfig(features=("confidence", "position")).resolved_for(env, seed=0)
-    assert resolved.answer_length == env.answer_length > 0
-    assert PolicyConfig(features=("confidence",)).resolved_for(env, seed=0).answer_length == 0
+    assert resolved.num_positions == env.answer_length > 0
+    assert PolicyConfig(features=("confidence",)).resolved_for(env, seed=0).num_positions == 0
     env.close()
 
 
