@@ -107,8 +107,8 @@ class PolicyConfig:
         if unknown or not self.features or len(set(self.features)) != len(self.features):
             raise ValueError(f"features must be distinct names from {FEATURES}, got {self.features!r}")
         if not any(name in SCALAR_FEATURES or name == "hidden" for name in self.features):
-            raise ValueError(f"{' and '.join(map(repr, self.features))} only add to what the network reads per "
-                             f"position: name at least one of {(*SCALAR_FEATURES, 'hidden')} too")
+            raise ValueError(f"features {self.features!r} only modify what the network reads per position: name at "
+                             f"least one of {(*SCALAR_FEATURES, 'hidden')} too")
         if self.commit_noise not in NOISES:
             raise ValueError(f"commit_noise must be one of {NOISES}, got {self.commit_noise!r}")
         if self.architecture not in ("adaln", "plain"):

@@ -213,8 +213,10 @@ def test_token_equality_biases_attention_by_which_positions_show_the_same_token(
     loaded = load_policy(save_checkpoint(tmp_path / "policy.pt", network, {"task": "addition"}))
     assert loaded.config.features == features
     torch.testing.assert_close(loaded.network(inputs, condition), logits)
-    with pytest.raises(ValueError, match=re.escape("'token_equality' only add to what the network reads per position")):
+    with pytest.raises(ValueError, match=re.escape("features ('token_equality',) only modify what the network reads")):
         PolicyConfig(features=("token_equality",))
+    with pytest.raises(ValueError, match=re.escape("features ('position', 'token_equality') only modify")):
+        PolicyConfig(features=("position", "token_equality"))
 
 
 def test_position_embeds_where_each_answer_position_is(tmp_path):
