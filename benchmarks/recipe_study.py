@@ -887,6 +887,15 @@ RUNS = [
            "--init-policy sudoku-full-a8-ft ", "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | "
            "eb_sampler:gamma=0.3@0.58 | sudoku-full-a8-ft@0.64 | fast_dllm_threshold:threshold=0.3@11",
            "the row above with the teacher between them (shipped as sudoku-full-cond)"))],
+    # Training at the knob that keeps target 1 unmet: half the groups sample with the probabilities halved.
+    *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft at betas 0.5 and 1, {groups} groups{label}", "sudoku",
+       "full", f"runs/a8-ft-betas-g{groups}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups "
+       f"{groups} --train-betas 0.5,1 --init-policy sudoku-full-a8-ft --features {POSITION_FEATURES} --width 64 "
+       "--num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 --threads 1 --checkpoint-every "
+       f"100 --no-progress --out runs/a8-ft-betas-g{groups}", "--train-betas 0.5,1 from the shipped policy",
+       {} if beta is None else {"beta": beta})
+      for groups in (16, 32) for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
 ]  # fmt: skip
 
 
