@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import torch
+from scripts import benchmark_script
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "commit_saturation.py"
-spec = importlib.util.spec_from_file_location("commit_saturation", SCRIPT)
-commit_saturation = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(commit_saturation)
+commit_saturation = benchmark_script("commit_saturation")
 
 
 def fixed_policy(logit: float) -> SimpleNamespace:

@@ -13,7 +13,6 @@ Fenced ``text`` blocks are allowed only inside generated parts: they are transcr
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from unittest import SkipTest
 
 import pytest
+from scripts import benchmark_script
 from sybil import Sybil
 from sybil.evaluators.skip import Skipper
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser, SkipParser
@@ -117,10 +117,7 @@ def test_every_code_block_runs_or_is_marked(path, tmp_path, monkeypatch, request
 
 def write_docs():
     """benchmarks/write_docs.py as a module."""
-    spec = importlib.util.spec_from_file_location("write_docs", ROOT / "benchmarks" / "write_docs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("write_docs")
 
 
 @pytest.mark.parametrize("path", PAGES, ids=page_id)

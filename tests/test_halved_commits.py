@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import torch
+from scripts import benchmark_script
 
 from unmask_gym.agents.distribution import NOISES
 
-SCRIPT = Path(__file__).parent.parent / "benchmarks" / "halved_commits.py"
-spec = importlib.util.spec_from_file_location("halved_commits", SCRIPT)
-halved_commits = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(halved_commits)
+halved_commits = benchmark_script("halved_commits")
 
 
 def test_half_of_the_top_m_commits_only_among_them_about_half_of_the_time():
