@@ -28,6 +28,7 @@ import torch
 from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
 from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
+from unmask_gym.heuristics import select_top
 
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
@@ -48,15 +49,12 @@ class HalvedTopConfidence:
 
     def __call__(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         """The (N, L) bool action for a batched torch observation."""
-        selectable = obs["action_mask"]
-        confidence = obs["confidence"].float().masked_fill(~selectable, -1.0)
-        top = confidence.topk(min(self.m, confidence.shape[1]), dim=1).indices
-        offered = torch.zeros_like(selectable).scatter_(1, top, True) & selectable
+        confidence, selectable = obs["confidence"], obs["action_mask"]
+        rows = confidence.shape[0]
+        offered = select_top(confidence, selectable, torch.full((rows,), self.m, device=confidence.device))
         coins = torch.rand(offered.shape, generator=self.generator).to(offered.device) < 0.5
         action = offered & coins
-        empty = ~action.any(dim=1)
-        action[empty, confidence.argmax(dim=1)[empty]] = True
-        return action & selectable
+        return action | select_top(confidence, selectable, (~action.any(dim=1)).long())  # none drawn: the top one
 
 
 def per_alpha_sudoku_policies() -> list[str]:
