@@ -42,6 +42,7 @@ position can read where else its token is predicted: the same Sudoku row, column
 offsets to the scores only. Ties the policy to answers of at most ``num_positions`` positions."""
 FEATURES = (*SCALAR_FEATURES, "hidden", EQUALITY_FEATURE, POSITION_FEATURE)
 """Every name ``PolicyConfig.features`` accepts."""
+NEEDS_HIDDEN = "this policy reads the 'hidden' observation: build the env with observe_hidden=True"
 
 
 @dataclass
@@ -180,6 +181,34 @@ class PolicyConfig:
         if self.position and self.num_positions < 1:
             raise ValueError("the 'position' feature needs num_positions >= 1 (the answer positions L it embeds)")
 
+    def check_compatible(self, env: Any) -> None:
+        """Raises a ValueError, naming what differs, where ``env``'s observations are not what this network reads.
+
+        The answer length against the ``position`` feature's ``num_positions``, the ``hidden`` observation and
+        its size D, and the dLLM's end tokens against the ``end_token`` feature's. ``env``: a vector env, a
+        single env or a wrapper of either. Nothing about the env changes, so a mismatch is refused before a reset
+        runs the dLLM (SB3's ``check_for_correct_spaces`` plays this part when a model meets an env).
+        """
+        base = getattr(env, "unwrapped", env)
+        space = getattr(base, "single_observation_space", None) or base.observation_space
+        length = space["masked"].shape[0]
+        if self.position and length > self.num_positions:
+            raise ValueError(f"this policy embeds {self.num_positions} answer positions (the 'position' feature), "
+                             f"the env's answers have {length}: use an env with answer_length <= "
+                             f"{self.num_positions}")  # fmt: skip
+        if "hidden" in self.features:
+            if "hidden" not in space.spaces:
+                raise ValueError(NEEDS_HIDDEN)
+            if space["hidden"].shape[-1] != self.hidden_size:
+                raise ValueError(f"this policy reads hidden states of size {self.hidden_size} (the dLLM it trained "
+                                 f"on), the env's dLLM has {space['hidden'].shape[-1]}")  # fmt: skip
+        model = getattr(base, "model", None)
+        if "end_token" in self.features and model is not None:
+            env_ends = tuple(sorted(int(token) for token in model.end_token_ids))
+            if env_ends != tuple(sorted(self.end_token_ids)):
+                raise ValueError(f"this policy's 'end_token' feature marks the end tokens {self.end_token_ids} of the "
+                                 f"dLLM it trained on; the env's dLLM ends answers with {env_ends}")  # fmt: skip
+
     def resolved_for(self, env: Any, seed: int) -> PolicyConfig:
         """This config with what a trainer reads from its env (seed, dLLM, tau_eval, answer length).
 
@@ -223,7 +252,7 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
     if config.conditioned and alpha is None:
         raise ValueError("a conditioned policy (alpha_range set) needs the alpha it should serve")
     if "hidden" in config.features and "hidden" not in obs:
-        raise ValueError("this policy reads the 'hidden' observation: build the env with observe_hidden=True")
+        raise ValueError(NEEDS_HIDDEN)
     step_frac = obs["step_frac"].float().expand(masked.shape)  # (N, 1) -> (N, L)
     # One O(N L^2) pass serves every token feature of the config.
     agreement = token_agreement(obs) if set(config.features) & set(TOKEN_FEATURES) else {}
@@ -471,6 +500,13 @@ class LearnedPolicy:
     def observation_kwargs(self) -> dict[str, Any]:
         """Env arguments the observations must have beyond ``env_kwargs`` (``observe_hidden`` for ``hidden``)."""
         return {"observe_hidden": True} if "hidden" in self.config.features else {}
+
+    def check_compatible(self, env: Any) -> None:
+        """Raises a ValueError where ``env``'s observations do not fit the network (``PolicyConfig.check_compatible``).
+
+        ``unmask_gym.evaluation.evaluate`` calls it before its reset; call it yourself before your own loop.
+        """
+        self.config.check_compatible(env)
 
     def reseed(self, seed: int | None = None) -> None:
         """Restarts the sampling generator (from ``seed``, or from ``self.seed``)."""

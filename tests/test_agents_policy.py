@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
 import subprocess
 import sys
 
+import gymnasium as gym
 import pytest
 import torch
 
@@ -359,3 +361,42 @@ def test_the_agents_import_as_unmask_gym_agents_not_as_a_top_level_agents(tmp_pa
     # Outside the repository (cwd not on the path) the package is unmask_gym.agents, and `import agents` never
     # finds our folder: another package of that name (openai-agents) can be installed next to it.
     assert result.stdout.split() == ["unmask_gym.agents", "unmask_gym.agents.grpo", "True"]
+
+
+def test_check_compatible_refuses_an_env_whose_observations_the_network_cannot_read_before_any_reset():
+    env = make_eval_env("addition", episodes=4, num_envs=2)
+    length, model = env.answer_length, env.model
+    fits = PolicyConfig(width=16, features=("confidence", "position", "hidden", "end_token"), num_positions=length,
+                        hidden_size=model.hidden_size, end_token_ids=tuple(model.end_token_ids))  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape("build the env with observe_hidden=True")):
+        fits.check_compatible(env)
+    seen = make_eval_env("addition", episodes=4, num_envs=2, observe_hidden=True)
+    fits.check_compatible(seen)
+    fits.check_compatible(gym.wrappers.vector.RecordEpisodeStatistics(seen))  # through a wrapper too
+    mismatches = {
+        f"embeds {length - 1} answer positions (the 'position' feature), the env's answers have {length}":
+            {"num_positions": length - 1},
+        f"hidden states of size {model.hidden_size + 1} (the dLLM it trained on), the env's dLLM has "
+        f"{model.hidden_size}": {"hidden_size": model.hidden_size + 1},
+        "marks the end tokens (12345,) of the dLLM it trained on": {"end_token_ids": (12345,)},
+    }  # fmt: skip
+    for message, change in mismatches.items():
+        config = dataclasses.replace(fits, **change)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            config.check_compatible(seen)
+        # evaluate refuses it before its reset: the env has not run a step or a forward
+        with pytest.raises(ValueError, match=re.escape(message)):
+            evaluate(seen, LearnedPolicy(UnmaskingPolicy(config)))
+        with pytest.raises(RuntimeError, match="call reset"):
+            _ = seen.running
+    PolicyConfig(width=16, features=("confidence", "position"), num_positions=length + 5).check_compatible(env)
+    env.close()
+    seen.close()
+
+
+def test_replay_refuses_a_policy_that_cannot_read_the_env_before_its_reset():
+    from unmask_gym.replay import replay
+
+    config = PolicyConfig(width=16, features=("confidence", "position"), num_positions=2)
+    with pytest.raises(ValueError, match=re.escape("embeds 2 answer positions")):
+        replay(LearnedPolicy(UnmaskingPolicy(config)), task="addition")

@@ -126,8 +126,9 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
         name: a label for the result (default: the policy's spec).
 
     Raises:
-        ValueError: if the env has no finite prompt list, ``episodes`` differs from it, or the env's alpha is not
-            the one the policy serves.
+        ValueError: if the env has no finite prompt list, ``episodes`` differs from it, the env's alpha is not
+            the one the policy serves, or a learned policy cannot read the env's observations
+            (``check_compatible``).
     """
     from unmask_gym.heuristics import policy_spec
 
@@ -145,6 +146,8 @@ def evaluate(env: UnmaskVectorEnv, policy: Policy, episodes: int | None = None, 
     if served_alpha is not None and not callable(env.reward) and float(served_alpha) != float(env.alpha):
         raise ValueError(f"the policy serves alpha={served_alpha:g} but the env rewards alpha={env.alpha:g}; "
                          f"build the env with alpha={served_alpha:g} so that mean_reward is the served one's")
+    if hasattr(policy, "check_compatible"):  # a learned network refuses observations it cannot read, before the reset
+        policy.check_compatible(env)
     if hasattr(policy, "reseed"):  # a learned policy's own sampler restarts, so its evaluation reproduces
         policy.reseed(seed)
     obs, _ = env.reset(seed=seed)

@@ -42,6 +42,8 @@ def replay(policy: Any, task: Any = "permutation", seed: int = 0, prompt: str | 
         completion '789'  correct  NFE 2
     """
     env = UnmaskVectorEnv(1, task=task, split="eval", autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
+    if hasattr(policy, "check_compatible"):  # a learned network refuses observations it cannot read, before the reset
+        policy.check_compatible(env)
     options = {"prompts": [prompt]} if prompt is not None else None
     obs, _ = env.reset(seed=seed, options=options)
     lines = [f"prompt {env._book.prompts[0]!r}  answer positions {env.answer_length}"]
