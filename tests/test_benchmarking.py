@@ -293,6 +293,60 @@ def test_benchmark_compares_an_agent_with_the_hull_and_caches_the_heuristics(tmp
     assert report.plot(tmp_path / "plot.png").stat().st_size > 1000
 
 
+class Refined(list):
+    """A curve that asks for one more point (k=3) once it has seen its first two."""
+
+    def __init__(self, *members):
+        super().__init__(members)
+        self.seen = []
+
+    def refine(self, points):
+        """k=3 after the first two points, then nothing."""
+        self.seen.append([(p["name"], p["mean_nfe"]) for p in points])
+        return [top_k_confidence(3)] if len(points) == 2 else []
+
+
+def test_benchmark_runs_the_points_a_curve_asks_for_after_its_first_ones():
+    curve = Refined(top_k_confidence(1), top_k_confidence(4))
+    report = benchmark({"curve": curve}, task="sudoku", settings=("full",), episodes=12,
+                       heuristics=["top_k_confidence:k=1", "top_k_confidence:k=4"], resamples=50)  # fmt: skip
+    rows = report.data["settings"]["full"]["agents"]["curve"]
+    assert [row["name"] for row in rows] == ["top_k_confidence:k=4", "top_k_confidence:k=3", "top_k_confidence:k=1"]
+    assert all("hull_gain" in row for row in rows)  # the added point is judged like the others
+    # refine saw the points in the order they ran, then all three, and was not asked again
+    assert [[name for name, _ in seen] for seen in curve.seen] == [
+        ["top_k_confidence:k=1", "top_k_confidence:k=4"],
+        ["top_k_confidence:k=1", "top_k_confidence:k=4", "top_k_confidence:k=3"]]
+
+
+def test_an_alpha_sweep_splits_only_the_gaps_where_its_curve_jumps_and_stops_at_its_budget():
+    from unmask_gym.bench import AlphaSweep, policy_variants
+
+    policy = conditioned_policy()
+    sweep = policy_variants("p", policy)
+    assert isinstance(sweep, AlphaSweep) and [v.alpha for v in sweep] == [1.0, 1.59, 2.52, 4.0, 6.35, 10.1, 16.0]
+    assert [v.__name__ for v in sweep][:2] == ["p:alpha=1", "p:alpha=1.59"]
+    assert [v.alpha for v in policy_variants("p", policy, alphas=(2.0, 3.0))] == [2.0, 3.0]  # given: exactly those
+
+    def point(accuracy, nfe):
+        return {"accuracy": accuracy, "mean_nfe": nfe}
+
+    # flat up to alpha 4, a cliff to 6.35, a small NFE step (< 10%) and then a 20% one
+    curve = [point(0.99, 8.0), point(0.99, 8.0), point(0.98, 7.9), point(0.97, 7.8), point(0.3, 4.0),
+             point(0.3, 3.7), point(0.29, 2.9)]  # fmt: skip
+    new = sweep.refine(curve)
+    assert [v.alpha for v in new] == [5.04, 12.7]  # the widest gap first
+    assert [v.alpha for v in sweep] == [1.0, 1.59, 2.52, 4.0, 6.35, 10.1, 16.0, 5.04, 12.7]
+    assert [v.__name__ for v in new] == ["p:alpha=5.04", "p:alpha=12.7"]
+    with pytest.raises(ValueError, match="one point per alpha run so far"):
+        sweep.refine(curve)
+    assert sweep.refine([*curve, point(0.3, 4.0), point(0.29, 3.3)]) != []  # 4 -> 5.04 still jumps
+    tight = AlphaSweep("p", policy, [4.0, 4.4], max_points=15)
+    assert tight.refine([point(1.0, 8.0), point(0.0, 1.0)]) == []  # closer than min_ratio: not split
+    budget = AlphaSweep("p", policy, [1.0, 4.0, 16.0], max_points=4)
+    assert [v.alpha for v in budget.refine([point(1.0, 8.0), point(0.5, 4.0), point(0.0, 1.0)])] == [8.0]
+
+
 def test_the_hull_grid_is_the_issues_grid():
     grid = hull_grid(16)
     assert "top_k_confidence:k=12" in grid and "eb_sampler:gamma=3.0" in grid and "top_k_entropy:k=4" in grid

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import os
 import platform
 from pathlib import Path
@@ -78,18 +80,69 @@ def policy_variants(name: str, policy: Any, betas: tuple[float, ...] = BETAS,
                     alphas: tuple[float, ...] | None = None) -> list[Any]:  # fmt: skip
     """The points of one learned policy's curve; the variants share its network.
 
-    A conditioned policy runs along ``alphas`` (default: 7 spread over the range it was trained on) at beta 1, any
-    other one at every beta.
+    A conditioned policy runs along ``alphas`` at beta 1: given, exactly those; by default an ``AlphaSweep``, 7
+    spread over the range it was trained on and more where its curve jumps. Any other policy runs at every beta.
     """
     from unmask_gym.agents import LearnedPolicy
     from unmask_gym.agents.policy import alpha_grid
 
     if policy.config.conditioned:
-        sweep = alphas if alphas is not None else alpha_grid(policy.config.alpha_range, points=7)
-        return [LearnedPolicy(policy.network, policy.env_kwargs, alpha=alpha, name=f"{name}:alpha={alpha:g}")
-                for alpha in sweep]  # fmt: skip
+        if alphas is not None:
+            return [conditioned_variant(name, policy, alpha) for alpha in alphas]
+        return AlphaSweep(name, policy, alpha_grid(policy.config.alpha_range, points=7))
     return [LearnedPolicy(policy.network, policy.env_kwargs, beta=beta, name=f"{name}:beta={beta:g}")
             for beta in betas]  # fmt: skip
+
+
+def conditioned_variant(name: str, policy: Any, alpha: float) -> Any:
+    """The conditioned ``policy`` serving ``alpha``, named ``NAME:alpha=A`` (its network shared)."""
+    from unmask_gym.agents import LearnedPolicy
+
+    return LearnedPolicy(policy.network, policy.env_kwargs, alpha=alpha, name=f"{name}:alpha={alpha:g}")
+
+
+class AlphaSweep(list):
+    """A conditioned policy's variants along alpha that ``benchmark`` refines where the curve jumps.
+
+    A list of the variants at ``alphas``; after they ran, ``refine(points)`` (the points in the order the variants
+    ran) returns the variants at the geometric midpoints of the neighbouring alphas whose points differ by more
+    than ``accuracy_gap`` in accuracy or ``nfe_gap`` of the larger mean NFE, widest gaps first, so that a band
+    where the policy changes its behaviour fast (gives answers up, say) is measured rather than stepped over.
+    Alphas closer than a ratio of ``min_ratio`` are not split, and the sweep stops at ``max_points``.
+
+    Example:
+        >>> from unmask_gym.agents import LearnedPolicy, PolicyConfig, UnmaskingPolicy
+        >>> network = UnmaskingPolicy(PolicyConfig(width=16, alpha_range=(1.0, 16.0)))
+        >>> sweep = AlphaSweep("p", LearnedPolicy(network), [1.0, 4.0, 16.0])
+        >>> points = [{"accuracy": 1.0, "mean_nfe": 8.0}, {"accuracy": 0.99, "mean_nfe": 7.9},
+        ...           {"accuracy": 0.2, "mean_nfe": 2.0}]
+        >>> [variant.alpha for variant in sweep.refine(points)]  # only 4 to 16 moves
+        [8.0]
+    """
+
+    def __init__(self, name: str, policy: Any, alphas: list[float], max_points: int = 15,
+                 accuracy_gap: float = 0.05, nfe_gap: float = 0.1, min_ratio: float = 1.15) -> None:  # fmt: skip
+        super().__init__(conditioned_variant(name, policy, alpha) for alpha in alphas)
+        self.name, self.policy, self.alphas = name, policy, list(alphas)
+        self.max_points, self.accuracy_gap, self.nfe_gap, self.min_ratio = max_points, accuracy_gap, nfe_gap, min_ratio
+
+    def refine(self, points: list[dict[str, Any]]) -> list[Any]:
+        """The next variants to run, given the points of every variant run so far (in order); [] when done."""
+        if len(points) != len(self.alphas):
+            raise ValueError(f"refine needs one point per alpha run so far ({len(self.alphas)}), got {len(points)}")
+        by_alpha = sorted(zip(self.alphas, points, strict=True), key=lambda pair: pair[0])
+        gaps = []
+        for (low, left), (high, right) in itertools.pairwise(by_alpha):
+            accuracy = abs(left["accuracy"] - right["accuracy"]) / self.accuracy_gap
+            nfe = abs(left["mean_nfe"] - right["mean_nfe"]) / (self.nfe_gap * max(left["mean_nfe"], right["mean_nfe"]))
+            if max(accuracy, nfe) > 1 and high / low > self.min_ratio:
+                gaps.append((max(accuracy, nfe), float(f"{math.sqrt(low * high):.3g}")))
+        room = self.max_points - len(self.alphas)
+        new = [alpha for _, alpha in sorted(gaps, reverse=True)[: max(room, 0)] if alpha not in self.alphas]
+        self.alphas += new
+        variants = [conditioned_variant(self.name, self.policy, alpha) for alpha in new]
+        self.extend(variants)
+        return variants
 
 
 def bench_agents(task_key: str, specs: list[str], shipped: bool = True,

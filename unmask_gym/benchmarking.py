@@ -157,8 +157,10 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
 
     Args:
         agents: name → an agent (a callable ``obs -> action``, a zero-argument factory of one, or a list of them:
-            the points of one curve, e.g. a policy at several settings). A learned policy (one with ``env_kwargs``)
-            runs in the MDP it was trained for, and only in the setting whose block length it was trained with.
+            the points of one curve, e.g. a policy at several settings). A list with a ``refine(points)`` method
+            (``unmask_gym.bench.AlphaSweep``) is asked for more points after its members ran, until it has none.
+            A learned policy (one with ``env_kwargs``) runs in the MDP it was trained for, and only in the setting
+            whose block length it was trained with.
         task: a built-in task name or a ``Task``.
         settings: among ``"semi_ar"`` (the task's blocks) and ``"full"`` (full diffusion).
         episodes: distinct held-out prompts (at most the task's held-out set; the error names its size).
@@ -185,6 +187,7 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
         if setting not in SETTINGS:
             raise ValueError(f"settings must be among {SETTINGS}, got {setting!r}")
     blocks = {"semi_ar": semi_ar_block, "full": None}
+    refiners = {name: agent.refine for name, agent in (agents or {}).items() if hasattr(agent, "refine")}
     agents = {name: (list(agent) if isinstance(agent, list | tuple) else [agent])
               for name, agent in (agents or {}).items()}  # fmt: skip
     agents = {name: [resolve_agent(a) for a in members] for name, members in agents.items()}
@@ -237,14 +240,16 @@ def benchmark(agents: dict[str, Any] | None = None, task: Any = "sudoku", settin
                            if "block_length" in settings}  # fmt: skip
             if trained_for and block not in trained_for:
                 continue  # a learned policy runs only in the setting it was trained for
-            rows = []
-            for member in members:
-                extra = {k: v for k, v in _trained_for(member).items() if k not in ("task", "block_length")}
-                extra.update(getattr(member, "observation_kwargs", {}))
-                point = run(member, setting, extra)
-                point.update(hull_gain_interval(per_heuristic, per_prompt_outcomes(point), resamples=resamples,
-                                                seed=seed))  # fmt: skip
-                rows.append(point)
+            rows: list[dict[str, Any]] = []
+            while members:
+                for member in members:
+                    extra = {k: v for k, v in _trained_for(member).items() if k not in ("task", "block_length")}
+                    extra.update(getattr(member, "observation_kwargs", {}))
+                    point = run(member, setting, extra)
+                    point.update(hull_gain_interval(per_heuristic, per_prompt_outcomes(point), resamples=resamples,
+                                                    seed=seed))  # fmt: skip
+                    rows.append(point)
+                members = [resolve_agent(a) for a in refiners[name](rows)] if name in refiners else []
             agent_rows[name] = sorted(rows, key=lambda p: p["mean_nfe"])
         report["settings"][setting] = {
             "block_length": block,
