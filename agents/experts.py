@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from unmask_gym.heuristics import as_batched_tensors, in_kind, policy_spec
+
 
 class AlphaKeyedExpert:
     """Teachers by alpha: a row whose alpha is at least an entry's ALPHA (and below the next) follows its SPEC.
@@ -84,6 +86,71 @@ def observation_kwargs(expert: Any) -> dict[str, Any]:
     """
     teachers = expert.policies if isinstance(expert, AlphaKeyedExpert) else [expert]
     return {key: value for teacher in teachers for key, value in getattr(teacher, "observation_kwargs", {}).items()}
+
+
+class GiveUpElse:
+    """``give_up``'s rule with another policy for the answers it keeps: the spec ``"give_up:uncertain=U else SPEC"``.
+
+    A row with more than ``uncertain`` masked positions below ``threshold`` confidence commits everything it can
+    this pass (``GiveUp.gives_up``); the others follow ``policy`` (a heuristic, a trained policy, an agent). In full
+    diffusion that decides per prompt at its first pass: the hard prompts are answered at once, the others written
+    the policy's way, a per-prompt mix of two behaviours (the heuristic hull's kind, with the dLLM's first picture
+    choosing the prompts). ``reseed``, ``env_kwargs``, ``observation_kwargs`` and ``check_compatible`` are the
+    policy's.
+
+    Example:
+        >>> rule = GiveUpElse.from_spec("give_up:uncertain=1 else top_k_confidence:k=1")
+        >>> selectable = torch.ones(2, 3, dtype=torch.bool)
+        >>> obs = {"confidence": torch.tensor([[0.95, 0.5, 0.5], [0.95, 0.99, 0.5]]), "masked": selectable,
+        ...        "action_mask": selectable}
+        >>> rule(obs).tolist()  # row 0 has 2 positions below 0.9: given up; row 1 has 1: top-1
+        [[True, True, True], [False, True, False]]
+    """
+
+    SEPARATOR = " else "
+
+    def __init__(self, rule: Any, policy: Any, name: str | None = None) -> None:
+        self.rule, self.policy = rule, policy
+        self.__name__ = name or f"{policy_spec(rule)}{self.SEPARATOR}{policy_spec(policy)}"
+
+    @classmethod
+    def from_spec(cls, spec: str) -> GiveUpElse:
+        """``"give_up:... else SPEC"``; a ValueError when the part before ``else`` is not a ``give_up`` spec."""
+        from unmask_gym.heuristics import GiveUp, make_policy
+
+        from .loading import policy_from_spec
+
+        rule_spec, _, follow = (part.strip() for part in spec.partition(cls.SEPARATOR))
+        rule = make_policy(rule_spec) if rule_spec.partition(":")[0] == "give_up" else None
+        if not isinstance(rule, GiveUp) or not follow:
+            raise ValueError(f"'RULE else SPEC' takes a give_up spec as RULE and a policy spec after it, got {spec!r}")
+        return cls(rule, policy_from_spec(follow)[0], name=f"{rule_spec}{cls.SEPARATOR}{follow}")
+
+    @property
+    def env_kwargs(self) -> dict[str, Any]:
+        """The followed policy's training settings ({} for a heuristic)."""
+        return dict(getattr(self.policy, "env_kwargs", {}) or {})
+
+    @property
+    def observation_kwargs(self) -> dict[str, Any]:
+        """The env arguments the followed policy's observations need."""
+        return dict(getattr(self.policy, "observation_kwargs", {}))
+
+    def reseed(self, seed: int | None = None) -> None:
+        """Restarts the followed policy's sampler, if it has one."""
+        if hasattr(self.policy, "reseed"):
+            self.policy.reseed(seed)
+
+    def check_compatible(self, env: Any) -> None:
+        """The followed policy's check, if it has one."""
+        if hasattr(self.policy, "check_compatible"):
+            self.policy.check_compatible(env)
+
+    def __call__(self, obs: dict[str, Any]) -> Any:
+        """The action for ``obs``, in its kind: everything selectable where the rule gives up, else the policy's."""
+        tensors, was_numpy, single = as_batched_tensors(obs)
+        kept = torch.as_tensor(self.policy(tensors)).bool()
+        return in_kind(torch.where(self.rule.gives_up(tensors), tensors["action_mask"].bool(), kept), was_numpy, single)
 
 
 def make_expert(spec: str) -> Any:

@@ -200,9 +200,10 @@ def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
     """A heuristic spec (``fast_dllm_threshold:threshold=0.9``), a learned policy's name or path, or an agent.
 
     An agent is named ``PKG.MODULE:NAME`` (imported, a factory called, as ``unmask-gym bench --agent`` takes), e.g.
-    ``unmask_gym.tasks.sudoku:RuleGuidedSchedule``. Returns ``(policy, env_kwargs)``: a learned policy's training
-    settings, ``{}`` for a heuristic or an agent. This is what ``unmask-gym eval --policy`` and ``unmask-gym replay
-    --policy`` accept.
+    ``unmask_gym.tasks.sudoku:RuleGuidedSchedule``. ``"give_up:uncertain=U else SPEC"`` is ``give_up``'s rule
+    following SPEC instead of ``token_mass`` (``GiveUpElse``). Returns ``(policy, env_kwargs)``: a learned
+    policy's training settings (SPEC's for ``else``), ``{}`` for a heuristic or an agent. This is what ``unmask-gym
+    eval --policy`` and ``unmask-gym replay --policy`` accept.
 
     Example:
         >>> policy_from_spec("top_k_confidence:k=2")
@@ -210,6 +211,11 @@ def policy_from_spec(spec: str) -> tuple[Any, dict[str, Any]]:
     """
     from unmask_gym.heuristics import HEURISTICS, make_policy
 
+    from .experts import GiveUpElse
+
+    if GiveUpElse.SEPARATOR in spec:
+        policy = GiveUpElse.from_spec(spec)
+        return policy, policy.env_kwargs
     if spec.partition(":")[0] in HEURISTICS:
         return make_policy(spec), {}
     if AGENT_REFERENCE.fullmatch(spec) and not Path(spec).exists():

@@ -896,6 +896,19 @@ RUNS = [
        f"100 --no-progress --out runs/a8-ft-betas-g{groups}", "--train-betas 0.5,1 from the shipped policy",
        {} if beta is None else {"beta": beta})
       for groups in (16, 32) for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    # Round 24: without the step fraction a halved policy cannot read "late in the episode" off its own pass count.
+    *[(f"sudoku full a8: rule-guided warm start and GRPO without step_frac{label}{judged}", "sudoku", "full",
+       f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --warm-start "
+       "--expert unmask_gym.tasks.sudoku:RuleGuidedSchedule --warm-start-batches 128 --warm-start-max-epochs 60 "
+       "--update-epochs 1 --num-minibatches 1 --width 64 --num-heads 4 --ff-width 128 --features "
+       f"{POSITION_FEATURES.replace('step_frac,', '')} --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"{flags}--out runs/{folder}", differs, {} if beta is None else {"beta": beta})
+      for label, folder, flags, differs in (
+          ("", "a8-nostep", "", "sudoku-full-a8's command without the step_frac feature"),
+          (", at betas 0.5 and 1", "a8-nostep-betas", "--train-betas 0.5,1 ",
+           "the row above with --train-betas 0.5,1"))
+      for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
 ]  # fmt: skip
 
 

@@ -94,3 +94,56 @@ def test_a_run_of_the_warm_start_alone_writes_its_policy(tmp_path):
     # The warm start's seconds are kept (metrics.csv has no row for it), for ship_policy's training time.
     assert 0 < warm_start_seconds(out) == distilled.warm_start_result["seconds"]
     assert warm_start_seconds(tmp_path / "no run") is None
+
+
+def give_up_obs(rows: int = 6, length: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    masked = torch.rand(rows, length, generator=generator) < 0.8
+    return {"confidence": torch.rand(rows, length, generator=generator) ** 0.3, "masked": masked,
+            "action_mask": masked, "pred_token": torch.randint(0, 3, (rows, length), generator=generator),
+            "margin": torch.rand(rows, length, generator=generator), "entropy": torch.rand(rows, length),
+            "step_frac": torch.zeros(rows, 1)}  # fmt: skip
+
+
+def test_give_up_else_token_mass_is_the_give_up_heuristic_and_else_swaps_what_kept_rows_follow():
+    from unmask_gym.agents.experts import GiveUpElse
+    from unmask_gym.heuristics import make_policy
+
+    obs = give_up_obs()
+    same = GiveUpElse.from_spec("give_up:uncertain=9 else token_mass:scale=0.75")
+    assert torch.equal(same(obs), make_policy("give_up:uncertain=9,scale=0.75")(obs))
+    rule = GiveUpElse.from_spec("give_up:uncertain=9 else top_k_confidence:k=1")
+    assert rule.__name__ == "give_up:uncertain=9 else top_k_confidence:k=1"
+    gives_up = make_policy("give_up:uncertain=9").gives_up(obs)[:, 0]
+    assert 0 < int(gives_up.sum()) < len(gives_up)  # both kinds of rows
+    action = rule(obs)
+    assert torch.equal(action[gives_up], obs["action_mask"][gives_up])
+    assert torch.equal(action[~gives_up], top_k_confidence(1)(obs)[~gives_up])
+    single = {key: value[0].numpy() for key, value in obs.items()}  # a single env's numpy row: answered in kind
+    assert (rule(single) == action[0].numpy()).all()
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("top_k_confidence:k=1 else token_mass", "takes a give_up spec as RULE and a policy spec after it"),
+    ("give_up:uncertain=3 else ", "takes a give_up spec as RULE and a policy spec after it"),
+    ("give_up:uncertain=x else token_mass", "parameter 'uncertain' of 'give_up' must be int, got 'x'")])
+def test_a_bad_give_up_else_spec_is_refused(spec, message):
+    from unmask_gym.agents.loading import policy_from_spec
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        policy_from_spec(spec)
+
+
+def test_give_up_else_a_learned_policy_runs_in_its_mdp_and_reproduces():
+    from unmask_gym.agents.loading import policy_from_spec
+    from unmask_gym.evaluation import evaluate, make_eval_env
+
+    rule, env_kwargs = policy_from_spec("give_up:uncertain=2 else statetracking-full-a3")
+    assert env_kwargs == load_policy("statetracking-full-a3").env_kwargs
+    assert policy_from_spec("give_up:uncertain=2 else top_k_confidence:k=1")[1] == {}
+    runs = [evaluate(make_eval_env(episodes=24, num_envs=8, **env_kwargs), rule, seed=0) for _ in range(2)]
+    assert runs[0].records == runs[1].records  # reseed reaches the learned policy's sampler
+    plain = evaluate(make_eval_env(episodes=24, num_envs=8, **env_kwargs), load_policy("statetracking-full-a3"))
+    assert runs[0].mean_nfe < plain.mean_nfe  # some answers given up at their first pass
+    keyed = AlphaKeyedExpert("top_k_confidence:k=1@0.5 | give_up:uncertain=2 else top_k_confidence:k=2@4")
+    assert keyed.specs[1] == "give_up:uncertain=2 else top_k_confidence:k=2"

@@ -303,7 +303,8 @@ class GiveUp(Heuristic):
     goes one pass per block while the count stays above ``uncertain``. Under the additive reward score − alpha · n /
     L that is the optimum between the alpha where a long answer stops paying for its passes and the one where every
     answer does: a teacher per range of alpha for a trade-off-conditioned policy's warm start
-    (``agents/experts.py``). Not in the hull's grid.
+    (``agents/experts.py``; ``"give_up:uncertain=U else SPEC"`` follows another policy instead of ``TokenMass``).
+    Not in the hull's grid.
     """
 
     uncertain: int = 8
@@ -315,12 +316,14 @@ class GiveUp(Heuristic):
         check_float("threshold", self.threshold, 0.0, 1.0)
         check_float("scale", self.scale, 0.0, math.inf, minimum_open=True)
 
+    def gives_up(self, obs: Observation) -> torch.Tensor:
+        """(N, 1) bool: the rows with more than ``uncertain`` masked positions below ``threshold`` confidence."""
+        open_positions = ((obs["confidence"].float() < self.threshold) & obs["masked"].bool()).sum(1)  # (N,)
+        return (open_positions > self.uncertain)[:, None]
+
     def act(self, obs: Observation) -> torch.Tensor:
         """The (N, L) bool action for batched torch observations."""
-        selectable = obs["action_mask"].bool()
-        open_positions = ((obs["confidence"].float() < self.threshold) & obs["masked"].bool()).sum(1)  # (N,)
-        give_up = (open_positions > self.uncertain)[:, None]  # (N, 1)
-        return torch.where(give_up, selectable, TokenMass(self.scale).act(obs))
+        return torch.where(self.gives_up(obs), obs["action_mask"].bool(), TokenMass(self.scale).act(obs))
 
 
 def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
