@@ -120,7 +120,7 @@ class AlphaSweep(list):
         [8.0]
     """
 
-    def __init__(self, name: str, policy: Any, alphas: list[float], max_points: int = 15,
+    def __init__(self, name: str, policy: Any, alphas: list[float], max_points: int = 21,
                  accuracy_gap: float = 0.05, nfe_gap: float = 0.1, min_ratio: float = 1.15) -> None:  # fmt: skip
         super().__init__(conditioned_variant(name, policy, alpha) for alpha in alphas)
         self.name, self.policy, self.alphas = name, policy, list(alphas)

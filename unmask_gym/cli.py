@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument(
         "--alpha", type=float, nargs="+", default=None, metavar="A",
         help="the alphas a conditioned policy is swept over (default: 7 spread over its trained range, then up to "
-             "15 where its curve jumps: unmask_gym.bench.AlphaSweep)",
+             "21 where its curve jumps: unmask_gym.bench.AlphaSweep)",
     )  # fmt: skip
     add_hf_arguments(bench)
     bench.set_defaults(run=_bench)
