@@ -42,6 +42,11 @@ GIVE_UP_TEACHERS = ("token_mass:scale=0.75@0.5 | give_up:uncertain=8@4.5 | give_
                     "give_up:uncertain=5@6.4 | give_up:uncertain=4@7.6 | give_up:uncertain=0@9")  # by alpha
 SEMI_AR_GIVE_UP_TEACHERS = ("permutation-semi_ar-a3@0.5 | give_up:uncertain=9@3 | give_up:uncertain=8@5 | "
                             "give_up:uncertain=6@7 | give_up:uncertain=4@11 | give_up:uncertain=0@16")  # by alpha
+SUDOKU_GIVE_UP_TEACHERS = (
+    "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | eb_sampler:gamma=0.3@0.58 | "
+    "sudoku-full-a8-ft@0.64 | give_up:uncertain=11 else sudoku-full-a8-ft@7.6 | give_up:uncertain=9 else "
+    "sudoku-full-a8-ft@9.4 | give_up:uncertain=8 else sudoku-full-a8-ft@11.2 | give_up:uncertain=6 else "
+    "sudoku-full-a8-ft@12.4 | fast_dllm_threshold:threshold=0.3@14.7")  # by alpha: the additive optimum per band
 POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
 MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
 RUNS = [
@@ -909,6 +914,31 @@ RUNS = [
           (", at betas 0.5 and 1", "a8-nostep-betas", "--train-betas 0.5,1 ",
            "the row above with --train-betas 0.5,1"))
       for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    # Round 24: the conditioned policy taught to give the hard puzzles up in the band between solving them
+    # (sudoku-full-a8-ft) and answering in one pass, judged inside that band (alpha 8.7).
+    *[(f"sudoku full conditioned, give-up teachers: {label}{'' if alpha == 8.7 else f', at alpha {alpha:g}'}",
+       "sudoku", "full", f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       f"0.05,64 --iterations {iterations} --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages {power}"
+       f"--init-policy sudoku-full-a8-ft --warm-start --expert \"{SUDOKU_GIVE_UP_TEACHERS}\" --warm-start-batches "
+       f"{batches} --warm-start-max-epochs {epochs} --width 64 --num-heads 4 --ff-width 128 --features "
+       f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/{folder}", differs,
+       {"alpha": alpha})
+      for label, folder, iterations, power, batches, epochs, differs in (
+          ("warm start 16 x 30", "cond-giveup-a", 500, "", 16, 30,
+           "sudoku-full-cond's recipe with the give-up teachers"),
+          ("warm start 32 x 30", "cond-giveup-b", 500, "", 32, 30, "the row above, twice the warm start's episodes"),
+          ("warm start 16 x 30, advantages / (1 + alpha) ** 0.5", "cond-giveup-v2", 500, "--alpha-scale-power 0.5 ",
+           16, 30, "the first row, high alphas weighed more"),
+          ("warm start 64 x 100 alone", "cond-giveup-ws64", 0, "", 64, 100, "the warm start alone, 4x longer"),
+          ("warm start 64 x 100", "cond-giveup-g1", 500, "", 64, 100, "the warm start above, then GRPO"),
+          ("warm start 64 x 100, advantages / (1 + alpha) ** 0.5", "cond-giveup-g2", 500,
+           "--alpha-scale-power 0.5 ", 64, 100, "the row above, high alphas weighed more"),
+          ("warm start 32 x 100, advantages / (1 + alpha) ** 0.5", "cond-giveup-v1a", 500,
+           "--alpha-scale-power 0.5 ", 32, 100, "the row above with half the warm start's episodes"),
+          ("warm start 32 x 100, advantages / (1 + alpha) ** 0.25", "cond-giveup-v1b", 500,
+           "--alpha-scale-power 0.25 ", 32, 100, "the row above, high alphas weighed more still"))
+      for alpha in ((8.7, 8.3, 3.25, 0.05) if folder == "cond-giveup-g2" else (8.7,))],
 ]  # fmt: skip
 
 

@@ -200,6 +200,13 @@ def halved_commits() -> str:
             "diffusion. " + measured_on(rows[0]))  # fmt: skip
 
 
+def give_up_teachers() -> str:
+    """Giving the hard Sudoku puzzles up, and the alphas where each rule is the additive optimum."""
+    rows = result("give_up_teachers")
+    return (script("give_up_teachers").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out prompts, "
+            "full diffusion. " + measured_on(rows[0]))  # fmt: skip
+
+
 def token_mass_rule() -> str:
     """The token_mass rule against the hull, per task, setting and scale."""
     rows = result("token_mass_rule")
@@ -390,6 +397,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "token-mass-rule": token_mass_rule,
     "sudoku-schedule-ceiling": sudoku_schedule_ceiling,
     "halved-commits": halved_commits,
+    "give-up-teachers": give_up_teachers,
     "commit-saturation": commit_saturation,
     "ppo-vs-grpo": ppo_vs_grpo,
     "tasks": tasks_table,
