@@ -937,8 +937,12 @@ RUNS = [
           ("warm start 32 x 100, advantages / (1 + alpha) ** 0.5", "cond-giveup-v1a", 500,
            "--alpha-scale-power 0.5 ", 32, 100, "the row above with half the warm start's episodes"),
           ("warm start 32 x 100, advantages / (1 + alpha) ** 0.25", "cond-giveup-v1b", 500,
-           "--alpha-scale-power 0.25 ", 32, 100, "the row above, high alphas weighed more still"))
-      for alpha in ((8.7, 8.3, 3.25, 0.05) if folder == "cond-giveup-g2" else (8.7,))],
+           "--alpha-scale-power 0.25 ", 32, 100, "the row above, high alphas weighed more still"),
+          *((f"warm start 64 x 100, advantages / (1 + alpha) ** 0.5, KL {kl} to the imitation",
+             f"cond-giveup-k{kl.replace('.', '')}", 500, f"--alpha-scale-power 0.5 --kl-coef {kl} ", 64, 100,
+             "the 64 x 100 row at power 0.5, held near its imitation") for kl in ("0.1", "0.5")))
+      for alpha in {"cond-giveup-g2": (8.7, 8.3, 3.25, 0.05), "cond-giveup-k01": (8.7, 12.4),
+                    "cond-giveup-k05": (8.7, 12.4)}.get(folder, (8.7,))],
 ]  # fmt: skip
 
 
