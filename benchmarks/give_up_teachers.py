@@ -25,7 +25,7 @@ import torch
 
 from unmask_gym.agents.loading import policy_from_spec
 from unmask_gym.bench import held_out_parser
-from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
+from unmask_gym.benchmarking import benchmark, hull_table, summary_rows
 from unmask_gym.evaluation import heuristic_hull
 
 ROOT = Path(__file__).parent.parent
@@ -78,10 +78,8 @@ def main() -> None:
     torch.set_num_threads(1)
     agents = {spec(uncertain): policy_from_spec(spec(uncertain))[0] for uncertain in UNCERTAIN}
     report = benchmark(agents, task="sudoku", settings=("full",), episodes=args.episodes, cache_dir=args.cache).data
-    rows = [{"name": name, "episodes": report["distinct_prompts"], "machine": report["machine"],
-             **hull_summary(report["settings"]["full"]["agents"][name][0])} for name in agents]  # fmt: skip
-    answer_length = policy_from_spec(SOLVER)[1]["answer_length"]
-    bands = additive_bands(rows, answer_length)
+    rows = summary_rows(report, "full")
+    bands = additive_bands(rows, next(iter(agents.values())).env_kwargs["answer_length"])  # the solver's L
     for row in rows:  # JSON has no infinity: the band of the fewest passes is open above
         low, high = bands.get(row["name"], (None, None))
         row["alpha_band"] = None if low is None else [low, None if high == float("inf") else high]

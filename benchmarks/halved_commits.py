@@ -27,7 +27,7 @@ import torch
 
 from unmask_gym.agents import LearnedPolicy, list_policies, load_policy
 from unmask_gym.bench import held_out_parser
-from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
+from unmask_gym.benchmarking import benchmark, hull_table, summary_rows
 from unmask_gym.heuristics import select_top
 
 ROOT = Path(__file__).parent.parent
@@ -85,8 +85,7 @@ def main() -> None:
         for noise in ("independent", "shared"):
             agents[f"{name} at beta 0.5, {noise} noise"] = halved(name, noise)
     report = benchmark(agents, task="sudoku", settings=("full",), episodes=args.episodes, cache_dir=args.cache).data
-    rows = [{"name": name, "episodes": report["distinct_prompts"], "machine": report["machine"],
-             **hull_summary(report["settings"]["full"]["agents"][name][0])} for name in agents]  # fmt: skip
+    rows = summary_rows(report, "full")
     print(markdown(rows))
     (RESULTS / "halved_commits.json").write_text(json.dumps(rows, indent=2) + "\n")
 

@@ -123,23 +123,28 @@ class AlphaSweep(list):
     def __init__(self, name: str, policy: Any, alphas: list[float], max_points: int = 21,
                  accuracy_gap: float = 0.05, nfe_gap: float = 0.1, min_ratio: float = 1.15) -> None:  # fmt: skip
         super().__init__(conditioned_variant(name, policy, alpha) for alpha in alphas)
-        self.name, self.policy, self.alphas = name, policy, list(alphas)
+        self.name, self.policy = name, policy
         self.max_points, self.accuracy_gap, self.nfe_gap, self.min_ratio = max_points, accuracy_gap, nfe_gap, min_ratio
+
+    @property
+    def alphas(self) -> list[float]:
+        """The alphas of the variants so far, in the order they run."""
+        return [variant.alpha for variant in self]
 
     def refine(self, points: list[dict[str, Any]]) -> list[Any]:
         """The next variants to run, given the points of every variant run so far (in order); [] when done."""
-        if len(points) != len(self.alphas):
-            raise ValueError(f"refine needs one point per alpha run so far ({len(self.alphas)}), got {len(points)}")
-        by_alpha = sorted(zip(self.alphas, points, strict=True), key=lambda pair: pair[0])
+        alphas = self.alphas
+        if len(points) != len(alphas):
+            raise ValueError(f"refine needs one point per alpha run so far ({len(alphas)}), got {len(points)}")
+        by_alpha = sorted(zip(alphas, points, strict=True), key=lambda pair: pair[0])
         gaps = []
         for (low, left), (high, right) in itertools.pairwise(by_alpha):
             accuracy = abs(left["accuracy"] - right["accuracy"]) / self.accuracy_gap
             nfe = abs(left["mean_nfe"] - right["mean_nfe"]) / (self.nfe_gap * max(left["mean_nfe"], right["mean_nfe"]))
             if max(accuracy, nfe) > 1 and high / low > self.min_ratio:
                 gaps.append((max(accuracy, nfe), float(f"{math.sqrt(low * high):.3g}")))
-        room = self.max_points - len(self.alphas)
-        new = [alpha for _, alpha in sorted(gaps, reverse=True)[: max(room, 0)] if alpha not in self.alphas]
-        self.alphas += new
+        room = self.max_points - len(alphas)
+        new = [alpha for _, alpha in sorted(gaps, reverse=True)[: max(room, 0)] if alpha not in alphas]
         variants = [conditioned_variant(self.name, self.policy, alpha) for alpha in new]
         self.extend(variants)
         return variants

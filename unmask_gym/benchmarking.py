@@ -279,6 +279,22 @@ def hull_summary(point: dict[str, Any]) -> dict[str, Any]:
     return {key: point[key] for key in HULL_SUMMARY_FIELDS}
 
 
+def summary_rows(report: dict[str, Any], setting: str) -> list[dict[str, Any]]:
+    """One results row per agent of a ``benchmark`` report's setting whose agents are single points.
+
+    Each row: the agent's name, the distinct prompts, the machine and its point's ``hull_summary``.
+
+    Example:
+        >>> point = {"accuracy": 0.9, "ci95": [0.8, 0.95], "mean_nfe": 3.0, "hull_accuracy": 0.7, "hull_gain": 0.2,
+        ...          "hull_gain_ci95": [0.1, 0.3]}
+        >>> report = {"distinct_prompts": 8, "machine": "m", "settings": {"full": {"agents": {"a": [point]}}}}
+        >>> summary_rows(report, "full")[0]["hull_gain"], summary_rows(report, "full")[0]["name"]
+        (0.2, 'a')
+    """
+    return [{"name": name, "episodes": report["distinct_prompts"], "machine": report["machine"],
+             **hull_summary(points[0])} for name, points in report["settings"][setting]["agents"].items()]  # fmt: skip
+
+
 def hull_comparison_text(point: dict[str, Any]) -> tuple[str, str]:
     """A point's hull accuracy and its gain with the 95% interval, as table text.
 
