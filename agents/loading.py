@@ -18,7 +18,7 @@ import torch
 from unmask_gym.config import TASK_DEFAULT
 from unmask_gym.models.checkpoint import read_payload
 
-from .policy import LearnedPolicy, PolicyConfig, UnmaskingPolicy
+from .policy import SCALAR_FEATURES, LearnedPolicy, PolicyConfig, UnmaskingPolicy
 
 FORMAT_VERSION = 1
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -152,10 +152,11 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     """Copies a trained policy's weights into ``network`` (in place) as a starting point for training.
 
     The two networks must read the same inputs the same way (``ARCHITECTURE_FIELDS``; the same dLLM's hidden size
-    and end tokens where the features read them). A conditioned ``network`` may start from a policy trained for one
-    alpha: its alpha input starts with zero weight, so it first acts as that policy at every alpha and learns from
-    there what alpha should change. Everything else that differs (commit noise, temperatures, the alpha range) is
-    the new run's.
+    and end tokens where the features read them), except for new inputs that start with zero weight, so ``network``
+    first acts as the trained policy and learns from there what they should change: one-number features
+    (``SCALAR_FEATURES``) the source does not read, and alpha, for a conditioned ``network`` started from a policy
+    trained for one alpha. Everything else that differs (commit noise, temperatures, the alpha range) is the new
+    run's.
 
     Raises:
         ValueError: naming the fields that differ, or a conditioned source for an unconditioned network.
@@ -164,6 +165,9 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     source = PolicyConfig(**payload["policy_config"])
     fields = (*ARCHITECTURE_FIELDS, *(["hidden_size"] if "hidden" in source.features else []),
               *(["end_token_ids"] if "end_token" in source.features else []))  # fmt: skip
+    added = [name for name in network.config.features if name not in source.features]
+    if all(name in SCALAR_FEATURES for name in added) and set(source.features) <= set(network.config.features):
+        fields = tuple(name for name in fields if name != "features")  # matched column by column below
     differing = [name for name in fields if getattr(source, name) != getattr(network.config, name)]
     if differing:
         details = ", ".join(f"{name} {getattr(source, name)!r} vs {getattr(network.config, name)!r}"
@@ -173,13 +177,26 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
         raise ValueError(f"cannot start from {payload['path']}: it reads alpha (alpha_range {source.alpha_range}) "
                          f"and this run's policy does not; give the run an alpha_range too")  # fmt: skip
     state = dict(payload["state_dict"])
+    plain = network.config.architecture == "plain"  # its embedding reads the features, then the conditions
+    if added:  # each source column to its feature's place in the network's; the new ones at 0
+        weight = state["embed.weight"]
+        conditions = weight[:, source.num_inputs:]
+        columns = torch.zeros(weight.shape[0], network.config.num_inputs, dtype=weight.dtype)
+        places = {(name, seen): index for index, (name, seen) in enumerate(occurrences(network.config.input_columns))}
+        columns[:, [places[column] for column in occurrences(source.input_columns)]] = weight[:, :source.num_inputs]
+        state["embed.weight"] = torch.cat([columns, conditions], dim=1) if plain else columns
     if network.config.conditioned and not source.conditioned:
         # The conditions' first layer gains an input column for alpha, the last one (policy_inputs), at 0.
-        name = "embed.weight" if network.config.architecture == "plain" else "condition_embed.0.weight"
+        name = "embed.weight" if plain else "condition_embed.0.weight"
         state[name] = torch.cat([state[name], torch.zeros_like(state[name][:, :1])], dim=1)
     with torch.no_grad():
         network.load_state_dict(state)
     return network
+
+
+def occurrences(names: tuple[str, ...]) -> list[tuple[str, int]]:
+    """Each name with how often it came before (``hidden``'s D columns are 0..D-1), to match columns by name."""
+    return [(name, names[:index].count(name)) for index, name in enumerate(names)]
 
 
 def list_policies() -> list[str]:

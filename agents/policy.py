@@ -19,14 +19,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from unmask_gym.heuristics import as_batched_tensors, in_kind, token_agreement
+from unmask_gym.heuristics import as_batched_tensors, in_kind, token_agreement, uncertain_positions
 
 from .distribution import NOISES, expected_commits, sample_action
 
 TOKEN_FEATURES = ("token_count", "token_mass", "token_rank")
 """Features read from which selectable positions predict the same token (``unmask_gym.heuristics.token_agreement``)."""
+ROW_FEATURE = "uncertain"
+"""The row's masked positions below 0.9 confidence, / L, at every position (``unmask_gym.heuristics.
+uncertain_positions``, the count the ``give_up`` rule decides on): how much of the answer the dLLM's picture leaves
+open, one number per row that one attention layer would otherwise have to count."""
 SCALAR_FEATURES = ("confidence", "masked", "step_frac", "margin", "entropy", "action_mask", "end_token",
-                   *TOKEN_FEATURES)
+                   *TOKEN_FEATURES, ROW_FEATURE)
 """Features of one number per position, embedded linearly; ``"hidden"`` (the dLLM's last hidden state, D numbers)
 and ``"token_equality"`` are the others."""
 EQUALITY_FEATURE = "token_equality"
@@ -163,6 +167,13 @@ class PolicyConfig:
         return scalars + (self.hidden_size if "hidden" in self.features else 0)
 
     @property
+    def input_columns(self) -> tuple[str, ...]:
+        """The feature each of the input embedding's F columns reads, in order (``hidden`` D times)."""
+        return tuple(column for name in self.features
+                     for column in ([name] if name in SCALAR_FEATURES else [name] * self.hidden_size if name == "hidden"
+                                    else []))  # fmt: skip
+
+    @property
     def position(self) -> bool:
         """Whether the network embeds each answer position's index (``POSITION_FEATURE``)."""
         return POSITION_FEATURE in self.features
@@ -260,6 +271,8 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
     for name in config.features:
         if name == "step_frac":
             columns.append(step_frac[..., None])
+        elif name == ROW_FEATURE:
+            columns.append((uncertain_positions(obs) / masked.shape[1])[:, None, None].expand(*masked.shape, 1))
         elif name == "end_token":
             end_tokens = torch.tensor(config.end_token_ids, device=masked.device)
             columns.append(torch.isin(obs["pred_token"], end_tokens).float()[..., None])

@@ -38,6 +38,21 @@ def test_a_conditioned_network_starts_as_the_one_alpha_policy_at_every_alpha(tmp
     assert first.weight.grad[:, -1].abs().sum() > 0
 
 
+@pytest.mark.parametrize("architecture", ["adaln", "plain"])
+def test_new_one_number_features_start_at_zero_weight_wherever_they_are_listed(tmp_path, architecture):
+    source, path = saved(tmp_path, PolicyConfig(width=32, features=FEATURES, architecture=architecture))
+    features = ("uncertain", "confidence", "masked", "entropy", "step_frac", "margin")  # shared ones reordered too
+    config = PolicyConfig(width=32, features=features, architecture=architecture, alpha_range=(0.5, 8.0))
+    network = initialise_from(UnmaskingPolicy(config), path)
+    obs = random_obs(rows=4, length=6)
+    expected = source(*policy_inputs(obs, source.config))
+    for alpha in (0.5, 8.0):
+        torch.testing.assert_close(network(*policy_inputs(obs, config, alpha=alpha)), expected)
+    network(*policy_inputs(obs, config, alpha=8.0)).sum().backward()
+    new_columns = network.embed.weight.grad[:, [0, 3]]
+    assert (new_columns.abs().sum(0) > 0).all()  # the new inputs learn like any other weight
+
+
 def test_the_same_network_starts_as_an_exact_copy(tmp_path):
     source, path = saved(tmp_path, PolicyConfig(width=32, features=FEATURES))
     network = initialise_from(UnmaskingPolicy(PolicyConfig(width=32, features=FEATURES, seed=3)), path)
@@ -51,6 +66,9 @@ def test_a_policy_of_another_shape_or_a_conditioned_one_is_refused_by_name(tmp_p
         initialise_from(UnmaskingPolicy(PolicyConfig(width=16, features=FEATURES)), path)
     with pytest.raises(ValueError, match=re.escape("features ('confidence', 'masked', 'step_frac', 'margin') vs")):
         initialise_from(UnmaskingPolicy(PolicyConfig(width=32, features=FEATURES[:3])), path)
+    with pytest.raises(ValueError, match=re.escape("features ('confidence', 'masked', 'step_frac', 'margin') vs")):
+        initialise_from(UnmaskingPolicy(PolicyConfig(width=32, features=(*FEATURES, "position"), num_positions=6)),
+                        path)  # fmt: skip  # a new embedding, not a column: no zero start to give it
     _, conditioned = saved(tmp_path / "c", PolicyConfig(width=32, features=FEATURES, alpha_range=(1.0, 4.0)))
     with pytest.raises(ValueError, match=re.escape("it reads alpha (alpha_range (1.0, 4.0)) and this run's")):
         initialise_from(UnmaskingPolicy(PolicyConfig(width=32, features=FEATURES)), conditioned)

@@ -318,12 +318,22 @@ class GiveUp(Heuristic):
 
     def gives_up(self, obs: Observation) -> torch.Tensor:
         """(N, 1) bool: the rows with more than ``uncertain`` masked positions below ``threshold`` confidence."""
-        open_positions = ((obs["confidence"].float() < self.threshold) & obs["masked"].bool()).sum(1)  # (N,)
-        return (open_positions > self.uncertain)[:, None]
+        return (uncertain_positions(obs, self.threshold) > self.uncertain)[:, None]
 
     def act(self, obs: Observation) -> torch.Tensor:
         """The (N, L) bool action for batched torch observations."""
         return torch.where(self.gives_up(obs), obs["action_mask"].bool(), TokenMass(self.scale).act(obs))
+
+
+def uncertain_positions(obs: dict[str, torch.Tensor], threshold: float = 0.9) -> torch.Tensor:
+    """(N,) int64: each row's masked positions below ``threshold`` confidence, the whole answer's (``GiveUp``'s count).
+
+    Example:
+        >>> obs = {"confidence": torch.tensor([[0.5, 0.95, 0.2, 1.0]]), "masked": torch.tensor([[True, True, True, False]])}
+        >>> uncertain_positions(obs).tolist()
+        [2]
+    """
+    return ((obs["confidence"].float() < threshold) & obs["masked"].bool()).sum(1)
 
 
 def token_agreement(obs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
