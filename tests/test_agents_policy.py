@@ -165,7 +165,8 @@ def test_features_are_configurable_and_in_order():
 
 def test_uncertain_is_the_rows_count_of_open_positions_below_0_9_at_every_position():
     obs = {"confidence": torch.tensor([[0.5, 0.95, 0.2, 0.3], [0.99, 0.1, 0.95, 0.4]]),
-           "masked": torch.tensor([[True, True, True, False], [True, True, True, True]]), "step_frac": torch.zeros(2, 1)}
+           "masked": torch.tensor([[True, True, True, False], [True, True, True, True]]),
+           "step_frac": torch.zeros(2, 1)}
     features, _ = policy_inputs(obs, PolicyConfig(features=("confidence", "uncertain")))
     # Row 0: 0.5 and 0.2 (0.3 is committed); row 1: 0.1 and 0.4. Of L = 4, at every position.
     assert features[..., 1].tolist() == [[0.5] * 4, [0.5] * 4]

@@ -329,7 +329,8 @@ def uncertain_positions(obs: dict[str, torch.Tensor], threshold: float = 0.9) ->
     """(N,) int64: each row's masked positions below ``threshold`` confidence, the whole answer's (``GiveUp``'s count).
 
     Example:
-        >>> obs = {"confidence": torch.tensor([[0.5, 0.95, 0.2, 1.0]]), "masked": torch.tensor([[True, True, True, False]])}
+        >>> obs = {"confidence": torch.tensor([[0.5, 0.95, 0.2, 1.0]]),
+        ...        "masked": torch.tensor([[True, True, True, False]])}
         >>> uncertain_positions(obs).tolist()
         [2]
     """
