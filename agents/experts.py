@@ -45,6 +45,26 @@ class AlphaKeyedExpert:
         return actions[index.clamp(min=0).to(actions.device), rows]
 
 
+    def alphas(self, uniform: torch.Tensor, low: float, high: float) -> torch.Tensor:
+        """Alphas in [low, high] that give each teacher's range an equal share: ``uniform`` (G,) in [0, 1) picks a
+        range (its integer part over the K ranges) and a place in it (log-uniform, its fractional part). A range
+        is a teacher's ALPHA to the next one's, clipped to [low, high]; the first starts at ``low``, ranges outside
+        [low, high] get no share.
+
+        Example:
+            >>> expert = AlphaKeyedExpert("top_k_confidence:k=1@0.1 | top_k_confidence:k=2@4")
+            >>> expert.alphas(torch.tensor([0.0, 0.25, 0.5, 0.75]), low=1.0, high=16.0).tolist()
+            [1.0, 2.0, 4.0, 8.0]
+        """
+        edges = torch.cat([self.thresholds[1:], torch.tensor([high])]).clamp(low, high)
+        edges = torch.cat([torch.tensor([low]), edges]).double()
+        starts, ends = edges[:-1], edges[1:]
+        starts, ends = starts[ends > starts], ends[ends > starts]  # ranges inside [low, high]
+        scaled = uniform.double() * len(starts)
+        index = scaled.floor().long().clamp(max=len(starts) - 1)
+        return (starts[index] * (ends[index] / starts[index]) ** (scaled - index)).float()
+
+
 def keyed_entries(spec: str) -> list[tuple[float, str]]:
     """``"SPEC@ALPHA | SPEC@ALPHA"`` as (ALPHA, SPEC) pairs, checked: ALPHA > 0 and increasing.
 

@@ -137,6 +137,10 @@ class GRPOConfig:
     """Give up (with a warning) after this many passes over the imitation data."""
     warm_start_learning_rate: float = 1e-3
     """AdamW learning rate of the warm start."""
+    warm_start_per_teacher: bool = False
+    """With one teacher per range of alpha: each teacher's range gets an equal share of the warm start's prompt
+    groups (log-uniform within it; ``AlphaKeyedExpert.alphas``), instead of a share as wide as its range on the
+    log scale, so a teacher of a narrow range is learned from as many episodes as the others."""
     sync_free: bool = False
     """Roll out in ``sync_free`` envs (no host round trip in a step, or one overlapping the forward for text tasks;
     the same rollouts): for a GPU."""
@@ -368,6 +372,10 @@ class GRPOTrainer:
         if isinstance(self.expert, AlphaKeyedExpert) and (config.expert_steering or policy_config.alpha_range is None):
             raise ValueError(f"experts keyed by alpha ({config.expert!r}) teach the warm start of a conditioned "
                              f"policy (alpha_range set), not expert steering nor a one-alpha policy")  # fmt: skip
+        if config.warm_start_per_teacher and not (config.warm_start and isinstance(self.expert, AlphaKeyedExpert)):
+            raise ValueError(f"warm_start_per_teacher shares a warm start's episodes among the teachers of an "
+                             f"'SPEC@ALPHA | SPEC@ALPHA' expert; this run has warm_start={config.warm_start} and "
+                             f"expert {config.expert!r}")  # fmt: skip
         self.expert_env = None
         if config.expert_steering:
             block = self.env.block_length if config.expert_block_length == "same" else config.expert_block_length
@@ -594,6 +602,9 @@ class GRPOTrainer:
 
         def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert(s) at every alpha
             alpha = self._per_member(self.group_alphas(seed))
+            if config.warm_start_per_teacher and alpha is not None:
+                uniform = torch.rand(config.num_groups, generator=torch.Generator().manual_seed(seed))
+                alpha = self._per_member(self.expert.alphas(uniform, *self.policy.config.alpha_range).to(alpha.device))
             choose = self._expert_choice
             if isinstance(self.expert, AlphaKeyedExpert):  # each group follows the teacher of its alpha
                 choose = lambda obs, logits: self.expert(obs, alpha)  # noqa: E731

@@ -80,6 +80,26 @@ def test_keyed_teachers_are_for_the_warm_start_of_a_conditioned_policy_only():
         trainer(PolicyConfig(width=16, ff_width=32, alpha_range=(0.5, 8.0)), expert_steering=True)
 
 
+def test_per_teacher_the_warm_start_gives_each_teachers_range_an_equal_share(monkeypatch):
+    import unmask_gym.agents.grpo as grpo
+
+    seen = []
+    monkeypatch.setattr(grpo, "collect", lambda env, policy, seed, choose, alpha: seen.append(alpha) or
+                        collect(env, policy, seed, choose, alpha=alpha))  # fmt: skip
+    config = PolicyConfig(width=16, ff_width=32, alpha_range=(0.5, 64.0))
+    for per_teacher in (False, True):
+        seen.clear()
+        runner = trainer(config, expert="top_k_confidence:k=1@0.5 | top_k_confidence:k=3@32", warm_start_batches=8,
+                         warm_start_max_epochs=1, warm_start_per_teacher=per_teacher)  # fmt: skip
+        list(runner.run())
+        alphas = torch.cat(seen)
+        assert alphas.min() >= 0.5 and alphas.max() <= 64.0
+        share = (alphas >= 32).float().mean().item()  # the k = 3 teacher's range: 1/7 of [0.5, 64] on a log scale
+        assert (0.35 < share < 0.65) if per_teacher else (share < 0.3), (per_teacher, share)
+    with pytest.raises(ValueError, match=re.escape("warm_start_per_teacher shares a warm start's episodes among")):
+        trainer(config, expert="top_k_confidence:k=1", warm_start_per_teacher=True)
+
+
 def test_a_run_of_the_warm_start_alone_writes_its_policy(tmp_path):
     out = tmp_path / "run"
     distilled = trainer(PolicyConfig(width=16, ff_width=32, alpha_range=(0.5, 8.0)), out=str(out))
