@@ -47,7 +47,12 @@ SUDOKU_GIVE_UP_TEACHERS = (
     "sudoku-full-a8-ft@0.64 | give_up:uncertain=11 else sudoku-full-a8-ft@7.6 | give_up:uncertain=9 else "
     "sudoku-full-a8-ft@9.4 | give_up:uncertain=8 else sudoku-full-a8-ft@11.2 | give_up:uncertain=6 else "
     "sudoku-full-a8-ft@12.4 | fast_dllm_threshold:threshold=0.3@14.7")  # by alpha: the additive optimum per band
+SUDOKU_GIVE_UP_BANDS = SUDOKU_GIVE_UP_TEACHERS.split(" | give_up")[0] + (
+    " | give_up:uncertain=11 else sudoku-full-a8-ft@7.78 | give_up:uncertain=9 else sudoku-full-a8-ft@9.3 | "
+    "give_up:uncertain=8 else sudoku-full-a8-ft@9.88 | give_up:uncertain=6 else sudoku-full-a8-ft@12.65 | "
+    "give_up:uncertain=0 else sudoku-full-a8-ft@14.67")  # where give_up_teachers.py finds each the additive optimum
 POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
+UNCERTAIN_FEATURES = POSITION_FEATURES.replace("token_rank,", "token_rank,uncertain,")
 MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
@@ -943,6 +948,41 @@ RUNS = [
              "the 64 x 100 row at power 0.5, held near its imitation") for kl in ("0.1", "0.5")))
       for alpha in {"cond-giveup-g2": (8.7, 8.3, 3.25, 0.05), "cond-giveup-k01": (8.7, 12.4),
                     "cond-giveup-k05": (8.7, 12.4)}.get(folder, (8.7,))],
+    # Round 25: the row's count of open positions as a feature, the teachers' bands where the additive optimum
+    # changes, shared commit noise, an equal share of the warm start per teacher; judged where the shipped
+    # sudoku-full-cond fell more than 2 points below the hull (alpha 9.22, 10.7 and 12.4).
+    *[(f"sudoku full conditioned, give-up teachers, uncertain: {label}, at alpha {alpha:g}", "sudoku", "full",
+       f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       f"0.05,64 --iterations {iterations} --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+       f"--alpha-scale-power 0.5 {noise}--init-policy sudoku-full-a8-ft --warm-start --expert "
+       f"\"{SUDOKU_GIVE_UP_BANDS if bands else SUDOKU_GIVE_UP_TEACHERS}\" --warm-start-batches {batches} "
+       f"--warm-start-max-epochs {epochs} {'--warm-start-per-teacher ' if per_teacher else ''}--width 64 --num-heads 4 "
+       f"--ff-width 128 --features {UNCERTAIN_FEATURES} --seed {seed} --threads 1 --checkpoint-every 100 "
+       f"--no-progress --out runs/{folder}", differs, {"alpha": alpha})
+      for label, folder, iterations, noise, bands, batches, epochs, per_teacher, seed, differs in (
+          ("warm start 32 x 30 alone", "cond-u-ws", 0, "--kl-coef 0.1 ", False, 32, 30, False, 0,
+           "the round-24 teachers, the uncertain feature; the warm start alone"),
+          ("warm start 32 x 30, KL 0.1", "cond-u-a", 500, "--kl-coef 0.1 ", False, 32, 30, False, 0,
+           "the row above, then GRPO held near the imitation"),
+          ("warm start 64 x 100, KL 0.1", "cond-u-b", 500, "--kl-coef 0.1 ", False, 64, 100, False, 0,
+           "the round-24 KL 0.1 row with the uncertain feature"),
+          ("shared noise", "cond-u-s", 500, "--commit-noise shared --entropy-coef 0.01 ", False, 32, 30, False, 0,
+           "warm start 32 x 30, shared commit noise and an entropy bonus of 0.01 (no KL)"),
+          ("teachers' bands, KL 0.1", "cond-u-c", 500, "--kl-coef 0.1 ", True, 32, 30, False, 0,
+           "warm start 32 x 30, the teachers keyed where the additive optimum changes, one pass from 14.67"),
+          ("teachers' bands, shared noise", "cond-u-sc", 500, "--commit-noise shared --entropy-coef 0.01 ", True, 32,
+           30, False, 0, "the two rows above together"),
+          ("teachers' bands, KL 0.1, per teacher", "cond-u-cpt", 500, "--kl-coef 0.1 ", True, 32, 30, True, 0,
+           "the bands' row with an equal share of the warm start per teacher"),
+          ("teachers' bands, shared noise, per teacher", "cond-u-scpt", 500,
+           "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 0,
+           "the shared-noise bands' row with an equal share of the warm start per teacher"),
+          ("teachers' bands, KL 0.1, per teacher, seed 1", "cond-u-cpt-s1", 500, "--kl-coef 0.1 ", True, 32, 30,
+           True, 1, "the row above with another seed"),
+          ("teachers' bands, shared noise, per teacher, seed 1", "cond-u-scpt-s1", 500,
+           "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 1, "the row above with another seed"))
+      for alpha in (9.22, 10.7, 12.4)],
 ]  # fmt: skip
 
 
