@@ -46,10 +46,11 @@ class AlphaKeyedExpert:
 
 
     def alphas(self, uniform: torch.Tensor, low: float, high: float) -> torch.Tensor:
-        """Alphas in [low, high] that give each teacher's range an equal share: ``uniform`` (G,) in [0, 1) picks a
-        range (its integer part over the K ranges) and a place in it (log-uniform, its fractional part). A range
-        is a teacher's ALPHA to the next one's, clipped to [low, high]; the first starts at ``low``, ranges outside
-        [low, high] get no share.
+        """Alphas in [low, high] that give each teacher's range an equal share (``warm_start_per_teacher``).
+
+        ``uniform`` (G,) in [0, 1) picks a range (its integer part over the K ranges) and a place in it
+        (log-uniform, its fractional part). A range is a teacher's ALPHA to the next one's, clipped to [low, high];
+        the first starts at ``low``, ranges outside [low, high] get no share.
 
         Example:
             >>> expert = AlphaKeyedExpert("top_k_confidence:k=1@0.1 | top_k_confidence:k=2@4")

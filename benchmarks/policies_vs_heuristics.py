@@ -190,8 +190,10 @@ def from_scratch_seconds(manifest: dict, name: str) -> float:
 RECIPE_FLAGS = {
     "--reward": lambda v: f"{v} reward", "--init-policy": lambda v: f"starts from `{v}`",
     "--expert": lambda v: f"warm start from {'a teacher per alpha range' if '@' in v else f'`{v}`'}",
+    "--warm-start-per-teacher": lambda v: "an equal share of it per teacher", "--kl-coef": lambda v: f"KL {v} to it",
     "--entropy-coef": lambda v: f"entropy bonus {v}", "--commit-noise": lambda v: f"{v} commit noise",
-    "--alpha-scaled-advantages": lambda v: "alpha-scaled advantages", "--alpha-curriculum": lambda v: f"alpha "
+    "--alpha-scaled-advantages": lambda v: "alpha-scaled advantages", "--alpha-scale-power": lambda v: f"to the "
+    f"power {v}", "--alpha-curriculum": lambda v: f"alpha "
     f"curriculum {v}", "--normalize-std": lambda v: "std-normalised advantages",
     "--min-learning-rate-ratio": lambda v: "constant learning rate" if float(v) == 1 else f"cosine to {v}x",
 }  # fmt: skip
