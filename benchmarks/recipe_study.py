@@ -983,6 +983,22 @@ RUNS = [
           ("teachers' bands, shared noise, per teacher, seed 1", "cond-u-scpt-s1", 500,
            "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 1, "the row above with another seed"))
       for alpha in (9.22, 10.7, 12.4)],
+    # ... and whether the per-teacher KL row (cond-u-cpt) gets its middle back with more RL or a longer warm start,
+    # judged at its best point (alpha 2.41) and in the band.
+    *[(f"sudoku full conditioned, give-up teachers, uncertain: teachers' bands, KL 0.1, per teacher, {label}, at "
+       f"alpha {alpha:g}", "sudoku", "full", f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       f"0.05,64 --iterations {iterations} --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+       f"--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8-ft --warm-start --expert "
+       f"\"{SUDOKU_GIVE_UP_BANDS}\" --warm-start-batches {batches} --warm-start-max-epochs 30 "
+       "--warm-start-per-teacher --width 64 --num-heads 4 --ff-width 128 --features "
+       f"{UNCERTAIN_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/{folder}",
+       differs, {"alpha": alpha})
+      for label, folder, iterations, batches, differs in (
+          ("800 iterations", "cond-u-cpt-i800", 800, 32, "the per-teacher KL 0.1 row with 800 iterations"),
+          ("warm start 48 x 30", "cond-u-cpt-b48", 500, 48,
+           "the per-teacher KL 0.1 row with 1.5x the warm start's episodes: shipped as sudoku-full-cond"))
+      for alpha in (2.41, 10.7)],
 ]  # fmt: skip
 
 
@@ -1028,7 +1044,7 @@ def main() -> None:
         path = ROOT / source
         command = command or manifest[source]["command"]
         if (name, command) in kept and kept[name, command]["episodes"] == args.episodes:
-            rows.append(kept[name, command])
+            rows.append({**kept[name, command], "differs": differs})  # the words may change, not the measurement
             continue
         if source == RETIRED:
             previous = json.loads(results.read_text()) if results.exists() else []
