@@ -154,12 +154,12 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     The two networks must read the same inputs the same way (``ARCHITECTURE_FIELDS``; the same dLLM's hidden size
     and end tokens where the features read them), except for new inputs that start with zero weight, so ``network``
     first acts as the trained policy and learns from there what they should change: one-number features
-    (``SCALAR_FEATURES``) the source does not read, and alpha, for a conditioned ``network`` started from a policy
-    trained for one alpha. Everything else that differs (commit noise, temperatures, the alpha range) is the new
-    run's.
+    (``SCALAR_FEATURES``) the source does not read, alpha, for a conditioned ``network`` started from a policy
+    trained for one alpha, and beta (``beta_input``). Everything else that differs (commit noise, temperatures, the
+    alpha range) is the new run's.
 
     Raises:
-        ValueError: naming the fields that differ, or a conditioned source for an unconditioned network.
+        ValueError: naming the fields that differ, or an input (alpha, beta) the source reads and the network not.
     """
     payload = read_checkpoint(name_or_path)
     source = PolicyConfig(**payload["policy_config"])
@@ -173,25 +173,33 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
         details = ", ".join(f"{name} {getattr(source, name)!r} vs {getattr(network.config, name)!r}"
                             for name in differing)  # fmt: skip
         raise ValueError(f"cannot start from {payload['path']}: its network differs from this run's in {details}")
-    if source.conditioned and not network.config.conditioned:
-        raise ValueError(f"cannot start from {payload['path']}: it reads alpha (alpha_range {source.alpha_range}) "
-                         f"and this run's policy does not; give the run an alpha_range too")  # fmt: skip
+    for name, what in (("alpha", f"alpha (alpha_range {source.alpha_range})"), ("beta", "its beta (beta_input)")):
+        if name in source.condition_columns and name not in network.config.condition_columns:
+            raise ValueError(f"cannot start from {payload['path']}: it reads {what} and this run's policy does not; "
+                             f"give the run {'an alpha_range' if name == 'alpha' else 'beta_input'} too")  # fmt: skip
     state = dict(payload["state_dict"])
-    plain = network.config.architecture == "plain"  # its embedding reads the features, then the conditions
-    if added:  # each source column to its feature's place in the network's; the new ones at 0
-        weight = state["embed.weight"]
-        conditions = weight[:, source.num_inputs:]
-        columns = torch.zeros(weight.shape[0], network.config.num_inputs, dtype=weight.dtype)
-        places = {(name, seen): index for index, (name, seen) in enumerate(occurrences(network.config.input_columns))}
-        columns[:, [places[column] for column in occurrences(source.input_columns)]] = weight[:, :source.num_inputs]
-        state["embed.weight"] = torch.cat([columns, conditions], dim=1) if plain else columns
-    if network.config.conditioned and not source.conditioned:
-        # The conditions' first layer gains an input column for alpha, the last one (policy_inputs), at 0.
-        name = "embed.weight" if plain else "condition_embed.0.weight"
-        state[name] = torch.cat([state[name], torch.zeros_like(state[name][:, :1])], dim=1)
+    if network.config.architecture == "plain":  # one embedding reads the features, then the conditions
+        state["embed.weight"] = matched_columns(state["embed.weight"], source.input_columns + source.condition_columns,
+                                                network.config.input_columns + network.config.condition_columns)
+    else:
+        state["embed.weight"] = matched_columns(state["embed.weight"], source.input_columns,
+                                                network.config.input_columns)  # fmt: skip
+        state["condition_embed.0.weight"] = matched_columns(state["condition_embed.0.weight"],
+                                                            source.condition_columns, network.config.condition_columns)
     with torch.no_grad():
         network.load_state_dict(state)
     return network
+
+
+def matched_columns(weight: torch.Tensor, source: tuple[str, ...], target: tuple[str, ...]) -> torch.Tensor:
+    """An input layer's weight (out, len(source)) laid out for the inputs ``target``.
+
+    Each column goes to its name's place; the names the source lacks get 0 (a new input starts without effect).
+    """
+    places = {key: index for index, key in enumerate(occurrences(target))}
+    columns = torch.zeros(weight.shape[0], len(target), dtype=weight.dtype)
+    columns[:, [places[key] for key in occurrences(source)]] = weight
+    return columns
 
 
 def occurrences(names: tuple[str, ...]) -> list[tuple[str, int]]:

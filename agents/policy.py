@@ -95,6 +95,11 @@ class PolicyConfig:
     """None: a policy for the one alpha it is trained with. (low, high): a trade-off-conditioned policy that reads
     the reward exponent alpha as an input (log-scaled, through the adaLN conditioning) and serves any alpha in the
     range; the trainer samples one per prompt group, ``LearnedPolicy.alpha`` sets it at evaluation."""
+    beta_input: bool = False
+    """Whether the network reads the beta its commit probabilities are scaled by (log2 beta, a condition like alpha):
+    trained at several (``GRPOConfig.train_betas``), it can act differently at each, e.g. offer only the positions
+    that are safe to commit in any subset when beta < 1 makes every commit a coin flip. ``LearnedPolicy.beta`` is
+    its input at evaluation."""
     seed: int = 0
     """Seed of the parameter initialisation (drawn from a private generator: the global RNG is untouched)."""
 
@@ -157,8 +162,13 @@ class PolicyConfig:
 
     @property
     def num_conditions(self) -> int:
-        """Numbers per position in the adaLN conditioning: mask flag, step fraction (and alpha when conditioned)."""
-        return 3 if self.conditioned else 2
+        """Numbers per position in the adaLN conditioning: ``condition_columns``."""
+        return len(self.condition_columns)
+
+    @property
+    def condition_columns(self) -> tuple[str, ...]:
+        """What each condition column holds: mask flag, step fraction, alpha when conditioned, beta with beta_input."""
+        return ("masked", "step_frac", *(["alpha"] if self.conditioned else []), *(["beta"] if self.beta_input else []))
 
     @property
     def num_inputs(self) -> int:
@@ -250,12 +260,13 @@ def alpha_grid(alpha_range: tuple[float, ...], points: int = 6) -> list[float]:
     return [float(f"{low * (high / low) ** (index / (points - 1)):.3g}") for index in range(points)]
 
 
-def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
-                  alpha: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig, alpha: torch.Tensor | float | None = None,
+                  beta: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, C).
 
     ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning, plus the coded alpha for a
-    conditioned policy (``alpha``: one number or one per row, required then). With ``token_equality`` the
+    conditioned policy (``alpha``: one number or one per row, required then) and log2 ``beta`` with
+    ``beta_input`` (one number or one per row; None: 1). With ``token_equality`` the
     features' last column is each position's token id (the network compares it, it does not embed it). Rollouts
     store these two tensors, so a policy update never needs the dLLM again.
     """
@@ -290,6 +301,9 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig,
     if config.conditioned:
         alpha = torch.as_tensor(alpha, device=masked.device).float().reshape(-1, 1)  # (1 or N, 1)
         conditions.append(config.alpha_code(alpha).expand(masked.shape))
+    if config.beta_input:
+        beta = torch.as_tensor(1.0 if beta is None else beta, device=masked.device).float().reshape(-1, 1)
+        conditions.append(beta.log2().expand(masked.shape))
     return torch.cat(columns, dim=-1), torch.stack(conditions, dim=-1)  # (N, L, F), (N, L, C)
 
 
@@ -449,9 +463,10 @@ class UnmaskingPolicy(nn.Module):
                              f"got an answer of {length}")
         return x + self.position_embed.weight[:length]
 
-    def logits(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor | float | None = None) -> torch.Tensor:
-        """Logits (N, L) for an observation (and the alpha a conditioned policy should serve)."""
-        return self(*policy_inputs(obs, self.config, alpha))
+    def logits(self, obs: dict[str, torch.Tensor], alpha: torch.Tensor | float | None = None,
+               beta: torch.Tensor | float | None = None) -> torch.Tensor:  # fmt: skip
+        """Logits (N, L) for an observation (and the alpha a conditioned policy should serve, the beta it reads)."""
+        return self(*policy_inputs(obs, self.config, alpha, beta))
 
     def num_parameters(self) -> int:
         """Trainable parameter count."""
@@ -550,7 +565,7 @@ class LearnedPolicy:
         if next(self.network.parameters()).device != device:
             self.network.to(device)
         with torch.no_grad():
-            return self.network.logits(obs, self._alpha)
+            return self.network.logits(obs, self._alpha, self._check_beta() if self.config.beta_input else None)
 
     def _check_beta(self) -> float:
         if isinstance(self.beta, bool) or not isinstance(self.beta, int | float) or not math.isfinite(self.beta):

@@ -109,7 +109,7 @@ def collect(env: object, network: UnmaskingPolicy, seed: int, choose: Chooser, p
     for step in itertools.count():
         if step % check_every == 0 and not bool(alive.any()):  # (a device -> host sync: every few steps on a GPU)
             break
-        features, condition = policy_inputs(obs, config, alpha)
+        features, condition = policy_inputs(obs, config, alpha, beta)
         action_mask = obs["action_mask"]
         with torch.no_grad():
             logits = network(features, condition)  # (N, L)

@@ -8,7 +8,7 @@ import re
 import pytest
 import torch
 
-from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, log_prob
+from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, UnmaskingPolicy, log_prob
 from unmask_gym.agents.distribution import sample_action
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
 
@@ -123,3 +123,33 @@ def test_the_update_scores_actions_at_the_beta_they_were_sampled_with():
     fallback = trainer._fallback(logits, rollouts.action_mask, rollouts.fallback)
     at_one = log_prob(logits, rollouts.action, rollouts.action_mask, fallback=fallback)
     assert not torch.allclose(at_one, rollouts.old_log_prob)  # beta 0.5 is not beta 1
+
+
+def test_a_beta_input_network_reads_each_rows_beta_in_training_and_its_knob_at_evaluation(tmp_path):
+    import dataclasses
+
+    from unmask_gym.agents import LearnedPolicy, save_checkpoint
+    from unmask_gym.agents.loading import initialise_from
+
+    aware = dataclasses.replace(SMALL, beta_input=True)
+    trainer = GRPOTrainer(GRPOConfig(iterations=1, num_groups=4, group_size=3, block_length=None, device="cpu",
+                                     train_betas=(0.25, 1.0)), aware, task=CountingTask(6), model=FakeDiffusionLM())
+    rollouts = trainer.collect(seed=3)
+    assert trainer.policy.config.condition_columns[-1] == "beta"
+    assert torch.equal(rollouts.condition[:, 0, -1], rollouts.beta[rollouts.episode].log2())  # stored, per row
+    # At evaluation the knob is the input: a network whose beta column matters answers differently at 0.25 and 1.
+    from test_agents_policy import randomized_policy
+
+    network = randomized_policy(trainer.policy.config)  # (a fresh head is 0: every logit -2 at any input)
+    obs = {name: value for name, value in trainer.env.reset(seed=0)[0].items()}
+    low, one = (LearnedPolicy(network, beta=beta).logits(obs) for beta in (0.25, 1.0))
+    assert not torch.allclose(low, one)
+    torch.testing.assert_close(one, network.logits(obs))  # None is beta 1
+    # Started from a network without it, the beta column is 0: the same policy at every beta, until trained.
+    plain = randomized_policy(dataclasses.replace(trainer.policy.config, beta_input=False))
+    path = save_checkpoint(tmp_path / "plain.pt", plain, {"task": "counting"})
+    started = initialise_from(UnmaskingPolicy(trainer.policy.config), path)
+    for beta in (0.25, 1.0):
+        torch.testing.assert_close(started.logits(obs, beta=beta), plain.logits(obs))
+    with pytest.raises(ValueError, match=re.escape("it reads its beta (beta_input) and this run's policy does not")):
+        initialise_from(plain, save_checkpoint(tmp_path / "aware.pt", started, {"task": "counting"}))
