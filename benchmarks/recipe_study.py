@@ -999,6 +999,17 @@ RUNS = [
           ("warm start 48 x 30", "cond-u-cpt-b48", 500, 48,
            "the per-teacher KL 0.1 row with 1.5x the warm start's episodes: shipped as sudoku-full-cond"))
       for alpha in (2.41, 10.7)],
+    # Round 26: the network reads the beta it samples at (--beta-input), so the halved groups need not pull the
+    # whole policy towards fewer commits.
+    *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft at betas 0.5 and 1, reading beta, {groups} "
+       f"groups{label}", "sudoku", "full", f"runs/{folder}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups "
+       f"{groups} --train-betas 0.5,1 --beta-input --init-policy sudoku-full-a8-ft --features {POSITION_FEATURES} "
+       "--width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 --threads 1 "
+       f"--checkpoint-every 100 --no-progress --out runs/{folder}", "the --train-betas 0.5,1 row with --beta-input",
+       {} if beta is None else {"beta": beta})
+      for groups, folder in ((16, "a8-ft-beta-input"), (32, "a8-ft-beta-input-g32"))
+      for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
 ]  # fmt: skip
 
 
