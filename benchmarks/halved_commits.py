@@ -5,7 +5,8 @@ half of it per pass. On Sudoku in full diffusion that is dearer than the passes 
 bench's 1,000 distinct held-out prompts (the hull's heuristic runs come from the bench's cache):
 
 - ``HalvedTopConfidence(m)``: each of the dLLM's m most confident selectable positions committed with probability
-  1/2 (the most confident one when none is drawn), the random halves of the confidence order;
+  1/2 (the most confident one when none is drawn), the random halves of the confidence order; and the same over
+  every position above 0.9 confidence, what a policy that knew its beta could offer;
 - the shipped per-alpha Sudoku policies of full diffusion at beta 0.5, with their own independent noise and with
   shared noise (one uniform per row: a halved probability then commits the whole offered set or only the
   fallback's top position).
@@ -33,14 +34,22 @@ from unmask_gym.heuristics import select_top
 ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
 TOP = (2, 4, 8)
+SAFE = 0.9
+"""The confidence above which the dLLM's Sudoku predictions are right in any subset (the last agent's offer)."""
 
 
 class HalvedTopConfidence:
-    """Commits each of the ``m`` most confident selectable positions with probability 1/2 (the top one if none)."""
+    """Commits each offered selectable position with probability 1/2 (the most confident one if none is drawn).
 
-    def __init__(self, m: int, seed: int = 0) -> None:
-        self.m, self.seed = m, seed
-        self.__name__ = f"half of the top {m}"
+    Offered: the ``m`` most confident, or with ``above`` every one at or above that confidence.
+    """
+
+    def __init__(self, m: int | None = None, seed: int = 0, above: float | None = None) -> None:
+        if (m is None) == (above is None):
+            raise ValueError(f"offer the top m or the positions above a confidence, one of them; got m={m!r}, "
+                             f"above={above!r}")  # fmt: skip
+        self.m, self.above, self.seed = m, above, seed
+        self.__name__ = f"half of the top {m}" if above is None else f"half of those above {above}"
         self.reseed()
 
     def reseed(self, seed: int | None = None) -> None:
@@ -51,7 +60,10 @@ class HalvedTopConfidence:
         """The (N, L) bool action for a batched torch observation."""
         confidence, selectable = obs["confidence"], obs["action_mask"]
         rows = confidence.shape[0]
-        offered = select_top(confidence, selectable, torch.full((rows,), self.m, device=confidence.device))
+        if self.above is None:
+            offered = select_top(confidence, selectable, torch.full((rows,), self.m, device=confidence.device))
+        else:
+            offered = selectable & (confidence >= self.above)
         coins = torch.rand(offered.shape, generator=self.generator).to(offered.device) < 0.5
         action = offered & coins
         return action | select_top(confidence, selectable, (~action.any(dim=1)).long())  # none drawn: the top one
@@ -81,6 +93,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     agents: dict[str, Any] = {f"half of the dLLM's {m} most confident": HalvedTopConfidence(m) for m in TOP}
+    agents[f"half of the dLLM's positions above {SAFE} confidence"] = HalvedTopConfidence(above=SAFE)
     for name in per_alpha_sudoku_policies():
         for noise in ("independent", "shared"):
             agents[f"{name} at beta 0.5, {noise} noise"] = halved(name, noise)

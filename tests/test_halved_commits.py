@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from scripts import benchmark_script
 
@@ -34,3 +35,14 @@ def test_a_halved_shipped_policy_keeps_its_weights_and_changes_only_beta_and_noi
     assert original.beta == 1.0 and original.config.commit_noise == "independent"
     for key, value in original.network.state_dict().items():
         assert torch.equal(policy.network.state_dict()[key], value)
+
+
+def test_halves_of_the_confident_offer_only_positions_at_or_above_the_threshold():
+    confidence = torch.tensor([[0.95, 0.5, 0.9, 0.2]]).repeat(4000, 1)
+    obs = {"confidence": confidence, "action_mask": torch.ones_like(confidence, dtype=torch.bool)}
+    action = halved_commits.HalvedTopConfidence(above=0.9)(obs)
+    assert not action[:, [1, 3]].any() and action.any(dim=1).all()
+    rate = action.float().mean(0)  # 0.95: drawn (1/2), or the fallback when neither is (1/4)
+    assert abs(rate[0].item() - 0.75) < 0.03 and abs(rate[2].item() - 0.5) < 0.03
+    with pytest.raises(ValueError, match="offer the top m or the positions above a confidence, one of them"):
+        halved_commits.HalvedTopConfidence(2, above=0.9)
