@@ -44,7 +44,6 @@ class AlphaKeyedExpert:
         rows = torch.arange(actions.shape[1], device=actions.device)
         return actions[index.clamp(min=0).to(actions.device), rows]
 
-
     def alphas(self, uniform: torch.Tensor, low: float, high: float) -> torch.Tensor:
         """Alphas in [low, high] that give each teacher's range an equal share (``warm_start_per_teacher``).
 

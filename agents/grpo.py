@@ -601,10 +601,12 @@ class GRPOTrainer:
         seeds = [self.iteration_seed(index, stream=1) for index in range(config.warm_start_batches + 1)]
 
         def expert_episodes(seed: int) -> Rollouts:  # a conditioned policy learns the expert(s) at every alpha
-            alpha = self._per_member(self.group_alphas(seed))
-            if config.warm_start_per_teacher and alpha is not None:
+            if config.warm_start_per_teacher:  # (a keyed expert, so a conditioned policy: checked at construction)
                 uniform = torch.rand(config.num_groups, generator=torch.Generator().manual_seed(seed))
-                alpha = self._per_member(self.expert.alphas(uniform, *self.policy.config.alpha_range).to(alpha.device))
+                group_alpha = self.expert.alphas(uniform, *self.policy.config.alpha_range).to(self.env.device)
+            else:
+                group_alpha = self.group_alphas(seed)
+            alpha = self._per_member(group_alpha)
             choose = self._expert_choice
             if isinstance(self.expert, AlphaKeyedExpert):  # each group follows the teacher of its alpha
                 choose = lambda obs, logits: self.expert(obs, alpha)  # noqa: E731

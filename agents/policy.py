@@ -173,15 +173,18 @@ class PolicyConfig:
     @property
     def num_inputs(self) -> int:
         """F, the numbers per position fed to the input embedding (``token_equality``'s column is not one)."""
-        scalars = sum(name in SCALAR_FEATURES for name in self.features)
-        return scalars + (self.hidden_size if "hidden" in self.features else 0)
+        return len(self.input_columns)
 
     @property
     def input_columns(self) -> tuple[str, ...]:
         """The feature each of the input embedding's F columns reads, in order (``hidden`` D times)."""
-        return tuple(column for name in self.features
-                     for column in ([name] if name in SCALAR_FEATURES else [name] * self.hidden_size if name == "hidden"
-                                    else []))  # fmt: skip
+        columns: list[str] = []
+        for name in self.features:
+            if name in SCALAR_FEATURES:
+                columns.append(name)
+            elif name == "hidden":
+                columns += [name] * self.hidden_size
+        return tuple(columns)
 
     @property
     def position(self) -> bool:

@@ -53,6 +53,7 @@ SUDOKU_GIVE_UP_BANDS = SUDOKU_GIVE_UP_TEACHERS.split(" | give_up")[0] + (
     "give_up:uncertain=0 else sudoku-full-a8-ft@14.67")  # where give_up_teachers.py finds each the additive optimum
 POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
 UNCERTAIN_FEATURES = POSITION_FEATURES.replace("token_rank,", "token_rank,uncertain,")
+BAND = (9.22, 10.7, 12.4)  # where the round-24 sudoku-full-cond fell more than 2 points below the hull
 MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
@@ -960,45 +961,37 @@ RUNS = [
        f"--warm-start-max-epochs {epochs} {'--warm-start-per-teacher ' if per_teacher else ''}--width 64 --num-heads 4 "
        f"--ff-width 128 --features {UNCERTAIN_FEATURES} --seed {seed} --threads 1 --checkpoint-every 100 "
        f"--no-progress --out runs/{folder}", differs, {"alpha": alpha})
-      for label, folder, iterations, noise, bands, batches, epochs, per_teacher, seed, differs in (
+      for label, folder, iterations, noise, bands, batches, epochs, per_teacher, seed, differs, alphas in (
           ("warm start 32 x 30 alone", "cond-u-ws", 0, "--kl-coef 0.1 ", False, 32, 30, False, 0,
-           "the round-24 teachers, the uncertain feature; the warm start alone"),
+           "the round-24 teachers, the uncertain feature; the warm start alone", BAND),
           ("warm start 32 x 30, KL 0.1", "cond-u-a", 500, "--kl-coef 0.1 ", False, 32, 30, False, 0,
-           "the row above, then GRPO held near the imitation"),
+           "the row above, then GRPO held near the imitation", BAND),
           ("warm start 64 x 100, KL 0.1", "cond-u-b", 500, "--kl-coef 0.1 ", False, 64, 100, False, 0,
-           "the round-24 KL 0.1 row with the uncertain feature"),
+           "the round-24 KL 0.1 row with the uncertain feature", BAND),
           ("shared noise", "cond-u-s", 500, "--commit-noise shared --entropy-coef 0.01 ", False, 32, 30, False, 0,
-           "warm start 32 x 30, shared commit noise and an entropy bonus of 0.01 (no KL)"),
+           "warm start 32 x 30, shared commit noise and an entropy bonus of 0.01 (no KL)", BAND),
           ("teachers' bands, KL 0.1", "cond-u-c", 500, "--kl-coef 0.1 ", True, 32, 30, False, 0,
-           "warm start 32 x 30, the teachers keyed where the additive optimum changes, one pass from 14.67"),
+           "warm start 32 x 30, the teachers keyed where the additive optimum changes, one pass from 14.67", BAND),
           ("teachers' bands, shared noise", "cond-u-sc", 500, "--commit-noise shared --entropy-coef 0.01 ", True, 32,
-           30, False, 0, "the two rows above together"),
+           30, False, 0, "the two rows above together", BAND),
           ("teachers' bands, KL 0.1, per teacher", "cond-u-cpt", 500, "--kl-coef 0.1 ", True, 32, 30, True, 0,
-           "the bands' row with an equal share of the warm start per teacher"),
+           "the bands' row with an equal share of the warm start per teacher", BAND),
           ("teachers' bands, shared noise, per teacher", "cond-u-scpt", 500,
            "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 0,
-           "the shared-noise bands' row with an equal share of the warm start per teacher"),
+           "the shared-noise bands' row with an equal share of the warm start per teacher", BAND),
           ("teachers' bands, KL 0.1, per teacher, seed 1", "cond-u-cpt-s1", 500, "--kl-coef 0.1 ", True, 32, 30,
-           True, 1, "the row above with another seed"),
+           True, 1, "the row above with another seed", BAND),
           ("teachers' bands, shared noise, per teacher, seed 1", "cond-u-scpt-s1", 500,
-           "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 1, "the row above with another seed"))
-      for alpha in (9.22, 10.7, 12.4)],
-    # ... and whether the per-teacher KL row (cond-u-cpt) gets its middle back with more RL or a longer warm start,
-    # judged at its best point (alpha 2.41) and in the band.
-    *[(f"sudoku full conditioned, give-up teachers, uncertain: teachers' bands, KL 0.1, per teacher, {label}, at "
-       f"alpha {alpha:g}", "sudoku", "full", f"runs/{folder}",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
-       f"0.05,64 --iterations {iterations} --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
-       f"--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8-ft --warm-start --expert "
-       f"\"{SUDOKU_GIVE_UP_BANDS}\" --warm-start-batches {batches} --warm-start-max-epochs 30 "
-       "--warm-start-per-teacher --width 64 --num-heads 4 --ff-width 128 --features "
-       f"{UNCERTAIN_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/{folder}",
-       differs, {"alpha": alpha})
-      for label, folder, iterations, batches, differs in (
-          ("800 iterations", "cond-u-cpt-i800", 800, 32, "the per-teacher KL 0.1 row with 800 iterations"),
-          ("warm start 48 x 30", "cond-u-cpt-b48", 500, 48,
-           "the per-teacher KL 0.1 row with 1.5x the warm start's episodes: shipped as sudoku-full-cond"))
-      for alpha in (2.41, 10.7)],
+           "--commit-noise shared --entropy-coef 0.01 ", True, 32, 30, True, 1, "the row above with another seed",
+           BAND),
+          # ... and whether the per-teacher KL row gets its middle back with more RL or a longer warm start, judged
+          # at its best point (alpha 2.41) and in the band.
+          ("teachers' bands, KL 0.1, per teacher, 800 iterations", "cond-u-cpt-i800", 800, "--kl-coef 0.1 ", True,
+           32, 30, True, 0, "the per-teacher KL 0.1 row with 800 iterations", (2.41, 10.7)),
+          ("teachers' bands, KL 0.1, per teacher, warm start 48 x 30", "cond-u-cpt-b48", 500, "--kl-coef 0.1 ", True,
+           48, 30, True, 0, "the per-teacher KL 0.1 row with 1.5x the warm start's episodes: shipped as "
+           "sudoku-full-cond", (2.41, 10.7)))
+      for alpha in alphas],
     # Round 26: the network reads the beta it samples at (--beta-input), so the halved groups need not pull the
     # whole policy towards fewer commits.
     *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft at betas 0.5 and 1, reading beta, {groups} "

@@ -291,6 +291,10 @@ class TokenMass(Heuristic):
         return obs["action_mask"].bool() & (agreement["token_rank"] < self.scale * agreement["token_mass"])
 
 
+UNCERTAIN_BELOW = 0.9
+"""The confidence below which ``GiveUp`` (and the policy feature ``uncertain``) counts a masked position as open."""
+
+
 @dataclass
 class GiveUp(Heuristic):
     """Answer at once when too much is uncertain, else ``TokenMass``: a rule for an additive compute cost.
@@ -308,7 +312,7 @@ class GiveUp(Heuristic):
     """
 
     uncertain: int = 8
-    threshold: float = 0.9
+    threshold: float = UNCERTAIN_BELOW
     scale: float = 0.75
 
     def __post_init__(self) -> None:
@@ -325,7 +329,7 @@ class GiveUp(Heuristic):
         return torch.where(self.gives_up(obs), obs["action_mask"].bool(), TokenMass(self.scale).act(obs))
 
 
-def uncertain_positions(obs: dict[str, torch.Tensor], threshold: float = 0.9) -> torch.Tensor:
+def uncertain_positions(obs: dict[str, torch.Tensor], threshold: float = UNCERTAIN_BELOW) -> torch.Tensor:
     """(N,) int64: each row's masked positions below ``threshold`` confidence, the whole answer's (``GiveUp``'s count).
 
     Example:
