@@ -108,6 +108,10 @@ class GRPOConfig:
     """Each prompt group samples with one of these scales of the commit probabilities, p' = beta * p (drawn
     uniformly per group and iteration; independent noise): a policy then learns to be right also where the
     evaluation knob beta < 1 halves its commits (the bench runs beta 0.5). Values in (0, 1]; (1,): the paper's."""
+    train_beta_alphas: tuple[float, ...] = ()
+    """One alpha per ``train_betas`` entry: that beta's groups are rewarded at it instead of ``alpha``, so a policy
+    that reads its beta (``beta_input``) can serve another trade-off there, e.g. the accurate end at beta 0.5, where
+    ``alpha``'s reward would buy speed with coin-flip commits. A one-alpha policy only; (): every group at ``alpha``."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -187,6 +191,16 @@ class GRPOConfig:
         if not self.train_betas or not all(0.0 < beta <= 1.0 for beta in self.train_betas):
             raise ValueError(f"train_betas must be one or more numbers in (0, 1] (a beta above 1 would make some "
                              f"commits certain and their skips impossible), got {self.train_betas!r}")  # fmt: skip
+        try:
+            self.train_beta_alphas = tuple(float(alpha) for alpha in self.train_beta_alphas)
+        except (TypeError, ValueError):
+            raise ValueError(f"train_beta_alphas must be numbers > 0, got {self.train_beta_alphas!r}") from None
+        if self.train_beta_alphas and (len(self.train_beta_alphas) != len(self.train_betas)
+                                       or len(set(self.train_betas)) < 2
+                                       or not all(alpha > 0 for alpha in self.train_beta_alphas)):  # fmt: skip
+            raise ValueError(f"train_beta_alphas must give one alpha > 0 per entry of train_betas, which needs two "
+                             f"betas or more (with one, alpha says it); got train_betas={self.train_betas}, "
+                             f"train_beta_alphas={self.train_beta_alphas!r}")  # fmt: skip
         if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
                              f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
@@ -386,6 +400,12 @@ class GRPOTrainer:
                 raise ValueError("a conditioned policy needs a named reward ('multiplicative' or 'additive') to "
                                  "score each group at its own alpha, got a callable")  # fmt: skip
             policy_config.check_alpha(config.alpha)  # the default it will serve must be one it learns
+        if config.train_beta_alphas and (policy_config.conditioned or not policy_config.beta_input
+                                         or callable(config.reward)):  # fmt: skip
+            raise ValueError(f"train_beta_alphas={config.train_beta_alphas} rewards each beta's groups at its own "
+                             f"alpha: it needs a one-alpha policy that reads its beta (beta_input=True, no "
+                             f"alpha_range) and a named reward; got beta_input={policy_config.beta_input}, "
+                             f"alpha_range={policy_config.alpha_range}, reward={config.reward!r}")  # fmt: skip
         self.policy = UnmaskingPolicy(policy_config)
         if config.init_policy is not None:
             initialise_from(self.policy, config.init_policy)
@@ -461,17 +481,17 @@ class GRPOTrainer:
         """The iteration's rollouts: G per prompt group from the policy, plus the expert's one if steering."""
         tau, noise = self.policy.config.tau_train, self.policy.config.commit_noise
 
-        row_beta = self._per_member(self.group_betas(seed))
+        group_beta, beta_alpha = self.group_betas(seed), self.group_beta_alphas(seed)
+        row_beta = self._per_member(group_beta)
         scale = 1.0 if row_beta is None else row_beta[:, None]
 
         def sample(obs: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
             return sample_action(logits, obs["action_mask"], tau, scale, generator=self.rollout_generator,
                                  fallback_to_highest_logit=self.config.policy_fallback, noise=noise)  # fmt: skip
 
-        group_alpha = self.group_alphas(seed, self.curriculum_progress())
-        row_alpha = self._per_member(group_alpha)
-        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback, alpha=row_alpha,
-                           beta=row_beta)  # fmt: skip
+        group_alpha = self.group_alphas(seed, self.curriculum_progress())  # what a conditioned network reads
+        rollouts = collect(self.env, self.policy, seed, sample, self.config.policy_fallback,
+                           alpha=self._per_member(group_alpha), beta=row_beta)  # fmt: skip
         if self.expert_env is not None:
             # Same seed, so expert row g gets prompt group g's prompt (group g draws from seed + g in both envs).
             expert = collect(self.expert_env, self.policy, seed, self._expert_choice, self.config.policy_fallback,
@@ -479,10 +499,13 @@ class GRPOTrainer:
             if not torch.equal(expert.prompt_id, rollouts.prompt_id[:: self.config.group_size]):
                 raise RuntimeError("expert and policy rollouts got different prompts; both envs must share the task")
             rollouts = rollouts.cat(expert)
-            row_alpha = None if row_alpha is None else torch.cat([row_alpha, group_alpha])
-        if row_alpha is not None:  # each episode scored at its group's alpha (the env scored it at config.alpha)
+        reward_alpha = group_alpha if beta_alpha is None else beta_alpha
+        if reward_alpha is not None:  # each episode scored at its group's alpha (the env scored it at config.alpha)
+            row_alpha = self._per_member(reward_alpha)
+            if self.expert_env is not None:
+                row_alpha = torch.cat([row_alpha, reward_alpha])
             reward = REWARD_FORMULAS[self.env.reward](rollouts.score, rollouts.nfe, self.env.answer_length, row_alpha)
-            rollouts = dataclasses.replace(rollouts, reward=reward)
+            rollouts = dataclasses.replace(rollouts, reward=reward, alpha=row_alpha)
         return rollouts
 
     def group_alphas(self, seed: int, progress: float = 1.0) -> torch.Tensor | None:
@@ -502,9 +525,19 @@ class GRPOTrainer:
         """(num_groups,) each prompt group's ``train_betas`` draw for the iteration of ``seed``; None when it is 1."""
         if not self.config.scales_commits:
             return None  # the paper's training, drawn exactly as before train_betas existed
-        betas = torch.tensor(self.config.train_betas)
-        pick = torch.randint(len(betas), (self.config.num_groups,), generator=torch.Generator().manual_seed(seed + 1))
-        return betas[pick].to(self.env.device)
+        return torch.tensor(self.config.train_betas)[self._beta_pick(seed)].to(self.env.device)
+
+    def group_beta_alphas(self, seed: int) -> torch.Tensor | None:
+        """(num_groups,) the alpha each prompt group is rewarded at under ``train_beta_alphas`` (its beta's); None
+        without them."""
+        if not self.config.train_beta_alphas:
+            return None
+        return torch.tensor(self.config.train_beta_alphas)[self._beta_pick(seed)].to(self.env.device)
+
+    def _beta_pick(self, seed: int) -> torch.Tensor:
+        """(num_groups,) int64: which ``train_betas`` entry each group of the iteration of ``seed`` draws."""
+        generator = torch.Generator().manual_seed(seed + 1)
+        return torch.randint(len(self.config.train_betas), (self.config.num_groups,), generator=generator)
 
     def curriculum_progress(self) -> float:
         """How far ``alpha_curriculum`` has widened the alpha range at the current iteration, in (0, 1]."""

@@ -153,3 +153,40 @@ def test_a_beta_input_network_reads_each_rows_beta_in_training_and_its_knob_at_e
         torch.testing.assert_close(started.logits(obs, beta=beta), plain.logits(obs))
     with pytest.raises(ValueError, match=re.escape("it reads its beta (beta_input) and this run's policy does not")):
         initialise_from(plain, save_checkpoint(tmp_path / "aware.pt", started, {"task": "counting"}))
+
+
+def test_train_beta_alphas_reward_each_betas_groups_at_its_own_alpha():
+    import dataclasses
+
+    from unmask_gym.reward import multiplicative_reward
+
+    aware = dataclasses.replace(SMALL, beta_input=True)
+    config = GRPOConfig(iterations=1, num_groups=4, group_size=3, block_length=None, device="cpu", alpha=4.0,
+                        train_betas=(0.25, 1.0), train_beta_alphas=("0.5", "4"))  # fmt: skip
+    trainer = GRPOTrainer(config, aware, task=CountingTask(6), model=FakeDiffusionLM())
+    rollouts = trainer.collect(seed=3)
+    expected_alpha = torch.where(rollouts.beta == 0.25, 0.5, 4.0)
+    assert set(rollouts.beta.tolist()) == {0.25, 1.0}  # this seed draws both, so both alphas are checked
+    assert torch.equal(rollouts.alpha, expected_alpha)
+    torch.testing.assert_close(rollouts.reward, multiplicative_reward(rollouts.score, rollouts.nfe, 6, expected_alpha))
+    # The same draw as without them: the betas, and so the actions, do not change.
+    plain = GRPOTrainer(dataclasses.replace(config, train_beta_alphas=()), aware, task=CountingTask(6),
+                        model=FakeDiffusionLM())  # fmt: skip
+    assert torch.equal(plain.group_betas(3), trainer.group_betas(3))
+    assert torch.equal(plain.collect(seed=3).action, rollouts.action)
+    assert not torch.allclose(plain.collect(seed=3).reward, rollouts.reward)  # the beta-0.25 groups score at 0.5
+
+
+@pytest.mark.parametrize(("betas", "alphas"), [((0.5, 1.0), (1.0,)), ((1.0,), (2.0,)), ((0.5, 1.0), (0.0, 8.0)),
+                                               ((0.5, 1.0), ("fast", 8.0))])  # fmt: skip
+def test_bad_train_beta_alphas_are_refused(betas, alphas):
+    with pytest.raises(ValueError, match="train_beta_alphas must"):
+        GRPOConfig(train_betas=betas, train_beta_alphas=alphas)
+
+
+@pytest.mark.parametrize("policy", [SMALL, PolicyConfig(width=16, ff_width=32, beta_input=True, alpha_range=(1, 4))])
+def test_train_beta_alphas_need_a_one_alpha_policy_that_reads_its_beta(policy):
+    config = GRPOConfig(block_length=None, device="cpu", alpha=2.0, train_betas=(0.5, 1.0),
+                        train_beta_alphas=(0.5, 2.0))  # fmt: skip
+    with pytest.raises(ValueError, match=re.escape("it needs a one-alpha policy that reads its beta")):
+        GRPOTrainer(config, policy, task=CountingTask(6), model=FakeDiffusionLM())
