@@ -528,8 +528,7 @@ class GRPOTrainer:
         return torch.tensor(self.config.train_betas)[self._beta_pick(seed)].to(self.env.device)
 
     def group_beta_alphas(self, seed: int) -> torch.Tensor | None:
-        """(num_groups,) the alpha each prompt group is rewarded at under ``train_beta_alphas`` (its beta's); None
-        without them."""
+        """(num_groups,) each prompt group's alpha under ``train_beta_alphas`` (its beta's); None without them."""
         if not self.config.train_beta_alphas:
             return None
         return torch.tensor(self.config.train_beta_alphas)[self._beta_pick(seed)].to(self.env.device)
