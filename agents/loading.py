@@ -155,11 +155,12 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     and end tokens where the features read them), except for new inputs that start with zero weight, so ``network``
     first acts as the trained policy and learns from there what they should change: one-number features
     (``SCALAR_FEATURES``) the source does not read, alpha, for a conditioned ``network`` started from a policy
-    trained for one alpha, and beta (``beta_input``). Everything else that differs (commit noise, temperatures, the
-    alpha range) is the new run's.
+    trained for one alpha, and beta (``beta_input``). A source's beta the network does not read is dropped: its
+    column holds log2 1 = 0 at beta 1, so the network starts as the source acts at beta 1 (the default). Everything
+    else that differs (commit noise, temperatures, the alpha range) is the new run's.
 
     Raises:
-        ValueError: naming the fields that differ, or an input (alpha, beta) the source reads and the network not.
+        ValueError: naming the fields that differ, or alpha, which the source reads and the network not.
     """
     payload = read_checkpoint(name_or_path)
     source = PolicyConfig(**payload["policy_config"])
@@ -173,10 +174,9 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
         details = ", ".join(f"{name} {getattr(source, name)!r} vs {getattr(network.config, name)!r}"
                             for name in differing)  # fmt: skip
         raise ValueError(f"cannot start from {payload['path']}: its network differs from this run's in {details}")
-    for name, what in (("alpha", f"alpha (alpha_range {source.alpha_range})"), ("beta", "its beta (beta_input)")):
-        if name in source.condition_columns and name not in network.config.condition_columns:
-            raise ValueError(f"cannot start from {payload['path']}: it reads {what} and this run's policy does not; "
-                             f"give the run {'an alpha_range' if name == 'alpha' else 'beta_input'} too")  # fmt: skip
+    if source.conditioned and not network.config.conditioned:  # no alpha is neutral, as beta 1 is
+        raise ValueError(f"cannot start from {payload['path']}: it reads alpha (alpha_range {source.alpha_range}) "
+                         f"and this run's policy does not; give the run an alpha_range too")  # fmt: skip
     state = dict(payload["state_dict"])
     if network.config.architecture == "plain":  # one embedding reads the features, then the conditions
         state["embed.weight"] = matched_columns(state["embed.weight"], source.input_columns + source.condition_columns,
@@ -194,11 +194,13 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
 def matched_columns(weight: torch.Tensor, source: tuple[str, ...], target: tuple[str, ...]) -> torch.Tensor:
     """An input layer's weight (out, len(source)) laid out for the inputs ``target``.
 
-    Each column goes to its name's place; the names the source lacks get 0 (a new input starts without effect).
+    Each column goes to its name's place; the names the source lacks get 0 (a new input starts without effect) and
+    the source's columns the target lacks are dropped.
     """
     places = {key: index for index, key in enumerate(occurrences(target))}
+    kept = [(column, places[key]) for column, key in enumerate(occurrences(source)) if key in places]
     columns = torch.zeros(weight.shape[0], len(target), dtype=weight.dtype)
-    columns[:, [places[key] for key in occurrences(source)]] = weight
+    columns[:, [place for _, place in kept]] = weight[:, [column for column, _ in kept]]
     return columns
 
 

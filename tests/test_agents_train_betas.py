@@ -151,8 +151,12 @@ def test_a_beta_input_network_reads_each_rows_beta_in_training_and_its_knob_at_e
     started = initialise_from(UnmaskingPolicy(trainer.policy.config), path)
     for beta in (0.25, 1.0):
         torch.testing.assert_close(started.logits(obs, beta=beta), plain.logits(obs))
-    with pytest.raises(ValueError, match=re.escape("it reads its beta (beta_input) and this run's policy does not")):
-        initialise_from(plain, save_checkpoint(tmp_path / "aware.pt", started, {"task": "counting"}))
+    # The other way, the beta column is dropped: the new network acts as the source does at beta 1, its default.
+    source = randomized_policy(trainer.policy.config)
+    blind = initialise_from(UnmaskingPolicy(plain.config), save_checkpoint(tmp_path / "aware.pt", source,
+                                                                           {"task": "counting"}))  # fmt: skip
+    torch.testing.assert_close(blind.logits(obs), source.logits(obs, beta=1.0))
+    assert not torch.allclose(blind.logits(obs), source.logits(obs, beta=0.25))
 
 
 def test_train_beta_alphas_reward_each_betas_groups_at_its_own_alpha():
