@@ -1003,6 +1003,17 @@ RUNS = [
        {} if beta is None else {"beta": beta})
       for groups, folder in ((16, "a8-ft-beta-input"), (32, "a8-ft-beta-input-g32"))
       for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    # Round 27: the beta-0.5 groups rewarded at a low alpha (--train-beta-alphas), where accuracy decides, so beta
+    # 0.5 becomes the accurate end of the per-alpha policy instead of a slower copy of its fast one.
+    *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft reading beta, beta 0.5 rewarded at alpha "
+       f"{low}{label}", "sudoku", "full", f"runs/a8-ft-beta-alpha{low}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups 16 "
+       f"--train-betas 0.5,1 --train-beta-alphas {low},8 --beta-input --init-policy sudoku-full-a8-ft --features "
+       f"{POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 "
+       f"--threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-beta-alpha{low}",
+       f"the 16-group --beta-input row with --train-beta-alphas {low},8", {} if beta is None else {"beta": beta})
+      for low in ("1", "0.1", "0.02")
+      for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
 ]  # fmt: skip
 
 
