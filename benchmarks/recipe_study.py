@@ -1014,6 +1014,14 @@ RUNS = [
        f"the 16-group --beta-input row with --train-beta-alphas {low},8", {} if beta is None else {"beta": beta})
       for low in ("1", "0.1", "0.02")
       for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft reading beta, beta 0.5 rewarded at alpha 0.1, 32 "
+       f"groups{label}", "sudoku", "full", "runs/a8-ft-beta-alpha0.1-g32",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups 32 "
+       "--train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input --init-policy sudoku-full-a8-ft --features "
+       f"{POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 "
+       "--threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-beta-alpha0.1-g32",
+       "the alpha-0.1 row with twice the groups", {} if beta is None else {"beta": beta})
+      for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
 ]  # fmt: skip
 
 
