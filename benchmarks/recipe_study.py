@@ -51,6 +51,12 @@ SUDOKU_GIVE_UP_BANDS = SUDOKU_GIVE_UP_TEACHERS.split(" | give_up")[0] + (
     " | give_up:uncertain=11 else sudoku-full-a8-ft@7.78 | give_up:uncertain=9 else sudoku-full-a8-ft@9.3 | "
     "give_up:uncertain=8 else sudoku-full-a8-ft@9.88 | give_up:uncertain=6 else sudoku-full-a8-ft@12.65 | "
     "give_up:uncertain=0 else sudoku-full-a8-ft@14.67")  # where give_up_teachers.py finds each the additive optimum
+SUDOKU_GIVE_UP_REKEYED = SUDOKU_GIVE_UP_TEACHERS.split(" | give_up")[0] + (
+    " | give_up:uncertain=12 else sudoku-full-a8-ft@5.46 | give_up:uncertain=11 else sudoku-full-a8-ft@7.85 | "
+    "give_up:uncertain=9 else sudoku-full-a8-ft@8.61 | give_up:uncertain=8 else sudoku-full-a8-ft@10.18 | "
+    "give_up:uncertain=6 else sudoku-full-a8-ft@11.76 | give_up:uncertain=0 else sudoku-full-a8-ft@13.98")
+"""SUDOKU_GIVE_UP_BANDS re-keyed where give_up_teachers.py finds the additive optima with round 27's a8-ft-b as the
+solver (it is less accurate at beta 1, so U = 12 joins the envelope)."""
 POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
 UNCERTAIN_FEATURES = POSITION_FEATURES.replace("token_rank,", "token_rank,uncertain,")
 BAND = (9.22, 10.7, 12.4)  # where the round-24 sudoku-full-cond fell more than 2 points below the hull
@@ -1022,6 +1028,41 @@ RUNS = [
        "--threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-beta-alpha0.1-g32",
        "the alpha-0.1 row with twice the groups", {} if beta is None else {"beta": beta})
       for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    # The whole Sudoku chain retrained so (shipped while it ran, then put back: see the results page): the alpha-8
+    # policy from its warm start, then the 32-group one from it, each with beta 0.5 rewarded at alpha 0.1 ...
+    *[(f"sudoku full a8 chain with beta 0.5 at alpha 0.1: {label}{judged}", "sudoku", "full", f"runs/{folder}",
+       command, differs, {} if beta is None else {"beta": beta})
+      for label, folder, command, differs in (
+          ("sudoku-full-a8's command", "a8-b",
+           "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --warm-start "
+           "--expert unmask_gym.tasks.sudoku:RuleGuidedSchedule --warm-start-batches 128 --warm-start-max-epochs 60 "
+           "--train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input --update-epochs 1 --num-minibatches 1 "
+           f"--width 64 --num-heads 4 --ff-width 128 --features {POSITION_FEATURES} --seed 0 --threads 1 "
+           "--checkpoint-every 100 --no-progress --out runs/a8-b",
+           "sudoku-full-a8's command with --train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input"),
+          ("sudoku-full-a8-ft's command from it", "a8-ft-b",
+           "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --num-groups 32 "
+           "--train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input --update-epochs 1 --num-minibatches 1 "
+           "--init-policy sudoku-full-a8 --width 64 --num-heads 4 --ff-width 128 --features "
+           f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-b",
+           "sudoku-full-a8-ft's command with the same flags, from the row above (shipped as sudoku-full-a8 then)"))
+      for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    # ... and the conditioned policy again from round 27's sudoku-full-a8-ft (its start and teacher), with round 25's
+    # teacher keys and with the keys re-found for the new teacher, judged where either is lowest.
+    *[(f"sudoku full conditioned from round 27's sudoku-full-a8-ft, {label}, at alpha {alpha:g}", "sudoku", "full",
+       f"runs/{folder}",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       "0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+       f"--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8-ft --warm-start --expert \"{teachers}\" "
+       "--warm-start-batches 48 --warm-start-max-epochs 30 --warm-start-per-teacher --width 64 --num-heads 4 "
+       f"--ff-width 128 --features {UNCERTAIN_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
+       f"--out runs/{folder}", differs, {"alpha": alpha})
+      for label, folder, teachers, differs in (
+          ("round 25's teacher keys", "cond-b", SUDOKU_GIVE_UP_BANDS,
+           "round 25's shipped command, from the a8-ft-b row (shipped as sudoku-full-a8-ft then)"),
+          ("teacher keys re-found", "cond-b-rekeyed", SUDOKU_GIVE_UP_REKEYED,
+           "the row above with the teachers keyed where give_up_teachers.py finds the a8-ft-b row's optima"))
+      for alpha in (0.403, 0.732, 2.41)],
 ]  # fmt: skip
 
 
