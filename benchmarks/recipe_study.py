@@ -57,6 +57,13 @@ SUDOKU_GIVE_UP_REKEYED = SUDOKU_GIVE_UP_TEACHERS.split(" | give_up")[0] + (
     "give_up:uncertain=6 else sudoku-full-a8-ft@11.76 | give_up:uncertain=0 else sudoku-full-a8-ft@13.98")
 """SUDOKU_GIVE_UP_BANDS re-keyed where give_up_teachers.py finds the additive optima with round 27's a8-ft-b as the
 solver (it is less accurate at beta 1, so U = 12 joins the envelope)."""
+SUDOKU_GIVE_UP_FROM_A8 = (
+    "fast_dllm_threshold:threshold=0.99@0.05 | eb_sampler:gamma=0.1@0.1 | eb_sampler:gamma=0.3@0.58 | "
+    "sudoku-full-a8@0.64 | give_up:uncertain=12 else sudoku-full-a8@6.12 | give_up:uncertain=11 else "
+    "sudoku-full-a8@6.77 | give_up:uncertain=10 else sudoku-full-a8@7.42 | give_up:uncertain=6 else "
+    "sudoku-full-a8@11.7 | give_up:uncertain=0 else sudoku-full-a8@13.59")
+"""The teachers with round 27's a8-b row as the solver, keyed where give_up_teachers.py finds its optima (U = 8's
+band, 11.61 to 11.7, is left to U = 10, as round 25 left U = 4's)."""
 POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token_rank,token_equality,position"
 UNCERTAIN_FEATURES = POSITION_FEATURES.replace("token_rank,", "token_rank,uncertain,")
 BAND = (9.22, 10.7, 12.4)  # where the round-24 sudoku-full-cond fell more than 2 points below the hull
@@ -1063,6 +1070,27 @@ RUNS = [
           ("teacher keys re-found", "cond-b-rekeyed", SUDOKU_GIVE_UP_REKEYED,
            "the row above with the teachers keyed where give_up_teachers.py finds the a8-ft-b row's optima"))
       for alpha in (0.403, 0.732, 2.41)],
+    # ... and a chain that fits 30 minutes: the 32-group policy with a quarter of the groups at beta 0.5 and 700
+    # iterations, and the conditioned policy from the alpha-8 one (its start and its solver, teachers re-keyed).
+    *[(f"sudoku full a8 chain with beta 0.5 at alpha 0.1: a quarter of the groups, 700 iterations{judged}", "sudoku",
+       "full", "runs/a8-ft-c",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 700 --num-groups 32 "
+       "--train-betas 0.5,1,1,1 --train-beta-alphas 0.1,8,8,8 --beta-input --update-epochs 1 --num-minibatches 1 "
+       "--init-policy sudoku-full-a8 --width 64 --num-heads 4 --ff-width 128 --features "
+       f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-c",
+       "the a8-ft-b row with beta 0.5 in 1 group of 4 and 700 iterations", {} if beta is None else {"beta": beta})
+      for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    *[(f"sudoku full conditioned from the a8-b row, teacher keys found with it, at alpha {alpha:g}", "sudoku",
+       "full", "runs/cond-c",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
+       "0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+       "--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8 --warm-start --expert "
+       f"\"{SUDOKU_GIVE_UP_FROM_A8}\" --warm-start-batches 48 --warm-start-max-epochs 30 --warm-start-per-teacher "
+       f"--width 64 --num-heads 4 --ff-width 128 --features {UNCERTAIN_FEATURES} --seed 0 --threads 1 "
+       "--checkpoint-every 100 --no-progress --out runs/cond-c",
+       "the re-keyed row's recipe from the a8-b row (shipped as sudoku-full-a8 then), which is also its solver",
+       {"alpha": alpha})
+      for alpha in (0.403, 0.732, 1.79)],
 ]  # fmt: skip
 
 
