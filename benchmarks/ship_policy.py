@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,19 @@ from unmask_gym.bench import machine_description
 
 PRETRAINED = Path(__file__).parent.parent / "agents" / "pretrained"
 MANIFEST = PRETRAINED / "policies.json"
+
+
+def machine_note(command: str, alone: bool) -> str:
+    """The machine and how the run used it: the command's ``--threads`` and whether another training shared it.
+
+    Example:
+        >>> machine_note("unmask-gym train --threads 2", alone=True).endswith("threads=2, alone on the machine")
+        True
+    """
+    words = shlex.split(command)
+    threads = words[words.index("--threads") + 1] if "--threads" in words[:-1] else "1"
+    return f"{machine_description()} threads={threads}, " + (
+        "alone on the machine" if alone else "sharing the 2 cores with another training run")
 
 
 def held_out(run: Path, episodes: int = 200) -> dict:
@@ -55,6 +69,8 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="the run folder (holds policy.pt, metrics.csv, eval.json)")
     parser.add_argument("name", help="<task>-<semi_ar|full>-<tag>")
     parser.add_argument("command", help="the exact command that trained it")
+    parser.add_argument("--alone", action="store_true",
+                        help="no other training shared the machine while it ran (default: one on the other core)")
     args = parser.parse_args()
     rows = list(csv.DictReader((args.run / "metrics.csv").open()))
     seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
@@ -68,7 +84,7 @@ def main() -> None:
         "iterations": len(rows),
         "train_seconds": round(seconds + (warm_start or 0.0)),
         **({} if warm_start is None else {"warm_start_seconds": round(warm_start)}),
-        "machine": f"{machine_description()} threads=1, sharing the 2 cores with another training run",
+        "machine": machine_note(args.command, args.alone),
         "shipped_at_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                cwd=Path(__file__).parent).stdout.strip(),
         "held_out": {key: evaluation[key] for key in ("episodes", "accuracy", "accuracy_ci95", "mean_nfe")},
