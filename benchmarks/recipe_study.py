@@ -1080,6 +1080,15 @@ RUNS = [
        f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-c",
        "the a8-ft-b row with beta 0.5 in 1 group of 4 and 700 iterations", {} if beta is None else {"beta": beta})
       for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
+    *[(f"sudoku full a8 chain with beta 0.5 at alpha 0.1: sudoku-full-a8-ft's command at beta 1 alone, reading beta, "
+       f"2 threads{judged}", "sudoku", "full", "runs/a8-ft-e",
+       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --num-groups 32 "
+       "--beta-input --update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a8 --width 64 --num-heads 4 "
+       f"--ff-width 128 --features {POSITION_FEATURES} --seed 0 --threads 2 --checkpoint-every 100 --no-progress "
+       "--out runs/a8-ft-e",
+       "sudoku-full-a8-ft's command with --beta-input from the a8-b row (as a8-d, its --threads 2 twin), alone on "
+       "the machine", {} if beta is None else {"beta": beta})
+      for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
     *[(f"sudoku full conditioned from the a8-b row, teacher keys found with it, at alpha {alpha:g}", "sudoku",
        "full", "runs/cond-c",
        "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
