@@ -68,6 +68,28 @@ POSITION_FEATURES = "confidence,masked,step_frac,margin,entropy,token_mass,token
 UNCERTAIN_FEATURES = POSITION_FEATURES.replace("token_rank,", "token_rank,uncertain,")
 BAND = (9.22, 10.7, 12.4)  # where the round-24 sudoku-full-cond fell more than 2 points below the hull
 MASS_FLAGS = MASS.split(" --seed")[0]  # MASS's network and features alone, for commands with flags in between
+
+def a8_ft_link(folder: str, iterations: int, betas: str, threads: int = 1) -> str:
+    """Round 27's link after the alpha-8 policy: ``sudoku-full-a8-ft``'s command, reading beta, with ``betas``.
+
+    ``betas``: its --train-betas and --train-beta-alphas flags followed by a space, or "".
+    """
+    return (f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations {iterations} "
+            f"--num-groups 32 {betas}--beta-input --update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a8 "
+            f"--width 64 --num-heads 4 --ff-width 128 --features {POSITION_FEATURES} --seed 0 --threads {threads} "
+            f"--checkpoint-every 100 --no-progress --out runs/{folder}")
+
+
+def conditioned_link(folder: str, start: str, teachers: str) -> str:
+    """Round 27's conditioned command: round 25's ``sudoku-full-cond`` recipe from ``start``, learning ``teachers``."""
+    return ("unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
+            "--alpha-range 0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
+            f"--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy {start} --warm-start --expert \"{teachers}\" "
+            "--warm-start-batches 48 --warm-start-max-epochs 30 --warm-start-per-teacher --width 64 --num-heads 4 "
+            f"--ff-width 128 --features {UNCERTAIN_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 "
+            f"--no-progress --out runs/{folder}")
+
+
 RUNS = [
     # (row name, task, setting, run folder or shipped policy, the command that trained it (None: the shipped
     # policy's, from policies.json), what differs[, {"beta": B} or {"alpha": A}: the point it is judged at, beta 1 and
@@ -1019,21 +1041,16 @@ RUNS = [
     # Round 27: the beta-0.5 groups rewarded at a low alpha (--train-beta-alphas), where accuracy decides, so beta
     # 0.5 becomes the accurate end of the per-alpha policy instead of a slower copy of its fast one.
     *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft reading beta, beta 0.5 rewarded at alpha "
-       f"{low}{label}", "sudoku", "full", f"runs/a8-ft-beta-alpha{low}",
-       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups 16 "
-       f"--train-betas 0.5,1 --train-beta-alphas {low},8 --beta-input --init-policy sudoku-full-a8-ft --features "
-       f"{POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 "
-       f"--threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-beta-alpha{low}",
-       f"the 16-group --beta-input row with --train-beta-alphas {low},8", {} if beta is None else {"beta": beta})
-      for low in ("1", "0.1", "0.02")
-      for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
-    *[(f"sudoku full a8: 500 iterations from sudoku-full-a8-ft reading beta, beta 0.5 rewarded at alpha 0.1, 32 "
-       f"groups{label}", "sudoku", "full", "runs/a8-ft-beta-alpha0.1-g32",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups 32 "
-       "--train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input --init-policy sudoku-full-a8-ft --features "
-       f"{POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 --seed 0 "
-       "--threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-beta-alpha0.1-g32",
-       "the alpha-0.1 row with twice the groups", {} if beta is None else {"beta": beta})
+       f"{low}{'' if groups == 16 else f', {groups} groups'}{label}", "sudoku", "full", f"runs/{folder}",
+       f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 500 --num-groups "
+       f"{groups} --train-betas 0.5,1 --train-beta-alphas {low},8 --beta-input --init-policy sudoku-full-a8-ft "
+       f"--features {POSITION_FEATURES} --width 64 --num-heads 4 --ff-width 128 --update-epochs 1 --num-minibatches 1 "
+       f"--seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/{folder}", differs,
+       {} if beta is None else {"beta": beta})
+      for low, groups, folder, differs in (
+          *((low, 16, f"a8-ft-beta-alpha{low}", f"the 16-group --beta-input row with --train-beta-alphas {low},8")
+            for low in ("1", "0.1", "0.02")),
+          ("0.1", 32, "a8-ft-beta-alpha0.1-g32", "the alpha-0.1 row with twice the groups"))
       for label, beta in (("", None), (", judged at beta 0.5", 0.5))],
     # The whole Sudoku chain retrained so (shipped while it ran, then put back: see the results page): the alpha-8
     # policy from its warm start, then the 32-group one from it, each with beta 0.5 rewarded at alpha 0.1 ...
@@ -1048,22 +1065,13 @@ RUNS = [
            "--checkpoint-every 100 --no-progress --out runs/a8-b",
            "sudoku-full-a8's command with --train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input"),
           ("sudoku-full-a8-ft's command from it", "a8-ft-b",
-           "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --num-groups 32 "
-           "--train-betas 0.5,1 --train-beta-alphas 0.1,8 --beta-input --update-epochs 1 --num-minibatches 1 "
-           "--init-policy sudoku-full-a8 --width 64 --num-heads 4 --ff-width 128 --features "
-           f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-b",
+           a8_ft_link("a8-ft-b", 1000, "--train-betas 0.5,1 --train-beta-alphas 0.1,8 "),
            "sudoku-full-a8-ft's command with the same flags, from the row above (shipped as sudoku-full-a8 then)"))
       for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
     # ... and the conditioned policy again from round 27's sudoku-full-a8-ft (its start and teacher), with round 25's
     # teacher keys and with the keys re-found for the new teacher, judged where either is lowest.
     *[(f"sudoku full conditioned from round 27's sudoku-full-a8-ft, {label}, at alpha {alpha:g}", "sudoku", "full",
-       f"runs/{folder}",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
-       "0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
-       f"--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8-ft --warm-start --expert \"{teachers}\" "
-       "--warm-start-batches 48 --warm-start-max-epochs 30 --warm-start-per-teacher --width 64 --num-heads 4 "
-       f"--ff-width 128 --features {UNCERTAIN_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress "
-       f"--out runs/{folder}", differs, {"alpha": alpha})
+       f"runs/{folder}", conditioned_link(folder, "sudoku-full-a8-ft", teachers), differs, {"alpha": alpha})
       for label, folder, teachers, differs in (
           ("round 25's teacher keys", "cond-b", SUDOKU_GIVE_UP_BANDS,
            "round 25's shipped command, from the a8-ft-b row (shipped as sudoku-full-a8-ft then)"),
@@ -1074,29 +1082,17 @@ RUNS = [
     # iterations, and the conditioned policy from the alpha-8 one (its start and its solver, teachers re-keyed).
     *[(f"sudoku full a8 chain with beta 0.5 at alpha 0.1: a quarter of the groups, 700 iterations{judged}", "sudoku",
        "full", "runs/a8-ft-c",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 700 --num-groups 32 "
-       "--train-betas 0.5,1,1,1 --train-beta-alphas 0.1,8,8,8 --beta-input --update-epochs 1 --num-minibatches 1 "
-       "--init-policy sudoku-full-a8 --width 64 --num-heads 4 --ff-width 128 --features "
-       f"{POSITION_FEATURES} --seed 0 --threads 1 --checkpoint-every 100 --no-progress --out runs/a8-ft-c",
+       a8_ft_link("a8-ft-c", 700, "--train-betas 0.5,1,1,1 --train-beta-alphas 0.1,8,8,8 "),
        "the a8-ft-b row with beta 0.5 in 1 group of 4 and 700 iterations", {} if beta is None else {"beta": beta})
       for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
     *[(f"sudoku full a8 chain with beta 0.5 at alpha 0.1: sudoku-full-a8-ft's command at beta 1 alone, reading beta, "
        f"2 threads{judged}", "sudoku", "full", "runs/a8-ft-e",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations 1000 --num-groups 32 "
-       "--beta-input --update-epochs 1 --num-minibatches 1 --init-policy sudoku-full-a8 --width 64 --num-heads 4 "
-       f"--ff-width 128 --features {POSITION_FEATURES} --seed 0 --threads 2 --checkpoint-every 100 --no-progress "
-       "--out runs/a8-ft-e",
+       a8_ft_link("a8-ft-e", 1000, "", threads=2),
        "sudoku-full-a8-ft's command with --beta-input from the a8-b row (as a8-d, its --threads 2 twin), alone on "
        "the machine", {} if beta is None else {"beta": beta})
       for judged, beta in (("", None), (", judged at beta 0.5", 0.5))],
     *[(f"sudoku full conditioned from the a8-b row, teacher keys found with it, at alpha {alpha:g}", "sudoku",
-       "full", "runs/cond-c",
-       "unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 --alpha-range "
-       "0.05,64 --iterations 500 --update-epochs 1 --num-minibatches 1 --alpha-scaled-advantages "
-       "--alpha-scale-power 0.5 --kl-coef 0.1 --init-policy sudoku-full-a8 --warm-start --expert "
-       f"\"{SUDOKU_GIVE_UP_FROM_A8}\" --warm-start-batches 48 --warm-start-max-epochs 30 --warm-start-per-teacher "
-       f"--width 64 --num-heads 4 --ff-width 128 --features {UNCERTAIN_FEATURES} --seed 0 --threads 1 "
-       "--checkpoint-every 100 --no-progress --out runs/cond-c",
+       "full", "runs/cond-c", conditioned_link("cond-c", "sudoku-full-a8", SUDOKU_GIVE_UP_FROM_A8),
        "the re-keyed row's recipe from the a8-b row (shipped as sudoku-full-a8 then), which is also its solver",
        {"alpha": alpha})
       for alpha in (0.403, 0.732, 1.79)],
