@@ -112,6 +112,10 @@ class GRPOConfig:
     """One alpha per ``train_betas`` entry: that beta's groups are rewarded at it instead of ``alpha``, so a policy
     that reads its beta (``beta_input``) can serve another trade-off there, e.g. the accurate end at beta 0.5, where
     ``alpha``'s reward would buy speed with coin-flip commits. A one-alpha policy only; (): every group at ``alpha``."""
+    train_only_beta: bool = False
+    """Train only the weights that read beta (``beta_input``: its column of the first condition layer): at beta 1 that
+    column reads log2 1 = 0, so the policy there stays exactly the one it started from (``init_policy``), bit for bit,
+    while the ``train_betas`` (all below 1) learn how to act at their beta."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -195,12 +199,18 @@ class GRPOConfig:
             self.train_beta_alphas = tuple(float(alpha) for alpha in self.train_beta_alphas)
         except (TypeError, ValueError):
             raise ValueError(f"train_beta_alphas must be numbers > 0, got {self.train_beta_alphas!r}") from None
+        # With one beta, alpha says it; unless beta 1 is frozen, where alpha is what the policy was trained for.
         if self.train_beta_alphas and (len(self.train_beta_alphas) != len(self.train_betas)
-                                       or len(set(self.train_betas)) < 2
+                                       or (len(set(self.train_betas)) < 2 and not self.train_only_beta)
                                        or not all(alpha > 0 for alpha in self.train_beta_alphas)):  # fmt: skip
             raise ValueError(f"train_beta_alphas must give one alpha > 0 per entry of train_betas, which needs two "
-                             f"betas or more (with one, alpha says it); got train_betas={self.train_betas}, "
-                             f"train_beta_alphas={self.train_beta_alphas!r}")  # fmt: skip
+                             f"betas or more (with one, alpha says it) unless train_only_beta; got "
+                             f"train_betas={self.train_betas}, train_beta_alphas={self.train_beta_alphas!r}")  # fmt: skip
+        if self.train_only_beta and (1.0 in self.train_betas or self.warm_start):
+            raise ValueError(f"train_only_beta trains how a policy acts below beta 1 and leaves it as it is at beta 1: "
+                             f"it needs train_betas below 1 (a beta-1 group teaches that column nothing) and no "
+                             f"warm_start (which trains every weight); got train_betas={self.train_betas}, "
+                             f"warm_start={self.warm_start}")  # fmt: skip
         if self.num_minibatches > self.num_envs:  # every episode stores >= 1 step: S >= num_envs, never less
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the {self.num_envs} rollouts of an "
                              f"iteration (num_groups x group_size), the fewest steps it can store; an empty "
@@ -352,6 +362,25 @@ def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tenso
     return -weighted_mean(surrogate, weights)
 
 
+def freeze_all_but_beta(policy: UnmaskingPolicy) -> torch.nn.Parameter:
+    """Leaves only the column of ``policy``'s beta input trainable (``train_only_beta``); returns the weight holding it.
+
+    Every other parameter stops requiring gradients, and a hook zeroes the gradient of that weight's other columns.
+    """
+    config = policy.config
+    if config.architecture == "plain":  # one embedding reads the features, then the conditions
+        weight, columns = policy.embed.weight, config.input_columns + config.condition_columns
+    else:
+        weight, columns = policy.condition_embed[0].weight, config.condition_columns
+    for parameter in policy.parameters():
+        parameter.requires_grad_(False)
+    weight.requires_grad_(True)
+    mask = torch.zeros_like(weight)
+    mask[:, columns.index("beta")] = 1.0
+    weight.register_hook(lambda grad: grad * mask)
+    return weight
+
+
 class GRPOTrainer:
     """Holds the env(s), the policy, the optimiser and the generators of one run; ``run()`` yields metrics.
 
@@ -406,13 +435,21 @@ class GRPOTrainer:
                              f"alpha: it needs a one-alpha policy that reads its beta (beta_input=True, no "
                              f"alpha_range) and a named reward; got beta_input={policy_config.beta_input}, "
                              f"alpha_range={policy_config.alpha_range}, reward={config.reward!r}")  # fmt: skip
+        if config.train_only_beta and not policy_config.beta_input:
+            raise ValueError("train_only_beta trains the weights that read beta: the policy needs beta_input=True")
         self.policy = UnmaskingPolicy(policy_config)
         if config.init_policy is not None:
             initialise_from(self.policy, config.init_policy)
         self.policy.to(self.env.device)
+        trainable = freeze_all_but_beta(self.policy) if config.train_only_beta else None  # before DDP sees them
         self.model = self.distributed.wrap(self.policy)  # DDP under torchrun (gradients averaged), else the policy
-        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
-                                           weight_decay=config.weight_decay)  # fmt: skip
+        if trainable is not None:
+            # No weight decay: AdamW's decay would shrink the frozen columns of the same matrix. Their gradients are
+            # masked to 0, so their Adam moments stay 0 and so do their updates, exactly.
+            self.optimizer = torch.optim.AdamW([trainable], lr=config.learning_rate, weight_decay=0.0)
+        else:
+            self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
+                                               weight_decay=config.weight_decay)  # fmt: skip
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._cosine)
         self.rollout_generator = torch.Generator(device=self.env.device)
         self.shuffle_generator = torch.Generator()

@@ -99,7 +99,8 @@ class PolicyConfig:
     """Whether the network reads the beta its commit probabilities are scaled by (log2 beta, a condition like alpha):
     trained at several (``GRPOConfig.train_betas``), it can act differently at each, e.g. offer only the positions
     that are safe to commit in any subset when beta < 1 makes every commit a coin flip. ``LearnedPolicy.beta`` is
-    its input at evaluation."""
+    its input at evaluation. Training draws betas in (0, 1] only, so a beta above 1 reads as 1 (log2 min(beta, 1)):
+    there the network acts as at beta 1 and the knob alone scales its commits, never an extrapolated input."""
     seed: int = 0
     """Seed of the parameter initialisation (drawn from a private generator: the global RNG is untouched)."""
 
@@ -268,7 +269,7 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig, alpha: tor
     """What the network reads from an observation: ``features`` (N, L, F) and ``condition`` (N, L, C).
 
     ``condition`` is (mask flag, step fraction) per position, the adaLN conditioning, plus the coded alpha for a
-    conditioned policy (``alpha``: one number or one per row, required then) and log2 ``beta`` with
+    conditioned policy (``alpha``: one number or one per row, required then) and log2 min(``beta``, 1) with
     ``beta_input`` (one number or one per row; None: 1). With ``token_equality`` the
     features' last column is each position's token id (the network compares it, it does not embed it). Rollouts
     store these two tensors, so a policy update never needs the dLLM again.
@@ -306,7 +307,7 @@ def policy_inputs(obs: dict[str, torch.Tensor], config: PolicyConfig, alpha: tor
         conditions.append(config.alpha_code(alpha).expand(masked.shape))
     if config.beta_input:
         beta = torch.as_tensor(1.0 if beta is None else beta, device=masked.device).float().reshape(-1, 1)
-        conditions.append(beta.log2().expand(masked.shape))
+        conditions.append(beta.clamp(max=1.0).log2().expand(masked.shape))  # betas > 1 are never trained
     return torch.cat(columns, dim=-1), torch.stack(conditions, dim=-1)  # (N, L, F), (N, L, C)
 
 

@@ -167,12 +167,19 @@ def command_flags(command: str) -> dict[str, str]:
             for i, word in enumerate(words) if word.startswith("--")}  # fmt: skip
 
 
+def stage_commands(entry: dict) -> list[str]:
+    """A shipped policy's training commands in order: the runs it continues (``after``), then its own."""
+    return [stage["command"] for stage in entry.get("after", [])] + [entry["command"]]
+
+
 def prerequisites(manifest: dict, name: str) -> list[str]:
-    """The shipped policies a policy's command starts from (``--init-policy``) or imitates (``--expert``)."""
-    flags = command_flags(manifest[name]["command"])
-    specs = [flags["--init-policy"]] if "--init-policy" in flags else []
-    if "--expert" in flags:
-        specs += expert_specs(flags["--expert"])
+    """The shipped policies a policy's commands start from (``--init-policy``) or imitate (``--expert``)."""
+    specs = []
+    for command in stage_commands(manifest[name]):
+        flags = command_flags(command)
+        specs += [flags["--init-policy"]] if "--init-policy" in flags else []
+        if "--expert" in flags:
+            specs += expert_specs(flags["--expert"])
     return [spec for spec in dict.fromkeys(specs) if spec in manifest]
 
 
@@ -196,6 +203,9 @@ RECIPE_FLAGS = {
     f"power {v}", "--alpha-curriculum": lambda v: f"alpha "
     f"curriculum {v}", "--normalize-std": lambda v: "std-normalised advantages",
     "--min-learning-rate-ratio": lambda v: "constant learning rate" if float(v) == 1 else f"cosine to {v}x",
+    "--train-betas": lambda v: f"groups at beta {v.replace(',', ', ')}", "--train-beta-alphas": lambda v: f"rewarded "
+    f"at alpha {v.replace(',', ', ')}", "--train-only-beta": lambda v: "only the weights that read beta",
+    "--learning-rate": lambda v: f"learning rate {v}",
 }  # fmt: skip
 """What a shipped command changes from the trainer's defaults, in words (the flags the recipe study varied)."""
 
@@ -206,9 +216,15 @@ def recipe_markdown(manifest: dict) -> str:
     for name, entry in manifest.items():
         flags = command_flags(entry["command"])
         alpha = flags.get("--alpha-range", flags["--alpha"]).replace(",", " to ")
-        parts = [describe(flags[flag]) for flag, describe in RECIPE_FLAGS.items()
-                 if flag in flags and not (flag == "--expert" and "--warm-start" not in flags)]  # fmt: skip
-        lines.append(f"| `{name}` | {alpha} | {'; '.join(parts) or 'the defaults'} | {entry['iterations']} |")
+        recipes = []
+        for i, command in enumerate(stage_commands(entry)):
+            flags = command_flags(command)
+            parts = [describe(flags[flag]) for flag, describe in RECIPE_FLAGS.items() if flag in flags
+                     and not (flag == "--expert" and "--warm-start" not in flags)
+                     and not (flag == "--init-policy" and i > 0)]  # a later run starts where the one before ended
+            recipe = "; ".join(parts) or "the defaults"
+            recipes.append(recipe if i == 0 else f"then {flags['--iterations']} iterations with {recipe}")
+        lines.append(f"| `{name}` | {alpha} | {'; '.join(recipes)} | {entry['iterations']} |")
     return "\n".join(lines)
 
 

@@ -8,6 +8,15 @@ imitation warm start (from its last checkpoint), the machine,
 and its held-out evaluation measured now, with the installed code (200 distinct prompts, seed 0, beta 1, as the
 trainer's ``eval.json``; for a conditioned policy at its default alpha and along its alpha sweep), so that a run
 evaluated by older code never ships a stale number.
+
+A policy trained in several runs, each starting where the one before ended (``--init-policy`` naming the previous
+run's ``--out``), names the earlier ones with ``--after RUN COMMAND``, in order:
+
+    python benchmarks/ship_policy.py runs/b sudoku-full-a8 "unmask-gym train ... --init-policy runs/a --out runs/b" \
+        --after runs/a "unmask-gym train ... --out runs/a"
+
+Its entry's ``command`` is then the last run's, ``after`` lists the earlier runs (command, iterations, seconds),
+and ``iterations`` and ``train_seconds`` count them all.
 """
 
 from __future__ import annotations
@@ -39,6 +48,37 @@ def machine_note(command: str, alone: bool) -> str:
         "alone on the machine" if alone else "sharing the 2 cores with another training run")
 
 
+def stage(run: Path, command: str) -> dict:
+    """One training run of a policy: its command, RL iterations and seconds (rollouts, updates and warm start)."""
+    from unmask_gym.agents.loading import warm_start_seconds
+
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
+    warm_start = warm_start_seconds(run)
+    return {"command": command, "iterations": len(rows), "train_seconds": round(seconds + (warm_start or 0.0)),
+            **({} if warm_start is None else {"warm_start_seconds": round(warm_start)})}
+
+
+def check_chain(commands: list[str]) -> None:
+    """Each command after the first starts from the run the one before wrote (its ``--init-policy`` is that ``--out``).
+
+    Example:
+        >>> check_chain(["train --out runs/a", "train --init-policy runs/a --out runs/b"])
+        >>> check_chain(["train --out runs/a", "train --init-policy runs/x --out runs/b"])
+        Traceback (most recent call last):
+        ...
+        ValueError: run 2 must start from runs/a, where run 1 ends (--init-policy runs/a); it starts from runs/x
+    """
+    def flag(command: str, name: str) -> str | None:
+        words = shlex.split(command)
+        return words[words.index(name) + 1] if name in words[:-1] else None
+
+    for i, (before, after) in enumerate(zip(commands, commands[1:], strict=False), start=1):
+        if flag(after, "--init-policy") != flag(before, "--out"):
+            raise ValueError(f"run {i + 1} must start from {flag(before, '--out')}, where run {i} ends "
+                             f"(--init-policy {flag(before, '--out')}); it starts from {flag(after, '--init-policy')}")
+
+
 def held_out(run: Path, episodes: int = 200) -> dict:
     """The run's policy on ``episodes`` distinct held-out prompts (seed 0, beta 1), as ``unmask-gym train`` writes.
 
@@ -62,28 +102,29 @@ def held_out(run: Path, episodes: int = 200) -> dict:
 
 
 def main() -> None:
-    """Ships one run."""
-    from unmask_gym.agents.loading import warm_start_seconds
-
+    """Ships one run (and the runs it continues)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the run folder (holds policy.pt, metrics.csv, eval.json)")
     parser.add_argument("name", help="<task>-<semi_ar|full>-<tag>")
     parser.add_argument("command", help="the exact command that trained it")
     parser.add_argument("--alone", action="store_true",
                         help="no other training shared the machine while it ran (default: one on the other core)")
+    parser.add_argument("--after", nargs=2, action="append", default=[], metavar=("RUN", "COMMAND"),
+                        help="an earlier run the policy continues, in order (repeat for each)")
     args = parser.parse_args()
-    rows = list(csv.DictReader((args.run / "metrics.csv").open()))
-    seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
-    warm_start = warm_start_seconds(args.run)
+    check_chain([command for _, command in args.after] + [args.command])
+    stages = [stage(Path(run), command) for run, command in args.after] + [stage(args.run, args.command)]
     evaluation = held_out(args.run)
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.run / "policy.pt", PRETRAINED / f"{args.name}.pt")
     manifest = json.loads(MANIFEST.read_text()) if MANIFEST.exists() else {}
+    warm_start = [s["warm_start_seconds"] for s in stages if "warm_start_seconds" in s]
     manifest[args.name] = {
         "command": args.command,
-        "iterations": len(rows),
-        "train_seconds": round(seconds + (warm_start or 0.0)),
-        **({} if warm_start is None else {"warm_start_seconds": round(warm_start)}),
+        **({"after": stages[:-1]} if args.after else {}),
+        "iterations": sum(s["iterations"] for s in stages),
+        "train_seconds": sum(s["train_seconds"] for s in stages),
+        **({"warm_start_seconds": sum(warm_start)} if warm_start else {}),
         "machine": machine_note(args.command, args.alone),
         "shipped_at_commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                cwd=Path(__file__).parent).stdout.strip(),

@@ -57,8 +57,16 @@ def test_every_shipped_policy_records_the_command_that_trained_it():
         # The command is the trainer's own flags and nothing else (no shell redirection): it parses as is.
         parser = argparse.ArgumentParser(exit_on_error=False)
         add_train_arguments(parser)
-        args = parser.parse_args(shlex.split(entry["command"])[2:])
-        assert args.task == task and str(args.out).startswith("runs/"), entry["command"]
+        runs = [parser.parse_args(shlex.split(stage["command"])[2:]) for stage in entry.get("after", [])]
+        runs.append(parser.parse_args(shlex.split(entry["command"])[2:]))
+        for args in runs:
+            assert args.task == task and str(args.out).startswith("runs/"), entry["command"]
+        # A policy trained in several runs: each starts where the one before ended, and the totals count them all.
+        for before, after in zip(runs, runs[1:], strict=False):
+            assert after.init_policy == str(before.out), entry["command"]
+        if "after" in entry:
+            assert entry["train_seconds"] > sum(stage["train_seconds"] for stage in entry["after"])
+            assert entry["iterations"] == sum(stage["iterations"] for stage in entry["after"]) + runs[-1].iterations
 
 
 def test_a_loaded_policy_plays_the_single_numpy_env():

@@ -145,6 +145,8 @@ def test_a_beta_input_network_reads_each_rows_beta_in_training_and_its_knob_at_e
     low, one = (LearnedPolicy(network, beta=beta).logits(obs) for beta in (0.25, 1.0))
     assert not torch.allclose(low, one)
     torch.testing.assert_close(one, network.logits(obs))  # None is beta 1
+    for above in (2.0, 4.0):  # never trained (train_betas lie in (0, 1]): read as 1, not extrapolated
+        assert torch.equal(LearnedPolicy(network, beta=above).logits(obs), one)
     # Started from a network without it, the beta column is 0: the same policy at every beta, until trained.
     plain = randomized_policy(dataclasses.replace(trainer.policy.config, beta_input=False))
     path = save_checkpoint(tmp_path / "plain.pt", plain, {"task": "counting"})
@@ -194,3 +196,79 @@ def test_train_beta_alphas_need_a_one_alpha_policy_that_reads_its_beta(policy):
                         train_beta_alphas=(0.5, 2.0))  # fmt: skip
     with pytest.raises(ValueError, match=re.escape("it needs a one-alpha policy that reads its beta")):
         GRPOTrainer(config, policy, task=CountingTask(6), model=FakeDiffusionLM())
+
+
+@pytest.mark.parametrize("architecture", ["adaln", "plain"])
+def test_train_only_beta_changes_the_policy_below_beta_one_and_not_at_it(tmp_path, architecture):
+    import dataclasses
+
+    from test_agents_policy import randomized_policy
+
+    from unmask_gym.agents import save_checkpoint
+
+    aware = dataclasses.replace(SMALL, beta_input=True, architecture=architecture)
+    blind = dataclasses.replace(small_trainer(iterations=0).policy.config, architecture=architecture)
+    source = randomized_policy(blind)  # a trained-looking policy that does not read beta
+    path = save_checkpoint(tmp_path / "source.pt", source, {"task": "counting"})
+    config = GRPOConfig(iterations=4, num_groups=4, group_size=3, block_length=None, device="cpu", alpha=4.0,
+                        train_betas=(0.25,), train_beta_alphas=(0.5,), train_only_beta=True, learning_rate=0.05,
+                        init_policy=str(path))  # fmt: skip
+    trainer = GRPOTrainer(config, aware, task=CountingTask(6), model=FakeDiffusionLM())
+    start = {name: value.clone() for name, value in trainer.policy.state_dict().items()}
+    metrics = list(trainer.run())
+    assert any(m["skipped_update"] == 0.0 for m in metrics)  # some steps were taken
+    columns = aware.input_columns + aware.condition_columns if architecture == "plain" else aware.condition_columns
+    weight_name = "embed.weight" if architecture == "plain" else "condition_embed.0.weight"
+    beta = list(columns).index("beta")
+    for name, value in trainer.policy.state_dict().items():
+        if name == weight_name:
+            assert torch.equal(torch.cat([value[:, :beta], value[:, beta + 1:]], 1),
+                               torch.cat([start[name][:, :beta], start[name][:, beta + 1:]], 1))  # fmt: skip
+            assert not torch.equal(value[:, beta], start[name][:, beta])  # the beta column learned
+        else:
+            assert torch.equal(value, start[name]), name  # bit for bit, weight decay included
+    obs = trainer.env.reset(seed=1)[0]
+    assert torch.equal(trainer.policy.logits(obs, beta=1.0), source.logits(obs))  # beta 1: the source exactly
+    assert not torch.allclose(trainer.policy.logits(obs, beta=0.25), source.logits(obs))
+
+
+def test_train_only_beta_resumes_from_a_checkpoint(tmp_path):
+    import dataclasses
+
+    from test_agents_policy import randomized_policy
+
+    from unmask_gym.agents import save_checkpoint
+
+    source = randomized_policy(small_trainer(iterations=0).policy.config)
+    path = save_checkpoint(tmp_path / "source.pt", source, {"task": "counting"})
+    settings = {"num_groups": 4, "group_size": 3, "block_length": None, "device": "cpu", "train_betas": (0.5,),
+                "train_only_beta": True, "init_policy": str(path), "checkpoint_every": 2}
+    aware = dataclasses.replace(SMALL, beta_input=True)
+    whole = GRPOTrainer(GRPOConfig(iterations=4, **settings), aware, task=CountingTask(6), model=FakeDiffusionLM())
+    list(whole.run())
+    half = GRPOTrainer(GRPOConfig(iterations=4, out=str(tmp_path / "run"), **settings), aware, task=CountingTask(6),
+                       model=FakeDiffusionLM())  # fmt: skip
+    for metrics in half.run():
+        if metrics["iteration"] == 2:
+            break
+    resumed = GRPOTrainer.resume(tmp_path / "run", task=CountingTask(6), model=FakeDiffusionLM())
+    list(resumed.run())
+    for a, b in zip(whole.policy.parameters(), resumed.policy.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"train_betas": (0.5, 1.0)}, "it needs train_betas below 1"),
+    ({"train_betas": (0.5,), "warm_start": True}, "no warm_start"),
+])  # fmt: skip
+def test_train_only_beta_refuses_beta_one_and_a_warm_start(settings, message):
+    with pytest.raises(ValueError, match=message):
+        GRPOConfig(train_only_beta=True, **settings)
+
+
+def test_train_only_beta_needs_a_network_that_reads_beta_and_allows_one_beta_its_own_alpha():
+    with pytest.raises(ValueError, match="the policy needs beta_input=True"):
+        small_trainer(train_betas=(0.5,), train_only_beta=True)
+    assert GRPOConfig(train_betas=(0.5,), train_beta_alphas=(0.1,), train_only_beta=True).train_beta_alphas == (0.1,)
+    with pytest.raises(ValueError, match="unless train_only_beta"):
+        GRPOConfig(train_betas=(0.5,), train_beta_alphas=(0.1,))

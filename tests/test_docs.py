@@ -207,3 +207,12 @@ def test_the_recipes_table_reads_what_each_command_changes_from_the_defaults():
     # Steering names an expert too, but it is no warm start.
     assert rows[1] == "| `x-full-a4` | 4 | starts from `x-full-a2`; constant learning rate | 80 |"
     assert rows[2] == "| `x-full-a2` | 2 | the defaults | 10 |"
+    # A policy trained in two runs: the second starts where the first ended, so its --init-policy goes unsaid.
+    first = "unmask-gym train --task x --alpha 8 --init-policy x-full-a2 --out a"
+    manifest = {"x-full-a8": {"iterations": 30, "after": [{"command": first}],
+                              "command": "unmask-gym train --task x --alpha 8 --iterations 20 --train-betas 0.5 "
+                                         "--train-beta-alphas 0.1 --train-only-beta --init-policy a --out b"}}
+    assert compare.recipe_markdown(manifest).splitlines()[2] == (
+        "| `x-full-a8` | 8 | starts from `x-full-a2`; then 20 iterations with groups at beta 0.5; rewarded at alpha "
+        "0.1; only the weights that read beta | 30 |")  # fmt: skip
+    assert compare.prerequisites({**manifest, "x-full-a2": {}}, "x-full-a8") == ["x-full-a2"]  # the first run's too
