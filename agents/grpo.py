@@ -204,8 +204,8 @@ class GRPOConfig:
                                        or (len(set(self.train_betas)) < 2 and not self.train_only_beta)
                                        or not all(alpha > 0 for alpha in self.train_beta_alphas)):  # fmt: skip
             raise ValueError(f"train_beta_alphas must give one alpha > 0 per entry of train_betas, which needs two "
-                             f"betas or more (with one, alpha says it) unless train_only_beta; got "
-                             f"train_betas={self.train_betas}, train_beta_alphas={self.train_beta_alphas!r}")  # fmt: skip
+                             f"betas or more (with one, alpha says it) unless train_only_beta; got train_betas="
+                             f"{self.train_betas}, train_beta_alphas={self.train_beta_alphas!r}")  # fmt: skip
         if self.train_only_beta and (1.0 in self.train_betas or self.warm_start):
             raise ValueError(f"train_only_beta trains how a policy acts below beta 1 and leaves it as it is at beta 1: "
                              f"it needs train_betas below 1 (a beta-1 group teaches that column nothing) and no "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import shlex
 import shutil
@@ -73,7 +74,7 @@ def check_chain(commands: list[str]) -> None:
         words = shlex.split(command)
         return words[words.index(name) + 1] if name in words[:-1] else None
 
-    for i, (before, after) in enumerate(zip(commands, commands[1:], strict=False), start=1):
+    for i, (before, after) in enumerate(itertools.pairwise(commands), start=1):
         if flag(after, "--init-policy") != flag(before, "--out"):
             raise ValueError(f"run {i + 1} must start from {flag(before, '--out')}, where run {i} ends "
                              f"(--init-policy {flag(before, '--out')}); it starts from {flag(after, '--init-policy')}")

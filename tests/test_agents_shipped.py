@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import re
 import shlex
 
@@ -62,7 +63,7 @@ def test_every_shipped_policy_records_the_command_that_trained_it():
         for args in runs:
             assert args.task == task and str(args.out).startswith("runs/"), entry["command"]
         # A policy trained in several runs: each starts where the one before ended, and the totals count them all.
-        for before, after in zip(runs, runs[1:], strict=False):
+        for before, after in itertools.pairwise(runs):
             assert after.init_policy == str(before.out), entry["command"]
         if "after" in entry:
             assert entry["train_seconds"] > sum(stage["train_seconds"] for stage in entry["after"])
