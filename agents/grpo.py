@@ -113,9 +113,9 @@ class GRPOConfig:
     that reads its beta (``beta_input``) can serve another trade-off there, e.g. the accurate end at beta 0.5, where
     ``alpha``'s reward would buy speed with coin-flip commits. A one-alpha policy only; (): every group at ``alpha``."""
     train_only_beta: bool = False
-    """Train only the weights that read beta (``beta_input``: its column of the first condition layer): at beta 1 that
-    column reads log2 1 = 0, so the policy there stays exactly the one it started from (``init_policy``), bit for bit,
-    while the ``train_betas`` (all below 1) learn how to act at their beta."""
+    """Train only the weights that read beta (``beta_input``: its column of the first condition layer, and the
+    ``beta_head``): at beta 1 both are multiplied by log2 1 = 0, so the policy there stays exactly the one it started
+    from (``init_policy``), bit for bit, while the ``train_betas`` (all below 1) learn how to act at their beta."""
     length_normalized: bool = True
     """Each episode weighs 1 in the loss (its steps 1 / NFE each); False: every stored step weighs 1, so an episode
     counts as the sum of its steps' log-probabilities (REINFORCE's and Dr. GRPO's form)."""
@@ -362,10 +362,11 @@ def clipped_surrogate_loss(new_log_prob: torch.Tensor, old_log_prob: torch.Tenso
     return -weighted_mean(surrogate, weights)
 
 
-def freeze_all_but_beta(policy: UnmaskingPolicy) -> torch.nn.Parameter:
-    """Leaves only the column of ``policy``'s beta input trainable (``train_only_beta``); returns the weight holding it.
+def freeze_all_but_beta(policy: UnmaskingPolicy) -> list[torch.nn.Parameter]:
+    """Leaves only what acts below beta 1 trainable (``train_only_beta``): the beta input's column and the beta head.
 
-    Every other parameter stops requiring gradients, and a hook zeroes the gradient of that weight's other columns.
+    Every other parameter stops requiring gradients, and a hook zeroes the gradient of the other columns of the
+    weight that holds the beta column. Returns the trainable parameters.
     """
     config = policy.config
     if config.architecture == "plain":  # one embedding reads the features, then the conditions
@@ -378,7 +379,10 @@ def freeze_all_but_beta(policy: UnmaskingPolicy) -> torch.nn.Parameter:
     mask = torch.zeros_like(weight)
     mask[:, columns.index("beta")] = 1.0
     weight.register_hook(lambda grad: grad * mask)
-    return weight
+    head = [] if policy.beta_head is None else list(policy.beta_head.parameters())
+    for parameter in head:
+        parameter.requires_grad_(True)
+    return [weight, *head]
 
 
 class GRPOTrainer:
@@ -446,7 +450,7 @@ class GRPOTrainer:
         if trainable is not None:
             # No weight decay: AdamW's decay would shrink the frozen columns of the same matrix. Their gradients are
             # masked to 0, so their Adam moments stay 0 and so do their updates, exactly.
-            self.optimizer = torch.optim.AdamW([trainable], lr=config.learning_rate, weight_decay=0.0)
+            self.optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
         else:
             self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=config.learning_rate,
                                                weight_decay=config.weight_decay)  # fmt: skip

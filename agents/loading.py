@@ -155,8 +155,9 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     and end tokens where the features read them), except for new inputs that start with zero weight, so ``network``
     first acts as the trained policy and learns from there what they should change: one-number features
     (``SCALAR_FEATURES``) the source does not read, alpha, for a conditioned ``network`` started from a policy
-    trained for one alpha, and beta (``beta_input``). A source's beta the network does not read is dropped: its
-    column holds log2 1 = 0 at beta 1, so the network starts as the source acts at beta 1 (the default). Everything
+    trained for one alpha, and beta (``beta_input``, and a ``beta_head``, which starts at 0). A source's beta the
+    network does not read is dropped (its beta head too): its column holds log2 1 = 0 at beta 1, so the network
+    starts as the source acts at beta 1 (the default). Everything
     else that differs (commit noise, temperatures, the alpha range) is the new run's.
 
     Raises:
@@ -186,6 +187,11 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
                                                 network.config.input_columns)  # fmt: skip
         state["condition_embed.0.weight"] = matched_columns(state["condition_embed.0.weight"],
                                                             source.condition_columns, network.config.condition_columns)
+    own = network.state_dict()
+    for key in [key for key in own if key.startswith("beta_head.") and key not in state]:
+        state[key] = own[key]  # a new beta head starts at 0: the network acts as the source at every beta
+    for key in [key for key in state if key.startswith("beta_head.") and key not in own]:
+        del state[key]  # gone with the beta input it read: exact at beta 1
     with torch.no_grad():
         network.load_state_dict(state)
     return network

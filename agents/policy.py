@@ -101,6 +101,10 @@ class PolicyConfig:
     that are safe to commit in any subset when beta < 1 makes every commit a coin flip. ``LearnedPolicy.beta`` is
     its input at evaluation. Training draws betas in (0, 1] only, so a beta above 1 reads as 1 (log2 min(beta, 1)):
     there the network acts as at beta 1 and the knob alone scales its commits, never an extrapolated input."""
+    beta_head: bool = False
+    """With ``beta_input``: a second head, 0 at the start, whose logit times log2 min(beta, 1) is added to each
+    position's commit logit. Below beta 1 it corrects each position from everything the network has read, where the
+    beta column of the conditioning can only move all of them through the adaLN; at beta 1 it adds exactly 0."""
     seed: int = 0
     """Seed of the parameter initialisation (drawn from a private generator: the global RNG is untouched)."""
 
@@ -126,6 +130,8 @@ class PolicyConfig:
             raise ValueError(f"architecture must be 'adaln' or 'plain', got {self.architecture!r}")
         if self.width % (2 * self.num_heads):
             raise ValueError(f"width={self.width} must be a multiple of 2 * num_heads={2 * self.num_heads} (RoPE)")
+        if self.beta_head and not self.beta_input:
+            raise ValueError("beta_head corrects the logits by the beta the network reads: it needs beta_input=True")
         for name in ("tau_train", "tau_eval"):
             value = getattr(self, name)
             if value is not None and not value > 0:
@@ -431,6 +437,10 @@ class UnmaskingPolicy(nn.Module):
             # N(0, 1) init, at the embedded features' scale: Adam moves a weight by about the learning rate per step,
             # far too slowly to grow GPT-2's 0.02 into a signal in a few hundred updates.
             self.position_embed = nn.Embedding(config.num_positions, config.width) if config.position else None
+            self.beta_head = nn.Linear(config.width, 1) if config.beta_head else None
+        if self.beta_head is not None:  # starts without effect at any beta
+            nn.init.zeros_(self.beta_head.weight)
+            nn.init.zeros_(self.beta_head.bias)
         if config.architecture == "adaln":
             nn.init.zeros_(self.modulation_out[1].weight)
             nn.init.zeros_(self.modulation_out[1].bias)
@@ -441,7 +451,11 @@ class UnmaskingPolicy(nn.Module):
 
     def forward(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """Logits (N, L) of committing each position."""
-        return self.head(self.hidden(features, condition)).squeeze(-1)
+        hidden = self.hidden(features, condition)
+        logits = self.head(hidden).squeeze(-1)
+        if self.beta_head is not None:  # the last condition is log2 min(beta, 1): 0 at beta 1, where it adds 0
+            logits = logits + condition[..., -1] * self.beta_head(hidden).squeeze(-1)
+        return logits
 
     def hidden(self, features: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
         """(N, L, d): each position's representation before the head (PPO's value head reads it too)."""

@@ -31,7 +31,7 @@ ALGORITHMS = ("grpo", "ppo")
 """The trainers ``--algo`` picks from."""
 
 POLICY_FLAGS = ("features", "width", "num_heads", "ff_width", "architecture", "init_bias", "commit_noise",
-                "tau_train", "tau_eval", "alpha_range", "beta_input")  # fmt: skip
+                "tau_train", "tau_eval", "alpha_range", "beta_input", "beta_head")  # fmt: skip
 """The ``PolicyConfig`` fields exposed as flags (the others are derived from the env or the seed)."""
 
 

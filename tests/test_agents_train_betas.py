@@ -198,15 +198,15 @@ def test_train_beta_alphas_need_a_one_alpha_policy_that_reads_its_beta(policy):
         GRPOTrainer(config, policy, task=CountingTask(6), model=FakeDiffusionLM())
 
 
-@pytest.mark.parametrize("architecture", ["adaln", "plain"])
-def test_train_only_beta_changes_the_policy_below_beta_one_and_not_at_it(tmp_path, architecture):
+@pytest.mark.parametrize(("architecture", "beta_head"), [("adaln", False), ("plain", False), ("adaln", True)])
+def test_train_only_beta_changes_the_policy_below_beta_one_and_not_at_it(tmp_path, architecture, beta_head):
     import dataclasses
 
     from test_agents_policy import randomized_policy
 
     from unmask_gym.agents import save_checkpoint
 
-    aware = dataclasses.replace(SMALL, beta_input=True, architecture=architecture)
+    aware = dataclasses.replace(SMALL, beta_input=True, architecture=architecture, beta_head=beta_head)
     blind = dataclasses.replace(small_trainer(iterations=0).policy.config, architecture=architecture)
     source = randomized_policy(blind)  # a trained-looking policy that does not read beta
     path = save_checkpoint(tmp_path / "source.pt", source, {"task": "counting"})
@@ -225,6 +225,8 @@ def test_train_only_beta_changes_the_policy_below_beta_one_and_not_at_it(tmp_pat
             assert torch.equal(torch.cat([value[:, :beta], value[:, beta + 1:]], 1),
                                torch.cat([start[name][:, :beta], start[name][:, beta + 1:]], 1))  # fmt: skip
             assert not torch.equal(value[:, beta], start[name][:, beta])  # the beta column learned
+        elif name.startswith("beta_head."):
+            assert not torch.equal(value, start[name])  # and the head that corrects the logits below beta 1
         else:
             assert torch.equal(value, start[name]), name  # bit for bit, weight decay included
     obs = trainer.env.reset(seed=1)[0]
@@ -272,3 +274,33 @@ def test_train_only_beta_needs_a_network_that_reads_beta_and_allows_one_beta_its
     assert GRPOConfig(train_betas=(0.5,), train_beta_alphas=(0.1,), train_only_beta=True).train_beta_alphas == (0.1,)
     with pytest.raises(ValueError, match="unless train_only_beta"):
         GRPOConfig(train_betas=(0.5,), train_beta_alphas=(0.1,))
+
+
+def test_a_beta_head_corrects_the_logits_below_beta_one_and_adds_exactly_nothing_at_it(tmp_path):
+    import dataclasses
+
+    from test_agents_policy import randomized_policy
+
+    from unmask_gym.agents import LearnedPolicy, save_checkpoint
+    from unmask_gym.agents.loading import initialise_from
+
+    with pytest.raises(ValueError, match="it needs beta_input=True"):
+        PolicyConfig(beta_head=True)
+    trainer = small_trainer(iterations=0)
+    obs = trainer.env.reset(seed=0)[0]
+    aware = dataclasses.replace(trainer.policy.config, beta_input=True)
+    headed = randomized_policy(dataclasses.replace(aware, beta_head=True))
+    without = UnmaskingPolicy(aware)  # the same weights but for the head (registered last, drawn last)
+    without.load_state_dict({k: v for k, v in headed.state_dict().items() if not k.startswith("beta_head.")})
+    for beta in (1.0, 2.0):
+        assert torch.equal(LearnedPolicy(headed, beta=beta).logits(obs), LearnedPolicy(without, beta=beta).logits(obs))
+    assert not torch.allclose(LearnedPolicy(headed, beta=0.5).logits(obs), LearnedPolicy(without, beta=0.5).logits(obs))
+    # A new head starts at 0: from a policy without one, the network acts as that policy at every beta.
+    started = initialise_from(UnmaskingPolicy(dataclasses.replace(aware, beta_head=True)),
+                              save_checkpoint(tmp_path / "without.pt", without, {"task": "counting"}))  # fmt: skip
+    for beta in (0.5, 1.0):
+        torch.testing.assert_close(started.logits(obs, beta=beta), without.logits(obs, beta=beta))
+    # A network that reads no beta drops the head with the beta column: the source as it acts at beta 1.
+    blind = initialise_from(UnmaskingPolicy(trainer.policy.config),
+                            save_checkpoint(tmp_path / "headed.pt", headed, {"task": "counting"}))  # fmt: skip
+    torch.testing.assert_close(blind.logits(obs), headed.logits(obs, beta=1.0))
