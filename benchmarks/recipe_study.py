@@ -80,6 +80,18 @@ def a8_ft_link(folder: str, iterations: int, betas: str, threads: int = 1) -> st
             f"--checkpoint-every 100 --no-progress --out runs/{folder}")
 
 
+def beta_link(folder: str, start: str, learning_rate: str = "1e-2", iterations: int = 300, head: bool = False,
+              threads: int = 1) -> str:  # fmt: skip
+    """Round 28's link: 16-group iterations at beta 0.5 (rewarded at alpha 0.1) that train only what acts below
+    beta 1 (``--train-only-beta``: the beta column, and ``--beta-head`` with ``head``), starting from ``start``."""
+    return (f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations {iterations} "
+            f"--num-groups 16 --train-betas 0.5 --train-beta-alphas 0.1 --train-only-beta --beta-input "
+            f"{'--beta-head ' if head else ''}--learning-rate {learning_rate} --update-epochs 1 --num-minibatches 1 "
+            f"--init-policy {start} --width 64 --num-heads 4 --ff-width 128 --features {POSITION_FEATURES} --seed 0 "
+            f"--threads {threads} --checkpoint-every {100 if iterations % 100 == 0 else 50} --no-progress "
+            f"--out runs/{folder}")
+
+
 def conditioned_link(folder: str, start: str, teachers: str) -> str:
     """Round 27's conditioned command: round 25's ``sudoku-full-cond`` recipe from ``start``, learning ``teachers``."""
     return ("unmask-gym train --algo grpo --task sudoku --block-length none --reward additive --alpha 0.5 "
@@ -1096,6 +1108,23 @@ RUNS = [
        "the re-keyed row's recipe from the a8-b row (shipped as sudoku-full-a8 then), which is also its solver",
        {"alpha": alpha})
       for alpha in (0.403, 0.732, 1.79)],
+    # Round 28: train only what acts below beta 1, from the shipped per-alpha policies (round 26's, which the names
+    # held then): at beta 1 the policy stays bit for bit the one it started from, so only beta 0.5 is judged.
+    *[(f"sudoku full a8 beta link from {start}: {label}, judged at beta 0.5", "sudoku", "full", f"runs/{folder}",
+       beta_link(folder, start, **knobs), differs, {"beta": 0.5})
+      for start, label, folder, knobs, differs in (
+          ("sudoku-full-a8-ft", "beta column, learning rate 1e-2", "bo-ft-lr1e-2", {},
+           "300 iterations of beta 0.5 at alpha 0.1 training only the beta column, from round 26's sudoku-full-a8-ft"),
+          ("sudoku-full-a8-ft", "beta column, learning rate 3e-2", "bo-ft-lr3e-2", {"learning_rate": "3e-2"},
+           "the row above at 3x the learning rate"),
+          ("sudoku-full-a8-ft", "beta column, 150 iterations", "bo-ft-150", {"iterations": 150},
+           "the first row with half the iterations"),
+          ("sudoku-full-a8", "beta column, learning rate 1e-2", "bo-a8-lr1e-2", {},
+           "the first row from round 26's sudoku-full-a8"),
+          ("sudoku-full-a8", "beta column and beta head", "bh-a8", {"head": True},
+           "the row above with --beta-head, a second head corrected by log2 beta"),
+          ("sudoku-full-a8-ft", "beta column and beta head", "bh-a8-ft", {"head": True},
+           "the first row with --beta-head"))],
 ]  # fmt: skip
 
 

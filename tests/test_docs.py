@@ -181,6 +181,10 @@ def test_the_targets_table_says_which_target_is_met_and_by_how_much():
     assert "statetracking: no eligible budget (the hull starts at 0.700 @ 1.30 NFE" in two
     assert "not met" in three and "`c` stops at 4.00 NFE (the hull's 10% point: 2.50)" in three
     assert "| not met |" in four and "`c`, took 40.0 min from scratch" in four and "box)" in four
+    # Met: the row names the lowest point instead.
+    met = compare.targets_markdown([r for r in points if r["point"] != "s:beta=0.5"], sweeps,
+                                   {"statetracking": [1.3, 0.7]}, manifest).splitlines()[2]  # fmt: skip
+    assert "| met | none of 3 compared points is; the lowest is `s:beta=1` (+0.100) |" in met
 
 
 def test_every_page_is_in_the_site_navigation_and_every_link_to_a_page_exists():
