@@ -208,6 +208,7 @@ RECIPE_FLAGS = {
     "--min-learning-rate-ratio": lambda v: "constant learning rate" if float(v) == 1 else f"cosine to {v}x",
     "--train-betas": lambda v: f"groups at beta {v.replace(',', ', ')}", "--train-beta-alphas": lambda v: f"rewarded "
     f"at alpha {v.replace(',', ', ')}", "--train-only-beta": lambda v: "only the weights that read beta",
+    "--beta-head": lambda v: "a beta head",
     "--learning-rate": lambda v: f"learning rate {v}",
 }  # fmt: skip
 """What a shipped command changes from the trainer's defaults, in words (the flags the recipe study varied)."""
