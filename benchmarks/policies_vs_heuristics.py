@@ -120,10 +120,10 @@ def targets_markdown(points: list[dict], sweeps: list[dict], first_vertices: dic
     below = sorted((r for r in compared if not r["within_2_points"]), key=lambda r: r["hull_gain"])
     shown = ", ".join(f"`{r['point']}` ({r['hull_gain']:+.3f})" for r in below)
     lowest = min(compared, key=lambda r: r["hull_gain"]) if compared else None
+    lowest_words = f"; the lowest is `{lowest['point']}` ({lowest['hull_gain']:+.3f})" if lowest else ""
     rows = [("1. no point more than 2 points below the hull", "met" if not below else "not met",
              f"{len(below)} of {len(compared)} compared points are: {shown}" if below else
-             f"none of {len(compared)} compared points is" + (f"; the lowest is `{lowest['point']}` "
-                                                              f"({lowest['hull_gain']:+.3f})" if lowest else ""))]  # fmt: skip
+             f"none of {len(compared)} compared points is{lowest_words}")]  # fmt: skip
     met_tasks, per_task = [], []
     for task in TASKS:
         full = [r for r in points if r["task"] == task and r["setting"] == "full"]

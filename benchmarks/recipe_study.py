@@ -82,8 +82,10 @@ def a8_ft_link(folder: str, iterations: int, betas: str, threads: int = 1) -> st
 
 def beta_link(folder: str, start: str, learning_rate: str = "1e-2", iterations: int = 300, head: bool = False,
               threads: int = 1) -> str:  # fmt: skip
-    """Round 28's link: 16-group iterations at beta 0.5 (rewarded at alpha 0.1) that train only what acts below
-    beta 1 (``--train-only-beta``: the beta column, and ``--beta-head`` with ``head``), starting from ``start``."""
+    """Round 28's link from ``start``: 16-group iterations at beta 0.5, rewarded at alpha 0.1.
+
+    They train only what acts below beta 1 (``--train-only-beta``: the beta column, and ``--beta-head`` with ``head``).
+    """
     return (f"unmask-gym train --algo grpo --task sudoku --block-length none --alpha 8 --iterations {iterations} "
             f"--num-groups 16 --train-betas 0.5 --train-beta-alphas 0.1 --train-only-beta --beta-input "
             f"{'--beta-head ' if head else ''}--learning-rate {learning_rate} --update-epochs 1 --num-minibatches 1 "
