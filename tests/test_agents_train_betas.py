@@ -304,3 +304,23 @@ def test_a_beta_head_corrects_the_logits_below_beta_one_and_adds_exactly_nothing
     blind = initialise_from(UnmaskingPolicy(trainer.policy.config),
                             save_checkpoint(tmp_path / "headed.pt", headed, {"task": "counting"}))  # fmt: skip
     torch.testing.assert_close(blind.logits(obs), headed.logits(obs, beta=1.0))
+
+
+def test_the_train_command_links_a_beta_head_onto_a_run_that_stays_the_same_at_beta_one(tmp_path):
+    from unmask_gym.agents import load_policy
+    from unmask_gym.agents.train import main as train_main
+    from unmask_gym.evaluation import make_eval_env
+
+    base, link = tmp_path / "base", tmp_path / "link"
+    common = ["--task", "addition", "--block-length", "none", "--alpha", "4", "--num-groups", "2", "--group-size", "3",
+              "--width", "16", "--ff-width", "32", "--eval-episodes", "0", "--no-progress"]  # fmt: skip
+    assert train_main([*common, "--iterations", "2", "--out", str(base)]) == 0
+    assert train_main([*common, "--iterations", "2", "--train-betas", "0.5", "--train-beta-alphas", "0.1",
+                       "--train-only-beta", "--beta-input", "--beta-head", "--learning-rate", "0.05", "--init-policy",
+                       str(base), "--out", str(link)]) == 0  # fmt: skip
+    before, after = load_policy(base), load_policy(link)
+    assert after.config.beta_input and after.config.beta_head and after.env_kwargs["alpha"] == 4.0
+    obs = make_eval_env(episodes=4, num_envs=4, **before.env_kwargs).reset(seed=0)[0]
+    assert torch.equal(after.logits(obs), before.logits(obs))  # beta 1: the first run, bit for bit
+    after.beta = 0.5
+    assert not torch.equal(after.logits(obs), before.logits(obs))
