@@ -157,8 +157,8 @@ def initialise_from(network: UnmaskingPolicy, name_or_path: str | Path) -> Unmas
     (``SCALAR_FEATURES``) the source does not read, alpha, for a conditioned ``network`` started from a policy
     trained for one alpha, and beta (``beta_input``, and a ``beta_head``, which starts at 0). A source's beta the
     network does not read is dropped (its beta head too): its column holds log2 1 = 0 at beta 1, so the network
-    starts as the source acts at beta 1 (the default). Everything
-    else that differs (commit noise, temperatures, the alpha range) is the new run's.
+    starts as the source acts at beta 1 (the default). Everything else that differs (commit noise, temperatures, the
+    alpha range) is the new run's.
 
     Raises:
         ValueError: naming the fields that differ, or alpha, which the source reads and the network not.
