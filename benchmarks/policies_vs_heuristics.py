@@ -222,12 +222,12 @@ def recipe_markdown(manifest: dict) -> str:
         alpha = flags.get("--alpha-range", flags["--alpha"]).replace(",", " to ")
         recipes = []
         for i, command in enumerate(stage_commands(entry)):
-            flags = command_flags(command)
-            parts = [describe(flags[flag]) for flag, describe in RECIPE_FLAGS.items() if flag in flags
-                     and not (flag == "--expert" and "--warm-start" not in flags)
+            run = command_flags(command)
+            parts = [describe(run[flag]) for flag, describe in RECIPE_FLAGS.items() if flag in run
+                     and not (flag == "--expert" and "--warm-start" not in run)
                      and not (flag == "--init-policy" and i > 0)]  # a later run starts where the one before ended
             recipe = "; ".join(parts) or "the defaults"
-            recipes.append(recipe if i == 0 else f"then {flags['--iterations']} iterations with {recipe}")
+            recipes.append(recipe if i == 0 else f"then {run['--iterations']} iterations with {recipe}")
         lines.append(f"| `{name}` | {alpha} | {'; '.join(recipes)} | {entry['iterations']} |")
     return "\n".join(lines)
 

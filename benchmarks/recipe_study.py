@@ -80,8 +80,7 @@ def a8_ft_link(folder: str, iterations: int, betas: str, threads: int = 1) -> st
             f"--checkpoint-every 100 --no-progress --out runs/{folder}")
 
 
-def beta_link(folder: str, start: str, learning_rate: str = "1e-2", iterations: int = 300, head: bool = False,
-              threads: int = 1) -> str:  # fmt: skip
+def beta_link(folder: str, start: str, learning_rate: str = "1e-2", iterations: int = 300, head: bool = False) -> str:
     """Round 28's link from ``start``: 16-group iterations at beta 0.5, rewarded at alpha 0.1.
 
     They train only what acts below beta 1 (``--train-only-beta``: the beta column, and ``--beta-head`` with ``head``).
@@ -90,7 +89,7 @@ def beta_link(folder: str, start: str, learning_rate: str = "1e-2", iterations: 
             f"--num-groups 16 --train-betas 0.5 --train-beta-alphas 0.1 --train-only-beta --beta-input "
             f"{'--beta-head ' if head else ''}--learning-rate {learning_rate} --update-epochs 1 --num-minibatches 1 "
             f"--init-policy {start} --width 64 --num-heads 4 --ff-width 128 --features {POSITION_FEATURES} --seed 0 "
-            f"--threads {threads} --checkpoint-every {100 if iterations % 100 == 0 else 50} --no-progress "
+            f"--threads 1 --checkpoint-every {100 if iterations % 100 == 0 else 50} --no-progress "
             f"--out runs/{folder}")
 
 

@@ -36,6 +36,17 @@ PRETRAINED = Path(__file__).parent.parent / "agents" / "pretrained"
 MANIFEST = PRETRAINED / "policies.json"
 
 
+def flag_value(command: str, name: str) -> str | None:
+    """The value a command gives its flag ``name`` (None without it).
+
+    Example:
+        >>> flag_value("unmask-gym train --threads 2 --out runs/a", "--out")
+        'runs/a'
+    """
+    words = shlex.split(command)
+    return words[words.index(name) + 1] if name in words[:-1] else None
+
+
 def machine_note(command: str, alone: bool) -> str:
     """The machine and how the run used it: the command's ``--threads`` and whether another training shared it.
 
@@ -43,8 +54,7 @@ def machine_note(command: str, alone: bool) -> str:
         >>> machine_note("unmask-gym train --threads 2", alone=True).endswith("threads=2, alone on the machine")
         True
     """
-    words = shlex.split(command)
-    threads = words[words.index("--threads") + 1] if "--threads" in words[:-1] else "1"
+    threads = flag_value(command, "--threads") or "1"
     return f"{machine_description()} threads={threads}, " + (
         "alone on the machine" if alone else "sharing the 2 cores with another training run")
 
@@ -70,14 +80,11 @@ def check_chain(commands: list[str]) -> None:
         ...
         ValueError: run 2 must start from runs/a, where run 1 ends (--init-policy runs/a); it starts from runs/x
     """
-    def flag(command: str, name: str) -> str | None:
-        words = shlex.split(command)
-        return words[words.index(name) + 1] if name in words[:-1] else None
-
     for i, (before, after) in enumerate(itertools.pairwise(commands), start=1):
-        if flag(after, "--init-policy") != flag(before, "--out"):
-            raise ValueError(f"run {i + 1} must start from {flag(before, '--out')}, where run {i} ends "
-                             f"(--init-policy {flag(before, '--out')}); it starts from {flag(after, '--init-policy')}")
+        start, end = flag_value(after, "--init-policy"), flag_value(before, "--out")
+        if start != end:
+            raise ValueError(f"run {i + 1} must start from {end}, where run {i} ends (--init-policy {end}); it "
+                             f"starts from {start}")
 
 
 def held_out(run: Path, episodes: int = 200) -> dict:
