@@ -8,6 +8,7 @@ generators, iteration). Everything in it loads with ``weights_only=True``. A run
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -116,6 +117,26 @@ def warm_start_seconds(run: str | Path) -> float | None:
         return None
     warm_start = json.loads(read_checkpoint(path, need_trainer_state=True)["trainer_state"].get("warm_start") or "null")
     return None if warm_start is None else warm_start.get("seconds")
+
+
+def iteration_seconds(run: str | Path) -> list[float]:
+    """Rollout + update seconds of each RL iteration of a run folder, in order (its ``metrics.csv``; [] without)."""
+    metrics = Path(run) / "metrics.csv"
+    if not metrics.exists():
+        return []
+    with metrics.open() as file:
+        return [float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in csv.DictReader(file)]
+
+
+def train_seconds(run: str | Path) -> float | None:
+    """Seconds a run folder's training took: its RL iterations (``iteration_seconds``) plus its warm start.
+
+    None where nothing was timed: no iteration and no timed warm start (a shipped policy, a missing folder).
+    """
+    iterations, warm_start = iteration_seconds(run), warm_start_seconds(run)
+    if not iterations and warm_start is None:
+        return None
+    return sum(iterations) + (warm_start or 0.0)
 
 
 def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,

@@ -12,9 +12,10 @@ and writes benchmarks/results/conditioned_ablation.json.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
+
+from unmask_gym.agents.loading import train_seconds
 
 RESULTS = Path(__file__).parent / "results"
 DIFFERS = ("alpha_range", "iterations", "num_groups", "expert_steering", "expert", "warm_start", "update_epochs",
@@ -25,7 +26,6 @@ def summarize_run(folder: Path) -> dict:
     """A run's settings that an ablation varies, its training seconds and its held-out sweep."""
     config = json.loads((folder / "config.json").read_text())
     settings = {**config["grpo"], **config["policy"]}
-    rows = list(csv.DictReader((folder / "metrics.csv").open()))
     evaluation = json.loads((folder / "eval.json").read_text())
     sweep = [{key: point[key] for key in ("alpha", "accuracy", "mean_nfe")} for point in evaluation["alpha_sweep"]]
     command_file = folder.parent / f"{folder.name}.cmd"  # where the runs of this project keep their command
@@ -33,7 +33,7 @@ def summarize_run(folder: Path) -> dict:
         "run": folder.name, "command": command_file.read_text().strip() if command_file.exists() else None,
         "task": settings["task"], "block_length": evaluation["block_length"],
         "settings": {key: settings[key] for key in DIFFERS if key in settings},
-        "train_seconds": round(sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in rows)),
+        "train_seconds": round(train_seconds(folder)),
         "sweep": sorted(sweep, key=lambda point: point["alpha"]), "episodes": evaluation["episodes"],
     }  # fmt: skip
 

@@ -14,14 +14,13 @@ a note. Writes benchmarks/results/recipe_study.json and prints a Markdown table.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import torch
 
 from unmask_gym.agents import load_policy
-from unmask_gym.agents.loading import warm_start_seconds
+from unmask_gym.agents.loading import train_seconds
 from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_summary, hull_table
 
@@ -1127,21 +1126,6 @@ RUNS = [
           ("sudoku-full-a8-ft", "beta column and beta head", "bh-a8-ft", {"head": True},
            "the first row with --beta-head"))],
 ]  # fmt: skip
-
-
-def train_seconds(path: Path) -> float | None:
-    """Rollout + update seconds of a run folder's metrics.csv, plus its warm start's where its checkpoint timed it.
-
-    None for a shipped policy (see policies.json), or for a warm start alone that was not timed.
-    """
-    metrics = path / "metrics.csv"
-    if not metrics.exists():
-        return None
-    rows = list(csv.DictReader(metrics.open()))
-    warm_start = warm_start_seconds(path)
-    if not rows and warm_start is None:
-        return None
-    return sum(float(r["rollout_seconds"]) + float(r["update_seconds"]) for r in rows) + (warm_start or 0.0)
 
 
 def markdown(rows: list[dict]) -> str:

@@ -22,7 +22,6 @@ and ``iterations`` and ``train_seconds`` count them all.
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import json
 import shlex
@@ -61,12 +60,10 @@ def machine_note(command: str, alone: bool) -> str:
 
 def stage(run: Path, command: str) -> dict:
     """One training run of a policy: its command, RL iterations and seconds (rollouts, updates and warm start)."""
-    from unmask_gym.agents.loading import warm_start_seconds
+    from unmask_gym.agents.loading import iteration_seconds, train_seconds, warm_start_seconds
 
-    rows = list(csv.DictReader((run / "metrics.csv").open()))
-    seconds = sum(float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in rows)
     warm_start = warm_start_seconds(run)
-    return {"command": command, "iterations": len(rows), "train_seconds": round(seconds + (warm_start or 0.0)),
+    return {"command": command, "iterations": len(iteration_seconds(run)), "train_seconds": round(train_seconds(run)),
             **({} if warm_start is None else {"warm_start_seconds": round(warm_start)})}
 
 

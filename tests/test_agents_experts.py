@@ -10,7 +10,7 @@ import torch
 from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig, load_policy
 from unmask_gym.agents.distribution import highest_logit, most_likely_action
 from unmask_gym.agents.experts import AlphaKeyedExpert, make_expert
-from unmask_gym.agents.loading import warm_start_seconds
+from unmask_gym.agents.loading import iteration_seconds, train_seconds, warm_start_seconds
 from unmask_gym.agents.rollout import collect
 from unmask_gym.heuristics import TopK, top_k_confidence
 from unmask_gym.testing import CountingTask, FakeDiffusionLM
@@ -114,6 +114,15 @@ def test_a_run_of_the_warm_start_alone_writes_its_policy(tmp_path):
     # The warm start's seconds are kept (metrics.csv has no row for it), for ship_policy's training time.
     assert 0 < warm_start_seconds(out) == distilled.warm_start_result["seconds"]
     assert warm_start_seconds(tmp_path / "no run") is None
+    assert iteration_seconds(out) == [] and train_seconds(out) == warm_start_seconds(out)
+    assert iteration_seconds(tmp_path / "no run") == [] and train_seconds(tmp_path / "no run") is None
+
+
+def test_train_seconds_add_up_the_iterations_of_metrics_csv(tmp_path):
+    (tmp_path / "metrics.csv").write_text("iteration,rollout_seconds,update_seconds,reward\n1,1.5,0.25,0.1\n"
+                                          "2,2.0,0.5,0.2\n")  # fmt: skip
+    assert iteration_seconds(tmp_path) == [1.75, 2.5]
+    assert train_seconds(tmp_path) == 4.25  # no checkpoint: no warm start to add
 
 
 def give_up_obs(rows: int = 6, length: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
