@@ -1,57 +1,101 @@
-"""PPO against GRPO at equal training time: held-out accuracy, mean NFE and reward on the same prompts.
+"""PPO against GRPO: one network trained by each, judged against the heuristic hull on the same held-out prompts.
 
-    python benchmarks/ppo_vs_grpo.py --ppo runs/sudoku-full-ppo-a4 --grpo runs/sudoku-full --seconds 601
+    python benchmarks/ppo_vs_grpo.py --ppo runs/sudoku-full-ppo-a4 --grpo runs/sudoku-full-grpo-a4 --episodes 1000
 
-``--ppo`` is a PPO run folder; the checkpoint whose cumulative training time (rollouts + updates, from
-``metrics.csv``) first reaches ``--seconds`` is compared with ``--grpo`` (a shipped name or run) and with the
-PPO run's final policy, all on the same held-out prompts and seed. Writes benchmarks/results/ppo_vs_grpo.json.
+Both runs train the same network on the same task, setting and alpha, each with its algorithm's defaults. Three
+points are benchmarked with ``unmask_gym.benchmarking.benchmark`` on the same distinct held-out prompts as the
+heuristic grid (the heuristics come from the bench cache): each run's final policy, and the checkpoint of the
+longer run whose training time (rollouts + updates, ``metrics.csv``) first reaches the shorter run's whole time,
+the two algorithms at equal CPU time. Each row reports accuracy @ mean NFE, the hull there and the gain with its
+paired bootstrap 95% interval, the training time and the command (the run's ``<folder>.cmd``, where this project's
+runs keep it). Writes benchmarks/results/ppo_vs_grpo.json and prints a Markdown table.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 from pathlib import Path
 
-from unmask_gym.agents import load_policy
-from unmask_gym.agents.loading import checkpoint_path
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import evaluate, make_eval_env
+import torch
 
+from unmask_gym.agents import load_policy
+from unmask_gym.agents.loading import checkpoint_path, iteration_seconds, train_seconds
+from unmask_gym.bench import held_out_parser
+from unmask_gym.benchmarking import benchmark, hull_table, summary_rows
+
+ROOT = Path(__file__).parent.parent
 RESULTS = Path(__file__).parent / "results"
 
 
+def checkpoint_at(run: Path, seconds: float) -> tuple[int, float]:
+    """The run's first checkpointed iteration whose training time reaches ``seconds``, and that time.
+
+    Row i of ``metrics.csv`` is iteration i (from 1), as the trainers write it.
+
+    Raises:
+        ValueError: when no checkpoint of the run has trained that long.
+    """
+    elapsed = 0.0
+    for iteration, spent in enumerate(iteration_seconds(run), start=1):
+        elapsed += spent
+        if elapsed >= seconds and checkpoint_path(run, iteration).exists():
+            return iteration, elapsed
+    raise ValueError(f"{run} has no checkpoint at or after {seconds:.0f} s of training")
+
+
+def points(ppo: Path, grpo: Path) -> dict[str, dict]:
+    """What to benchmark: each run's final policy, then the longer run's checkpoint at the shorter one's time.
+
+    Returns:
+        label → ``{"source": the run folder or checkpoint file, "train_seconds", "command": its .cmd or None}``.
+    """
+    runs = {"ppo": ppo, "grpo": grpo}
+    seconds = {name: train_seconds(run) for name, run in runs.items()}
+    for name, run in runs.items():
+        if seconds[name] is None:
+            raise ValueError(f"{run} has no metrics.csv: pass a finished run folder")
+    shorter, longer = sorted(runs, key=lambda name: seconds[name])
+    iteration, elapsed = checkpoint_at(runs[longer], seconds[shorter])
+
+    def command(run: Path) -> str | None:
+        saved = run.parent / f"{run.name}.cmd"
+        return saved.read_text().strip() if saved.exists() else None
+
+    chosen = {name: {"source": run, "train_seconds": seconds[name], "command": command(run)}
+              for name, run in runs.items()}  # fmt: skip
+    chosen[f"{longer} at {shorter}'s time (iteration {iteration})"] = {
+        "source": checkpoint_path(runs[longer], iteration), "train_seconds": elapsed, "command": command(runs[longer])}
+    return chosen
+
+
+def markdown(rows: list[dict]) -> str:
+    """The comparison's table, one row per point."""
+    return hull_table(rows, {"policy": lambda row: row["name"],
+                             "training": lambda row: f"{row['train_seconds'] / 60:.1f} min"})
+
+
 def main() -> None:
-    """Evaluates the three policies and prints one line each."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ppo", type=Path, required=True, help="a PPO run folder (with checkpoints/)")
-    parser.add_argument("--grpo", required=True, help="a GRPO policy: shipped name, run folder or checkpoint")
-    parser.add_argument("--seconds", type=float, required=True, help="the GRPO policy's training seconds")
-    parser.add_argument("--episodes", type=int, default=200)
+    """Benchmarks the three points and writes the table."""
+    parser = held_out_parser(__doc__.splitlines()[0], cache=ROOT / "bench" / "cache")
+    parser.add_argument("--ppo", type=Path, required=True, help="a finished PPO run folder (with checkpoints/)")
+    parser.add_argument("--grpo", type=Path, required=True, help="a finished GRPO run folder (with checkpoints/)")
     args = parser.parse_args()
-    elapsed, iteration = 0.0, None
-    for row in csv.DictReader((args.ppo / "metrics.csv").open()):
-        elapsed += float(row["rollout_seconds"]) + float(row["update_seconds"])
-        saved = checkpoint_path(args.ppo, int(float(row["iteration"])))
-        if saved.exists() and elapsed >= args.seconds:
-            iteration = int(float(row["iteration"]))
-            break
-    if iteration is None:
-        raise SystemExit(f"{args.ppo} has no checkpoint at or after {args.seconds} s of training")
-    candidates = {f"ppo at {elapsed:.0f} s (iteration {iteration})": checkpoint_path(args.ppo, iteration),
-                  f"grpo {args.grpo}": args.grpo, "ppo, whole run": args.ppo}  # fmt: skip
-    results = {}
-    for label, source in candidates.items():
-        policy = load_policy(source)
-        env = make_eval_env(episodes=args.episodes, **policy.env_kwargs, **policy.observation_kwargs)
-        result = evaluate(env, policy, seed=0).to_dict()
-        results[label] = result
-        print(f"{label:40s} accuracy {result['accuracy']:.3f}  mean NFE {result['mean_nfe']:.2f}  "
-              f"mean reward {result['mean_reward']:.3f}")  # fmt: skip
+    torch.set_num_threads(1)
+    chosen = points(args.ppo, args.grpo)
+    policies = {name: load_policy(point["source"]) for name, point in chosen.items()}
+    trained_for = {(kwargs["task"], kwargs["block_length"], kwargs["alpha"])
+                   for kwargs in (policy.env_kwargs for policy in policies.values())}  # fmt: skip
+    if len(trained_for) != 1:
+        raise SystemExit(f"the runs were trained for different (task, block_length, alpha): {sorted(trained_for)}")
+    task, block_length, _alpha = trained_for.pop()
+    setting = "full" if block_length is None else "semi_ar"
+    report = benchmark(policies, task=task, settings=(setting,), episodes=args.episodes, cache_dir=args.cache).data
+    rows = [{**row, "task": task, "setting": setting, "source": str(chosen[row["name"]]["source"]),
+             "train_seconds": chosen[row["name"]]["train_seconds"], "command": chosen[row["name"]]["command"]}
+            for row in summary_rows(report, setting)]  # fmt: skip
+    print(markdown(rows))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ppo_vs_grpo.json").write_text(json.dumps({"machine": machine_description(), "results": results},
-                                                         indent=2) + "\n")  # fmt: skip
+    (RESULTS / "ppo_vs_grpo.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -215,15 +215,11 @@ def token_mass_rule() -> str:
 
 
 def ppo_vs_grpo() -> str:
-    """PPO against GRPO on the same held-out prompts."""
-    data = result("ppo_vs_grpo")
-    rows = []
-    for name, entry in data["results"].items():
-        low, high = entry["accuracy_ci95"]
-        rows.append([name, f"`{entry['policy']}`", f"{entry['accuracy']:.3f} ({low:.3f}–{high:.3f}) @ "
-                     f"{entry['mean_nfe']:.2f}", f"{entry['mean_reward']:.3f}", str(entry["episodes"])])  # fmt: skip
-    header = ["run", "policy", "held-out accuracy (95% interval) @ mean NFE", "mean reward", "prompts"]
-    return table(header, rows) + "\n\n" + measured_on(data)
+    """PPO against GRPO on the same held-out prompts, against the hull."""
+    rows = result("ppo_vs_grpo")
+    commands = "\n".join(f"- {row['name']}: `{row['command']}`" for row in rows if " at " not in row["name"])
+    return (script("ppo_vs_grpo").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out prompts, "
+            f"{rows[0]['task']} in the {rows[0]['setting']} setting. {measured_on(rows[0])}\n\n{commands}")
 
 
 # --- tasks and the env ------------------------------------------------------------------------------------------
