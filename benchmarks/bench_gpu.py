@@ -30,6 +30,10 @@ The issue's targets sit beside the measured values in ``targets`` (computed pass
 them with the host-steered step, then again sync-free, filing the second pass under ``sync_free_run`` (the same
 keys, targets included): both readings from one machine in one run.
 
+The JSON is written after every part (``"complete": false`` until the last), so a run stopped by a device's time
+limit keeps what it measured; ``--budget SECONDS`` starts no part after that many seconds (those are recorded as
+skipped), for a run that must end inside such a limit.
+
 (b) needs transformers (``pip install -e ".[hf]"``; the stand-in builds on 4.x only). ``--parts`` reruns some of
 (a)-(d) (``wide llada scaling grpo``); a part that fails is recorded under ``errors`` while the others still run
 (exit code 1). ``--quick --device cpu`` is the smoke test: (a) on a narrow 2-layer model at 8 envs, (b) skipped,
@@ -444,6 +448,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--both-steps", action="store_true",
                         help="every part with the host-steered step, then again with sync_free=True (filed under "
                         "sync_free_run): one run, one machine, both readings")  # fmt: skip
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds after which no further part starts (those are recorded as skipped), so a "
+                             "run ends inside a device's time limit; the JSON is written after every part anyway")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     args = parser.parse_args(argv)
@@ -485,16 +492,21 @@ def main(argv: list[str] | None = None) -> int:
         **empty_run(args, steps[0]),
     }  # fmt: skip
     start = time.perf_counter()
+
+    def save(complete: bool) -> None:
+        """Writes the report as it stands (after every part: a run cut short still leaves what it measured)."""
+        for run in (report, report.get("sync_free_run")):
+            if run is not None:
+                run["targets"] = targets(run)
+        report["complete"], report["seconds"] = complete, round(time.perf_counter() - start, 1)
+        save_json(report, args.out)
+
     for sync_free in steps:
         run = report if sync_free == steps[0] else report.setdefault("sync_free_run", empty_run(args, sync_free))
         args.sync_free = sync_free
-        run_parts(args, run)
-        if run is not report:
-            run["targets"] = targets(run)
-    report["targets"] = targets(report)
-    report["seconds"] = round(time.perf_counter() - start, 1)
+        run_parts(args, run, start, lambda: save(complete=False))
+    save(complete=True)
     print(json.dumps(report, indent=2, default=str))
-    save_json(report, args.out)
     return 1 if report["errors"] or report.get("sync_free_run", {}).get("errors") else 0
 
 
@@ -514,10 +526,18 @@ def empty_run(args: argparse.Namespace, sync_free: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run_parts(args: argparse.Namespace, run: dict[str, Any]) -> None:
-    """Runs ``args.parts`` into ``run``; a part that fails or is skipped is recorded and the others still run."""
+def run_parts(args: argparse.Namespace, run: dict[str, Any], start: float, save: Callable[[], None]) -> None:
+    """Runs ``args.parts`` into ``run``, calling ``save`` after each.
+
+    A part that fails or is skipped is recorded and the others still run; past ``args.budget`` seconds from
+    ``start`` no part starts.
+    """
     parts = {"wide": wide_models, "llada": llada_model, "scaling": tiny_scaling, "grpo": grpo_split}
     for part in args.parts:
+        if args.budget is not None and time.perf_counter() - start > args.budget:
+            run["skipped"][part] = f"not started: past the --budget of {args.budget:g} s"
+            log(f"{part} skipped: past the budget")
+            continue
         try:
             parts[part](args, run)
         except Skipped as reason:
@@ -527,6 +547,7 @@ def run_parts(args: argparse.Namespace, run: dict[str, Any]) -> None:
             run["errors"][part] = f"{type(error).__name__}: {error}"
             traceback.print_exc()
         release(args.device)
+        save()
 
 
 if __name__ == "__main__":

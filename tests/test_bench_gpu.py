@@ -132,3 +132,26 @@ def test_both_steps_files_a_second_sync_free_pass_with_the_same_keys(tmp_path):
     assert second["env_steps_per_s"].keys() == report["env_steps_per_s"].keys() == {"1", "4", "16", "64"}
     assert second["targets"]["tiny_ms_per_step_at_64_envs"]["measured"] == second["ms_per_step"]["64"]
     assert all(positive_finite(value) for table in second["ratio"].values() for value in table.values())
+
+
+def test_past_the_budget_no_part_starts_and_the_report_is_still_written(tmp_path):
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--budget", "0", "--parts", "scaling", "grpo")
+    assert report["complete"] is True and report["errors"] == {} and report["env_steps_per_s"] == {}
+    assert report["skipped"] == {part: "not started: past the --budget of 0 s" for part in ("scaling", "grpo")}
+
+
+def test_a_run_cut_short_leaves_the_parts_it_finished_on_disk(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_gpu
+
+    def killed(args, run):
+        raise KeyboardInterrupt  # what a time limit's signal looks like to the run: not a part's own failure
+
+    monkeypatch.setattr(bench_gpu, "grpo_split", killed)
+    out = tmp_path / "gpu.json"
+    with pytest.raises(KeyboardInterrupt):
+        bench_gpu.main(["--quick", "--device", "cpu", "--parts", "scaling", "grpo", "--out", str(out)])
+    report = json.loads(out.read_text())
+    assert report["complete"] is False and report["grpo"] is None
+    assert list(report["env_steps_per_s"]) == ["1", "4", "16", "64"]
+    assert report["targets"]["tiny_ms_per_step_at_64_envs"]["measured"] == report["ms_per_step"]["64"]
