@@ -39,7 +39,7 @@ ALWAYS_SKIPPED = {
     "real-dllms.md": 2,  # LLaDA/Dream weights and GSM8K files
     "training.md": 1,  # trainings of 10+ minutes and several processes
     "development.md": 1,  # installs packages
-    "performance.md": 1,  # bench_gpu.py needs a CUDA GPU (its CPU smoke run is tests/test_bench_gpu.py)
+    "performance.md": 2,  # bench_gpu.py and device_run.sh need a CUDA GPU (smoke runs: test_bench_gpu, test_device_run)
 }
 """Pages whose blocks cannot run here, with how many: a new skip marker must be added here too."""
 EXPECTED = {
