@@ -128,15 +128,16 @@ def iteration_seconds(run: str | Path) -> list[float]:
         return [float(row["rollout_seconds"]) + float(row["update_seconds"]) for row in csv.DictReader(file)]
 
 
-def train_seconds(run: str | Path) -> float | None:
+def train_seconds(run: str | Path, iterations: int | None = None) -> float | None:
     """Seconds a run folder's training took: its RL iterations (``iteration_seconds``) plus its warm start.
 
-    None where nothing was timed: no iteration and no timed warm start (a shipped policy, a missing folder).
+    ``iterations``: the first that many only, what a checkpoint of that iteration had cost. None where nothing was
+    timed: no iteration and no timed warm start (a shipped policy, a missing folder).
     """
-    iterations, warm_start = iteration_seconds(run), warm_start_seconds(run)
-    if not iterations and warm_start is None:
+    spent, warm_start = iteration_seconds(run)[:iterations], warm_start_seconds(run)
+    if not spent and warm_start is None:
         return None
-    return sum(iterations) + (warm_start or 0.0)
+    return sum(spent) + (warm_start or 0.0)
 
 
 def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,

@@ -28,18 +28,14 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def checkpoint_at(run: Path, seconds: float) -> tuple[int, float]:
-    """The run's first checkpointed iteration whose training time reaches ``seconds``, and that time.
-
-    Row i of ``metrics.csv`` is iteration i (from 1), as the trainers write it.
+    """The run's first checkpointed iteration whose training time (``train_seconds``) reaches ``seconds``, and it.
 
     Raises:
         ValueError: when no checkpoint of the run has trained that long.
     """
-    elapsed = 0.0
-    for iteration, spent in enumerate(iteration_seconds(run), start=1):
-        elapsed += spent
-        if elapsed >= seconds and checkpoint_path(run, iteration).exists():
-            return iteration, elapsed
+    for iteration in range(1, len(iteration_seconds(run)) + 1):
+        if checkpoint_path(run, iteration).exists() and (spent := train_seconds(run, iteration)) >= seconds:
+            return iteration, spent
     raise ValueError(f"{run} has no checkpoint at or after {seconds:.0f} s of training")
 
 

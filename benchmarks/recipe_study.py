@@ -1168,8 +1168,12 @@ def main() -> None:
         report = benchmark({name: policy}, task=task, settings=(setting,), episodes=args.episodes,
                            cache_dir=args.cache).data  # fmt: skip
         point = report["settings"][setting]["agents"][name][0]
-        folder = path.parent.parent if path.is_file() else path  # a checkpoint file: checkpoints/ in its run folder
-        seconds = train_seconds(folder) if source.startswith("runs/") else manifest[source]["train_seconds"]
+        if not source.startswith("runs/"):
+            seconds = manifest[source]["train_seconds"]
+        elif path.is_file():  # a checkpoint, checkpoints/iteration_NNNNNN.pt in its run folder: its iterations only
+            seconds = train_seconds(path.parent.parent, int(path.stem.removeprefix("iteration_")))
+        else:
+            seconds = train_seconds(path)
         rows.append({"name": name, "task": task, "setting": setting, "source": source, "command": command,
                      "differs": differs, "train_seconds": seconds, "episodes": report["distinct_prompts"],
                      **hull_summary(point)})

@@ -123,6 +123,7 @@ def test_train_seconds_add_up_the_iterations_of_metrics_csv(tmp_path):
                                           "2,2.0,0.5,0.2\n")  # fmt: skip
     assert iteration_seconds(tmp_path) == [1.75, 2.5]
     assert train_seconds(tmp_path) == 4.25  # no checkpoint: no warm start to add
+    assert train_seconds(tmp_path, iterations=1) == 1.75  # what the checkpoint of iteration 1 had cost
 
 
 def give_up_obs(rows: int = 6, length: int = 16, seed: int = 0) -> dict[str, torch.Tensor]:
