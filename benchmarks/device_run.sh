@@ -31,11 +31,14 @@ wheels)
 run)
     out="${OUT:-device-out}"
     mkdir -p "$out"
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-    export PYTHONPATH=/tmp/site  # ahead of the image's own transformers, huggingface_hub and tokenizers
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || exit 1
+    # Everything goes to /tmp/site, ahead on PYTHONPATH of the image's own transformers, huggingface_hub and
+    # tokenizers; the image's environment is not written to.
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --target /tmp/site .whl/*.whl . \
+        || exit 1
+    export PYTHONPATH=/tmp/site
     nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-    python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_syncs.py tests/test_sync_free.py \
+    # -P: the checkout's unmask_gym/ (without agents/ mapped into it) must not shadow the installed package
+    python3 -P -m pytest -q -p no:cacheprovider tests/test_gpu.py tests/test_syncs.py tests/test_sync_free.py \
         >"$out/pytest.txt" 2>&1
     tail -n 3 "$out/pytest.txt"
     device="${DEVICE:-cuda}"  # DEVICE=cpu: the recipe's own test, on a machine without a GPU
