@@ -217,7 +217,10 @@ def token_mass_rule() -> str:
 def ppo_vs_grpo() -> str:
     """PPO against GRPO on the same held-out prompts, against the hull."""
     rows = result("ppo_vs_grpo")
-    commands = "\n".join(f"- {row['name']}: `{row['command']}`" for row in rows if " at " not in row["name"])
+    first = {}  # each command once, under the first row trained by it (the equal-time point repeats its run's)
+    for row in rows:
+        first.setdefault(row["command"], row["name"])
+    commands = "\n".join(f"- {name}: `{command}`" for command, name in first.items())
     return (script("ppo_vs_grpo").markdown(rows) + f"\n\n{rows[0]['episodes']:,} distinct held-out prompts, "
             f"{rows[0]['task']} in the {rows[0]['setting']} setting. {measured_on(rows[0])}\n\n{commands}")
 
