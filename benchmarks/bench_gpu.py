@@ -27,8 +27,9 @@ The issue's targets sit beside the measured values in ``targets`` (computed pass
     python benchmarks/bench_gpu.py --device cuda --both-steps --out benchmarks/results/gpu.json
 
 ``--sync-free`` runs every part with ``sync_free=True`` instead of the host-steered step; ``--both-steps`` runs
-them with the host-steered step, then again sync-free, filing the second pass under ``sync_free_run`` (the same
-keys, targets included): both readings from one machine in one run.
+each part with the host-steered step and then sync-free before the next part, filing the sync-free readings under
+``sync_free_run`` (the same keys, targets included): both readings from one machine in one run, and a run cut
+short has both for every part it reached.
 
 The JSON is written after every part (``"complete": false`` until the last), so a run stopped by a device's time
 limit keeps what it measured; ``--budget SECONDS`` starts no part after that many seconds (those are recorded as
@@ -446,8 +447,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sync_free=True in every part ((b)'s GSM8K is scored on the host, after the forward is queued)",
     )
     parser.add_argument("--both-steps", action="store_true",
-                        help="every part with the host-steered step, then again with sync_free=True (filed under "
-                        "sync_free_run): one run, one machine, both readings")  # fmt: skip
+                        help="each part with the host-steered step, then with sync_free=True (filed under "
+                        "sync_free_run), before the next part: one run, one machine, both readings")  # fmt: skip
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds after which no further part starts (those are recorded as skipped), so a "
                              "run ends inside a device's time limit; the JSON is written after every part anyway")
@@ -501,10 +502,13 @@ def main(argv: list[str] | None = None) -> int:
         report["complete"], report["seconds"] = complete, round(time.perf_counter() - start, 1)
         save_json(report, args.out)
 
-    for sync_free in steps:
-        run = report if sync_free == steps[0] else report.setdefault("sync_free_run", empty_run(args, sync_free))
-        args.sync_free = sync_free
-        run_parts(args, run, start, lambda: save(complete=False))
+    runs = {steps[0]: report, **({True: report.setdefault("sync_free_run", empty_run(args, True))}
+                                 if len(steps) > 1 else {})}  # fmt: skip
+    for part in args.parts:
+        for sync_free, run in runs.items():
+            args.sync_free = sync_free
+            run_part(args, part, run, start)
+            save(complete=False)
     save(complete=True)
     print(json.dumps(report, indent=2, default=str))
     return 1 if report["errors"] or report.get("sync_free_run", {}).get("errors") else 0
@@ -526,28 +530,25 @@ def empty_run(args: argparse.Namespace, sync_free: bool) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def run_parts(args: argparse.Namespace, run: dict[str, Any], start: float, save: Callable[[], None]) -> None:
-    """Runs ``args.parts`` into ``run``, calling ``save`` after each.
+def run_part(args: argparse.Namespace, part: str, run: dict[str, Any], start: float) -> None:
+    """Runs ``part`` into ``run``; a part that fails or is skipped is recorded (the caller goes on with the next).
 
-    A part that fails or is skipped is recorded and the others still run; past ``args.budget`` seconds from
-    ``start`` no part starts.
+    Past ``args.budget`` seconds from ``start`` it does not start.
     """
     parts = {"wide": wide_models, "llada": llada_model, "scaling": tiny_scaling, "grpo": grpo_split}
-    for part in args.parts:
-        if args.budget is not None and time.perf_counter() - start > args.budget:
-            run["skipped"][part] = f"not started: past the --budget of {args.budget:g} s"
-            log(f"{part} skipped: past the budget")
-            continue
-        try:
-            parts[part](args, run)
-        except Skipped as reason:
-            run["skipped"][part] = str(reason)
-            log(f"{part} skipped: {reason}")
-        except Exception as error:  # a failed part must not cost the others' device time
-            run["errors"][part] = f"{type(error).__name__}: {error}"
-            traceback.print_exc()
-        release(args.device)
-        save()
+    if args.budget is not None and time.perf_counter() - start > args.budget:
+        run["skipped"][part] = f"not started: past the --budget of {args.budget:g} s"
+        log(f"{part} skipped: past the budget")
+        return
+    try:
+        parts[part](args, run)
+    except Skipped as reason:
+        run["skipped"][part] = str(reason)
+        log(f"{part} skipped: {reason}")
+    except Exception as error:  # a failed part must not cost the others' device time
+        run["errors"][part] = f"{type(error).__name__}: {error}"
+        traceback.print_exc()
+    release(args.device)
 
 
 if __name__ == "__main__":

@@ -155,3 +155,16 @@ def test_a_run_cut_short_leaves_the_parts_it_finished_on_disk(tmp_path, monkeypa
     assert report["complete"] is False and report["grpo"] is None
     assert list(report["env_steps_per_s"]) == ["1", "4", "16", "64"]
     assert report["targets"]["tiny_ms_per_step_at_64_envs"]["measured"] == report["ms_per_step"]["64"]
+
+
+def test_both_steps_measure_each_part_twice_before_the_next(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_gpu
+
+    order = []
+    for name, part in (("tiny_scaling", "scaling"), ("grpo_split", "grpo")):
+        monkeypatch.setattr(bench_gpu, name, lambda args, run, part=part: order.append((part, args.sync_free)))
+    bench_gpu.main(["--quick", "--device", "cpu", "--both-steps", "--parts", "scaling", "grpo",
+                    "--out", str(tmp_path / "gpu.json")])  # fmt: skip
+    # a run cut short by a time limit has both readings of every part it reached
+    assert order == [("scaling", False), ("scaling", True), ("grpo", False), ("grpo", True)]
