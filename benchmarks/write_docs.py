@@ -383,6 +383,60 @@ def grpo_cost() -> str:
     return table(["GRPO iteration", "value"], rows) + "\n\n" + note + measured_on(data)
 
 
+def gpu_figures() -> str:
+    """``bench_gpu.py``'s reading on a GPU (``results/gpu.json``), or a line saying it is pending."""
+    if not (RESULTS / "gpu.json").exists():
+        return ("Pending: this project has had no GPU. `benchmarks/device_run.sh` measures it in one device run; "
+                "its `gpu.json` goes to `benchmarks/results/`, and this section is generated from it.")  # fmt: skip
+    return gpu_markdown(result("gpu"))
+
+
+def gpu_markdown(data: dict) -> str:
+    """The tables of a ``bench_gpu.py`` report: ratios, tiny-model throughput, the GRPO split and the targets.
+
+    A ``--both-steps`` report shows each figure as "host-steered / sync-free"; "–" where a run has no value.
+    """
+    runs = [data] + ([data["sync_free_run"]] if "sync_free_run" in data else [])
+
+    def both(*keys: str, form: Callable[[object], str] = str, missing: str = "–") -> str:
+        """The value at ``keys`` in each run, formatted, joined by " / "."""
+        cells = []
+        for run in runs:
+            value = run
+            for key in keys:
+                value = value.get(key) if isinstance(value, dict) else None
+            cells.append(missing if value is None else form(value))
+        return " / ".join(cells)
+
+    settings = list(next(iter(data["ratio"].values()), {}))
+    ratios = table(["model, envs", *settings],
+                   [[model, *(both("ratio", model, setting, form="{:.3f}".format) for setting in settings)]
+                    for model in data["ratio"]])  # fmt: skip
+    scaling = table(["num_envs", "env steps/s", "ms per step"],
+                    [[size, both("env_steps_per_s", size, form="{:,}".format),
+                      both("ms_per_step", size, form="{:.2f}".format)]
+                     for size in data["env_steps_per_s"]])  # fmt: skip
+    shares = ["env bookkeeping", "dLLM forwards", "policy sampling forwards"]
+    grpo = table(["GRPO iteration", "value"],
+                 [["rollout (s)", both("grpo", "seconds_per_iteration", "rollout_seconds", form="{:.3f}".format)],
+                  ["update (s)", both("grpo", "seconds_per_iteration", "update_seconds", form="{:.3f}".format)],
+                  *[[f"rollout share: {share}", both("grpo", "rollout_fractions", share, form="{:.1%}".format)]
+                    for share in shares]])  # fmt: skip
+    targets = table(["target", "met?"],
+                    [[entry["target"], both("targets", key, "pass", form=lambda met: "met" if met else "missed",
+                                            missing="not measured")]
+                     for key, entry in data["targets"].items()])  # fmt: skip
+    steps = "host-steered / sync-free" if len(runs) > 1 else ("sync-free" if data["sync_free"] else "host-steered")
+    notes = [f"{data['device']}, torch {data['torch']}, transformers {data['transformers']}; {steps} step; "
+             f"{data['steps']} timed steps after {data['warmup']}; {data['seconds']} s in all"
+             + ("" if data.get("complete", True) else " (cut short: the parts not reached are missing)") + "."]
+    for run in runs:
+        for kind in ("skipped", "errors"):
+            notes += [f"{'sync-free' if run['sync_free'] else 'host-steered'} {part} {kind}: {why}"
+                      for part, why in run[kind].items()]  # fmt: skip
+    return "\n\n".join([ratios, scaling, grpo, targets, "\n".join(f"- {note}" for note in notes)])
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "headline": headline,
     "headline-conditioned": headline_conditioned,
@@ -411,6 +465,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "feature-memory": feature_memory,
     "soak": soak,
     "grpo-cost": grpo_cost,
+    "gpu": gpu_figures,
 }
 
 

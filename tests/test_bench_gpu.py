@@ -168,3 +168,20 @@ def test_both_steps_measure_each_part_twice_before_the_next(tmp_path, monkeypatc
                     "--out", str(tmp_path / "gpu.json")])  # fmt: skip
     # a run cut short by a time limit has both readings of every part it reached
     assert order == [("scaling", False), ("scaling", True), ("grpo", False), ("grpo", True)]
+
+
+def test_the_performance_page_renders_a_report_as_tables_with_each_step_and_each_target(quick_report, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import write_docs
+
+    report = quick_report[1]
+    ratios = report["ratio"]["narrow_2_layers_64@8envs"]
+    text = write_docs.gpu_markdown(report)
+    cells = " | ".join(f"{ratios[setting]:.3f}" for setting in SETTINGS)
+    assert f"| narrow_2_layers_64@8envs | {cells} |" in text
+    assert f"| 64 | {report['env_steps_per_s']['64']:,} | {report['ms_per_step']['64']:.2f} |" in text
+    assert "| ratio <= 1.01, every setting | not measured |" in text  # --quick skips the 8B model
+    assert "host-steered llada skipped: --quick skips the 8B model" in text
+    both = write_docs.gpu_markdown({**report, "sync_free_run": {**report, "sync_free": True, "grpo": None}})
+    ratio = ratios["full + top-1"]
+    assert f"{ratio:.3f} / {ratio:.3f}" in both and " / – |" in both  # the sync-free run measured no GRPO
