@@ -476,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     except importlib.metadata.PackageNotFoundError:
         transformers_version = None
     cuda = args.device.type == "cuda"
-    steps = (False, True) if args.both_steps else (args.sync_free,)  # sync_free of each pass over the parts
+    own_step = args.sync_free and not args.both_steps  # sync_free of the report's own readings
     report: dict[str, Any] = {
         "benchmark": "bench_gpu.py (issue 29)",
         "quick": args.quick,
@@ -490,20 +490,20 @@ def main(argv: list[str] | None = None) -> int:
         "steps": args.steps,
         "warmup": args.warmup,
         "compile_features": args.compile_features,
-        **empty_run(args, steps[0]),
+        **empty_run(args, own_step),
     }  # fmt: skip
+    runs = {own_step: report}  # sync_free -> where its readings go
+    if args.both_steps:
+        runs[True] = report["sync_free_run"] = empty_run(args, True)
     start = time.perf_counter()
 
     def save(complete: bool) -> None:
         """Writes the report as it stands (after every part: a run cut short still leaves what it measured)."""
-        for run in (report, report.get("sync_free_run")):
-            if run is not None:
-                run["targets"] = targets(run)
+        for run in runs.values():
+            run["targets"] = targets(run)
         report["complete"], report["seconds"] = complete, round(time.perf_counter() - start, 1)
         save_json(report, args.out)
 
-    runs = {steps[0]: report, **({True: report.setdefault("sync_free_run", empty_run(args, True))}
-                                 if len(steps) > 1 else {})}  # fmt: skip
     for part in args.parts:
         for sync_free, run in runs.items():
             args.sync_free = sync_free

@@ -13,13 +13,14 @@ runs keep it). Writes benchmarks/results/ppo_vs_grpo.json and prints a Markdown 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
 import torch
 
 from unmask_gym.agents import load_policy
-from unmask_gym.agents.loading import checkpoint_path, iteration_seconds, train_seconds
+from unmask_gym.agents.loading import checkpoint_path, iteration_seconds, train_seconds, warm_start_seconds
 from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_table, summary_rows
 
@@ -28,13 +29,17 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def checkpoint_at(run: Path, seconds: float) -> tuple[int, float]:
-    """The run's first checkpointed iteration whose training time (``train_seconds``) reaches ``seconds``, and it.
+    """The run's first checkpointed iteration whose training time reaches ``seconds``, and that time.
+
+    The time is ``train_seconds(run, iteration)``'s (the warm start, then the iterations), summed as it goes: the
+    run's metrics and checkpoint are read once.
 
     Raises:
         ValueError: when no checkpoint of the run has trained that long.
     """
-    for iteration in range(1, len(iteration_seconds(run)) + 1):
-        if checkpoint_path(run, iteration).exists() and (spent := train_seconds(run, iteration)) >= seconds:
+    elapsed = itertools.accumulate(iteration_seconds(run), initial=warm_start_seconds(run) or 0.0)
+    for iteration, spent in enumerate(elapsed):
+        if iteration and spent >= seconds and checkpoint_path(run, iteration).exists():
             return iteration, spent
     raise ValueError(f"{run} has no checkpoint at or after {seconds:.0f} s of training")
 
