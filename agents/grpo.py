@@ -152,6 +152,10 @@ class GRPOConfig:
     sync_free: bool = False
     """Roll out in ``sync_free`` envs (no host round trip in a step, or one overlapping the forward for text tasks;
     the same rollouts): for a GPU."""
+    compile_step: bool = False
+    """With ``sync_free`` and a task scored on the device: the rollout envs' step through ``torch.compile``
+    (``compile_step=True``; the same rollouts within float rounding), for a GPU. Not ``"reduce-overhead"``: the
+    rollout keeps the step's tensors, which a CUDA graph's next step would overwrite."""
     init_policy: str | None = None
     """Start from this trained policy's weights instead of a fresh network (a shipped name, a run folder or a
     checkpoint; ``loading.initialise_from``): the same features and network shape, and a conditioned run may start
@@ -171,6 +175,9 @@ class GRPOConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'iterations' else 1}, got {value!r}")
+        if not isinstance(self.compile_step, bool) or (self.compile_step and not self.sync_free):
+            raise ValueError(f"compile_step must be a bool and needs sync_free=True (it compiles the sync-free step), "
+                             f"got compile_step={self.compile_step!r}, sync_free={self.sync_free!r}")  # fmt: skip
         if self.empty_action == "error" and not self.policy_fallback:
             raise ValueError('empty_action="error" would stop training at the first empty sample; use "noop", '
                              '"top_confidence" or policy_fallback=True')  # fmt: skip
@@ -799,7 +806,8 @@ class GRPOTrainer:
             block_length=block_length, answer_length=config.answer_length, max_nfe=config.max_nfe,
             reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
             temperature=config.temperature, group_size=group_size, autoreset_mode=AutoresetMode.DISABLED,
-            observe_hidden=self.observe_hidden, sync_free=config.sync_free, device=self.distributed.device,
+            observe_hidden=self.observe_hidden, sync_free=config.sync_free, compile_step=config.compile_step,
+            device=self.distributed.device,
             first_group=self.distributed.rank * config.num_groups,  # disjoint prompt streams across ranks
             **self.observation_kwargs,
         )  # fmt: skip

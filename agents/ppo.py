@@ -105,6 +105,10 @@ class PPOConfig:
     sync_free: bool = False
     """Roll out in a ``sync_free`` env (no host round trip in a step, or one overlapping the forward for text tasks;
     the same rollouts): for a GPU."""
+    compile_step: bool = False
+    """With ``sync_free`` and a task scored on the device: the env's step through ``torch.compile``
+    (``compile_step=True``; the same rollouts within float rounding), for a GPU. Not ``"reduce-overhead"``: the
+    rollout buffer keeps the step's tensors, which a CUDA graph's next step would overwrite."""
     init_policy: str | None = None
     """Start from this trained policy's weights instead of a fresh network (a shipped name, a run folder or a
     checkpoint; ``loading.initialise_from``): the same features and network shape, and a conditioned run may start
@@ -123,6 +127,9 @@ class PPOConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'iterations' else 1}, got {value!r}")
+        if not isinstance(self.compile_step, bool) or (self.compile_step and not self.sync_free):
+            raise ValueError(f"compile_step must be a bool and needs sync_free=True (it compiles the sync-free step), "
+                             f"got compile_step={self.compile_step!r}, sync_free={self.sync_free!r}")  # fmt: skip
         if self.num_envs * self.num_steps < self.num_minibatches:
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the rollout's "
                              f"{self.num_envs * self.num_steps} steps")  # fmt: skip
@@ -244,6 +251,7 @@ class PPOTrainer:
             reward=config.reward, alpha=config.alpha, empty_action=config.empty_action,
             temperature=config.temperature, autoreset_mode=AutoresetMode.SAME_STEP,
             observe_hidden="hidden" in policy_config.features, sync_free=config.sync_free,
+            compile_step=config.compile_step,
             device=self.distributed.device, first_group=self.distributed.rank * config.num_envs,
         )  # fmt: skip
         policy_config = policy_config.resolved_for(self.env, config.seed)

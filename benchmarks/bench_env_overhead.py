@@ -10,7 +10,8 @@ Two settings, as issue 16 states them:
 - ``semi_ar``: ``UnmaskGym/Permutation-v0`` (4-token blocks, so episodes end and restart often and autoreset,
   decoding and scoring are inside the measure), 64 envs, Fast-dLLM threshold 0.9, torch's default threads.
 - ``full``: the same task in full diffusion with top-1 confidence and one thread.
-Each is measured twice: with the default host-steered step and with ``sync_free=True``.
+Each is measured three times: with the default host-steered step, with ``sync_free=True``, and with
+``sync_free=True, compile_step=True`` (the step's two halves through ``torch.compile``; the warm-up compiles).
 
 ``--device cuda --wide`` runs the same loop on a randomly initialised transformer of LLaDA's shape (no weights
 needed) for a GPU reading. Writes benchmarks/results/env_overhead.json (``--out``).
@@ -42,6 +43,10 @@ SETTINGS = {
     "semi_ar sync_free": {"block_length": 4, "policy": "fast_dllm_threshold:threshold=0.9", "threads": None,
                           "sync_free": True},
     "full sync_free": {"block_length": None, "policy": "top_k_confidence:k=1", "threads": 1, "sync_free": True},
+    "semi_ar compiled": {"block_length": 4, "policy": "fast_dllm_threshold:threshold=0.9", "threads": None,
+                         "sync_free": True, "compile_step": True},
+    "full compiled": {"block_length": None, "policy": "top_k_confidence:k=1", "threads": 1, "sync_free": True,
+                      "compile_step": True},
 }
 
 
@@ -101,7 +106,8 @@ def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:
     spec = SETTINGS[setting]
     torch.set_num_threads(spec["threads"] or args.default_threads)
     kwargs: dict[str, Any] = {"block_length": spec["block_length"], "device": args.device,
-                              "sync_free": spec.get("sync_free", False)}  # fmt: skip
+                              "sync_free": spec.get("sync_free", False),
+                              "compile_step": spec.get("compile_step", False)}  # fmt: skip
     if args.wide:
         dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
         kwargs["model"] = WideMDLM(args.wide_layers).to(device=args.device, dtype=dtype).eval()
@@ -130,6 +136,7 @@ def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:
         "policy": spec["policy"],
         "block_length": spec["block_length"],
         "sync_free": spec.get("sync_free", False),
+        "compile_step": spec.get("compile_step", False),
         "threads": torch.get_num_threads(),
         "overhead": round(statistics.median(ratios), 4),
         "overhead_windows": [round(ratio, 4) for ratio in ratios],

@@ -29,7 +29,10 @@ The issue's targets sit beside the measured values in ``targets`` (computed pass
 ``--sync-free`` runs every part with ``sync_free=True`` instead of the host-steered step; ``--both-steps`` runs
 each part with the host-steered step and then sync-free before the next part, filing the sync-free readings under
 ``sync_free_run`` (the same keys, targets included): both readings from one machine in one run, and a run cut
-short has both for every part it reached.
+short has both for every part it reached. ``--compile-step MODE`` adds a third pass, filed under ``compiled_run``:
+sync-free with ``compile_step=MODE`` (the step's two halves through ``torch.compile``; ``reduce-overhead`` captures
+them as CUDA graphs) in (a) and (c), and GRPO's ``compile_step=True`` (the default mode: its rollout keeps the
+step's tensors) in (d); (b)'s GSM8K is scored on the host, so that part is recorded as skipped there.
 
 The JSON is written after every part (``"complete": false`` until the last), so a run stopped by a device's time
 limit keeps what it measured; ``--budget SECONDS`` starts no part after that many seconds (those are recorded as
@@ -233,7 +236,7 @@ def wide_models(args: argparse.Namespace, report: dict[str, Any]) -> None:
         def make_env(block: int | None, model: Any = model) -> UnmaskVectorEnv:
             return UnmaskVectorEnv(args.wide_envs, task="permutation", model=model, block_length=block,
                                    device=args.device, compile_features=args.compile_features,
-                                   sync_free=args.sync_free)  # fmt: skip
+                                   **step_options(args))  # fmt: skip
 
         record(report, key, facts, args.wide_envs, "permutation", ratio_table(make_env, PERMUTATION_BLOCK, args))
         del model
@@ -301,6 +304,8 @@ def llada_model(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """(b) LLaDA-8B's shape through the transformers backend on GSM8K-format prompts."""
     if args.quick:
         raise Skipped("--quick skips the 8B model")
+    if args.compile_step:
+        raise Skipped("compile_step compiles a step scored on the device; GSM8K is scored on the host")
     from unmask_gym.hf_env import make_hf_vector_env
 
     full_size = (args.hf_width, args.hf_layers) == (4096, 32)
@@ -327,7 +332,7 @@ def tiny_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
     policy = make_policy(args.scaling_policy)
     for num_envs in args.sizes:
         env = UnmaskVectorEnv(num_envs, task="permutation", block_length=None, device=args.device,
-                              compile_features=args.compile_features, sync_free=args.sync_free)  # fmt: skip
+                              compile_features=args.compile_features, **step_options(args))  # fmt: skip
         obs, _ = env.reset(seed=0)
         _, obs = time_env_steps(env, policy, obs, args.warmup)
         seconds, _ = time_env_steps(env, policy, obs, args.scaling_steps)
@@ -344,10 +349,17 @@ def grpo_split(args: argparse.Namespace, report: dict[str, Any]) -> None:
         task="permutation", block_length="none", alpha=3.0, iterations=args.grpo_iterations,
         num_groups=args.grpo_groups, group_size=args.grpo_group_size, width=args.grpo_width,
         update_epochs=GRPOConfig.update_epochs, num_minibatches=GRPOConfig.num_minibatches, device=str(args.device),
-        sync_free=args.sync_free,
+        sync_free=args.sync_free, compile_step=bool(args.compile_step),
     ))  # fmt: skip
     grpo.pop("machine")
+    if args.compile_step:  # the rollout keeps the step's tensors: GRPOConfig.compile_step has no CUDA graphs
+        grpo["compile_step"] = "default"
     report["grpo"] = grpo
+
+
+def step_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The env arguments of the pass that runs: ``sync_free`` and ``compile_step``."""
+    return {"sync_free": args.sync_free, "compile_step": args.compile_step or False}
 
 
 def record(report: dict[str, Any], key: str, facts: dict, num_envs: int, task: str, results: dict) -> None:
@@ -446,6 +458,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="sync_free=True in every part ((b)'s GSM8K is scored on the host, after the forward is queued)",
     )
+    parser.add_argument("--compile-step", dest="compiled_mode", default=None,
+                        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                        help="a further pass, sync-free with compile_step=MODE, filed under compiled_run")
     parser.add_argument("--both-steps", action="store_true",
                         help="each part with the host-steered step, then with sync_free=True (filed under "
                         "sync_free_run), before the next part: one run, one machine, both readings")  # fmt: skip
@@ -459,6 +474,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.steps, args.warmup, args.scaling_steps = 3, 2, 5
         args.wide_layers, args.wide_width, args.wide_envs, args.sizes = [2], 64, 8, [1, 4, 16, 64]
         args.grpo_groups, args.grpo_group_size, args.grpo_width = 2, 2, 16
+    args.compile_step = None  # the pass that runs sets it (with sync_free)
     args.device = torch.device(args.device)
     args.dtype = torch.bfloat16 if args.device.type == "cuda" else torch.float32
     if args.out is None:
@@ -492,32 +508,36 @@ def main(argv: list[str] | None = None) -> int:
         "compile_features": args.compile_features,
         **empty_run(args, own_step),
     }  # fmt: skip
-    runs = {own_step: report}  # sync_free -> where its readings go
+    runs = [(own_step, None, report)]  # (sync_free, compile_step, where its readings go)
     if args.both_steps:
-        runs[True] = report["sync_free_run"] = empty_run(args, True)
+        runs.append((True, None, report.setdefault("sync_free_run", empty_run(args, True))))
+    if args.compiled_mode:
+        runs.append((True, args.compiled_mode, report.setdefault("compiled_run", empty_run(args, True,
+                                                                                          args.compiled_mode))))
     start = time.perf_counter()
 
     def save(complete: bool) -> None:
         """Writes the report as it stands (after every part: a run cut short still leaves what it measured)."""
-        for run in runs.values():
+        for *_, run in runs:
             run["targets"] = targets(run)
         report["complete"], report["seconds"] = complete, round(time.perf_counter() - start, 1)
         save_json(report, args.out)
 
     for part in args.parts:
-        for sync_free, run in runs.items():
-            args.sync_free = sync_free
+        for sync_free, compile_step, run in runs:
+            args.sync_free, args.compile_step = sync_free, compile_step
             run_part(args, part, run, start)
             save(complete=False)
     save(complete=True)
     print(json.dumps(report, indent=2, default=str))
-    return 1 if report["errors"] or report.get("sync_free_run", {}).get("errors") else 0
+    return 1 if any(run["errors"] for *_, run in runs) else 0
 
 
-def empty_run(args: argparse.Namespace, sync_free: bool) -> dict[str, Any]:
-    """What one pass over the parts fills in, with one kind of step (``sync_free`` or the host-steered one)."""
+def empty_run(args: argparse.Namespace, sync_free: bool, compile_step: str | None = None) -> dict[str, Any]:
+    """What one pass over the parts fills in, with one kind of step (host-steered, sync-free, compiled)."""
     return {
         "sync_free": sync_free,
+        "compile_step": compile_step,
         "ratio": {},
         "settings": {},
         "env_steps_per_s": {},

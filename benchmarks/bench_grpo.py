@@ -59,6 +59,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         task=args.task, block_length=block_length, alpha=args.alpha, iterations=args.iterations + 1,
         num_groups=args.num_groups, group_size=args.group_size, update_epochs=args.update_epochs,
         num_minibatches=args.num_minibatches, device=args.device, sync_free=getattr(args, "sync_free", False),
+        compile_step=getattr(args, "compile_step", False),
     )  # fmt: skip
     trainer = GRPOTrainer(config, PolicyConfig(width=args.width, ff_width=4 * args.width), model=model)
     policy_clock = time_policy_forwards(trainer.policy)
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--update-epochs", type=int, default=GRPOConfig.update_epochs)
     parser.add_argument("--num-minibatches", type=int, default=GRPOConfig.num_minibatches)
     parser.add_argument("--sync-free", action="store_true", help="roll out in sync_free envs (GRPOConfig.sync_free)")
+    parser.add_argument("--compile-step", action="store_true",
+                        help="with --sync-free: the envs' step through torch.compile (GRPOConfig.compile_step)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_grpo.json")

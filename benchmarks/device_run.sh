@@ -5,8 +5,9 @@
 #   bash benchmarks/device_run.sh run      # there: the device tool's `run`, with carry [".whl"]
 #
 # `run` installs the wheels and the project, then writes into $OUT (or device-out/): nvidia-smi.txt, pytest.txt (the
-# GPU tests and the sync-free step's tests) and gpu.json with bench_gpu.log (every part, host-steered and sync-free;
-# the JSON is rewritten after each part, so a run cut short keeps what it measured). It takes about 8 minutes: give
+# GPU tests and the sync-free step's tests) and gpu.json with bench_gpu.log (every part host-steered, sync-free and
+# compiled with CUDA graphs (compile_step="reduce-overhead"), the 8B model last; the JSON is rewritten after each
+# part, so a run cut short keeps what it measured). It takes about 9 minutes: give
 # the device tool's run a timeout_s of 600. BUDGET (default 330) is the second after which bench_gpu.py starts no
 # further part.
 #
@@ -42,10 +43,10 @@ run)
         >"$out/pytest.txt" 2>&1
     tail -n 3 "$out/pytest.txt"
     device="${DEVICE:-cuda}"  # DEVICE=cpu: the recipe's own test, on a machine without a GPU
-    quick=()
-    [ "$device" = cpu ] && quick=(--quick --parts scaling)
-    PYTHONUNBUFFERED=1 python3 benchmarks/bench_gpu.py --device "$device" --both-steps --budget "${BUDGET:-330}" \
-        "${quick[@]}" --out "$out/gpu.json" >"$out/bench_gpu.log" 2>&1
+    parts=(--parts wide scaling grpo llada)  # the 8B model (the longest part, not compiled) last
+    [ "$device" = cpu ] && parts=(--quick --parts scaling)
+    PYTHONUNBUFFERED=1 python3 benchmarks/bench_gpu.py --device "$device" --both-steps --compile-step reduce-overhead \
+        --budget "${BUDGET:-330}" "${parts[@]}" --out "$out/gpu.json" >"$out/bench_gpu.log" 2>&1
     status=$?
     tail -n 5 "$out/bench_gpu.log"
     exit $status

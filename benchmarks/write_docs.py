@@ -394,9 +394,16 @@ def gpu_figures() -> str:
 def gpu_markdown(data: dict) -> str:
     """The tables of a ``bench_gpu.py`` report: ratios, tiny-model throughput, the GRPO split and the targets.
 
-    A ``--both-steps`` report shows each figure as "host-steered / sync-free"; "–" where a run has no value.
+    A ``--both-steps`` report shows each figure as "host-steered / sync-free" (then "/ compiled" with
+    ``--compile-step``); "–" where a run has no value.
     """
-    runs = [data] + ([data["sync_free_run"]] if "sync_free_run" in data else [])
+    runs = [data] + [data[key] for key in ("sync_free_run", "compiled_run") if key in data]
+
+    def kind(run: dict) -> str:
+        """The run's step: host-steered, sync-free, or compiled with its mode."""
+        if run.get("compile_step"):
+            return f"compiled ({run['compile_step']})"
+        return "sync-free" if run["sync_free"] else "host-steered"
 
     def both(*keys: str, form: Callable[[object], str] = str, missing: str = "–") -> str:
         """The value at ``keys`` in each run, formatted, joined by " / "."""
@@ -426,14 +433,13 @@ def gpu_markdown(data: dict) -> str:
                     [[entry["target"], both("targets", key, "pass", form=lambda met: "met" if met else "missed",
                                             missing="not measured")]
                      for key, entry in data["targets"].items()])  # fmt: skip
-    steps = "host-steered / sync-free" if len(runs) > 1 else ("sync-free" if data["sync_free"] else "host-steered")
+    steps = " / ".join(kind(run) for run in runs)
     notes = [f"{data['device']}, torch {data['torch']}, transformers {data['transformers']}; {steps} step; "
              f"{data['steps']} timed steps after {data['warmup']}; {data['seconds']} s in all"
              + ("" if data.get("complete", True) else " (cut short: the parts not reached are missing)") + "."]
     for run in runs:
-        for kind in ("skipped", "errors"):
-            notes += [f"{'sync-free' if run['sync_free'] else 'host-steered'} {part} {kind}: {why}"
-                      for part, why in run[kind].items()]  # fmt: skip
+        for outcome in ("skipped", "errors"):
+            notes += [f"{kind(run)} {part} {outcome}: {why}" for part, why in run[outcome].items()]
     return "\n\n".join([ratios, scaling, grpo, targets, "\n".join(f"- {note}" for note in notes)])
 
 

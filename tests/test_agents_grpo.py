@@ -128,6 +128,33 @@ def test_grpo_in_sync_free_envs_trains_exactly_as_in_host_steered_ones(reward):
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
+@pytest.mark.slow
+def test_grpo_with_a_compiled_step_trains_as_with_the_eager_one():
+    runs = []
+    for compile_step in (False, True):
+        trainer = GRPOTrainer(GRPOConfig(task="permutation", block_length=None, iterations=2, num_groups=2,
+                                         group_size=4, device="cpu", sync_free=True, compile_step=compile_step),
+                              SMALL)  # fmt: skip
+        assert trainer.env._device_step.mode == ("default" if compile_step else None)
+        metrics = [{k: v for k, v in m.items() if not k.endswith("seconds")} for m in trainer.run()]
+        runs.append((metrics, [parameter.detach().clone() for parameter in trainer.policy.parameters()]))
+    (eager, eager_parameters), (compiled, compiled_parameters) = runs
+    assert [m.keys() for m in compiled] == [m.keys() for m in eager]
+    for compiled_metrics, eager_metrics in zip(compiled, eager, strict=True):  # features within float rounding
+        assert all(compiled_metrics[key] == pytest.approx(value, rel=1e-4, abs=1e-6, nan_ok=True)
+                   for key, value in eager_metrics.items()), (compiled_metrics, eager_metrics)  # fmt: skip
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(compiled_parameters, eager_parameters, strict=True))
+
+
+@pytest.mark.parametrize("arguments", [{"compile_step": True}, {"compile_step": "reduce-overhead", "sync_free": True}])
+def test_the_trainers_compile_the_sync_free_step_only_without_cuda_graphs(arguments):
+    from unmask_gym.agents.ppo import PPOConfig
+
+    for config in (GRPOConfig, PPOConfig):
+        with pytest.raises(ValueError, match="compile_step must be a bool and needs sync_free=True"):
+            config(task="permutation", **arguments)
+
+
 def test_the_log_prob_is_of_the_action_the_env_executed():
     # A policy that asks for nothing; with empty_action="top_confidence" the env commits its most confident
     # position, and the stored log-prob must be of that executed action: p_j prod(1 - p_i) + prod(1 - p_i).

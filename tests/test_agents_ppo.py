@@ -87,6 +87,12 @@ def test_ppo_in_a_sync_free_env_trains_exactly_as_in_a_host_steered_one_and_the_
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1], strict=True))
 
 
+def test_ppo_hands_compile_step_to_its_env():
+    trainer = PPOTrainer(PPOConfig(task="permutation", block_length=4, iterations=1, num_envs=8, num_steps=12,
+                                   device="cpu", sync_free=True, compile_step=True), SMALL)  # fmt: skip
+    assert trainer.env.config.compile_step is True and trainer.env._device_step.mode == "default"
+
+
 def test_ppo_checkpoints_load_as_policies_and_resume(tmp_path):
     trainer = small_trainer(out=str(tmp_path / "run"), checkpoint_every=1)
     for _ in trainer.run():

@@ -163,11 +163,25 @@ def test_both_steps_measure_each_part_twice_before_the_next(tmp_path, monkeypatc
 
     order = []
     for name, part in (("tiny_scaling", "scaling"), ("grpo_split", "grpo")):
-        monkeypatch.setattr(bench_gpu, name, lambda args, run, part=part: order.append((part, args.sync_free)))
-    bench_gpu.main(["--quick", "--device", "cpu", "--both-steps", "--parts", "scaling", "grpo",
-                    "--out", str(tmp_path / "gpu.json")])  # fmt: skip
-    # a run cut short by a time limit has both readings of every part it reached
-    assert order == [("scaling", False), ("scaling", True), ("grpo", False), ("grpo", True)]
+        monkeypatch.setattr(bench_gpu, name, lambda args, run, part=part: order.append(
+            (part, args.sync_free, args.compile_step)))  # fmt: skip
+    bench_gpu.main(["--quick", "--device", "cpu", "--both-steps", "--compile-step", "reduce-overhead",
+                    "--parts", "scaling", "grpo", "--out", str(tmp_path / "gpu.json")])  # fmt: skip
+    # a run cut short by a time limit has every reading of every part it reached
+    assert order == [("scaling", False, None), ("scaling", True, None), ("scaling", True, "reduce-overhead"),
+                     ("grpo", False, None), ("grpo", True, None), ("grpo", True, "reduce-overhead")]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_compile_step_files_a_compiled_pass_with_grpos_compiled_rollouts(tmp_path):
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--compile-step", "default", "--parts", "scaling",
+                              "grpo")  # fmt: skip
+    compiled = report["compiled_run"]
+    assert report["compile_step"] is None and compiled["compile_step"] == "default" and compiled["sync_free"] is True
+    assert compiled["errors"] == {} and compiled["env_steps_per_s"].keys() == {"1", "4", "16", "64"}
+    assert all(positive_finite(value) for value in compiled["env_steps_per_s"].values())
+    assert compiled["skipped"] == {} and compiled["grpo"]["compile_step"] == "default"
+    assert positive_finite(compiled["grpo"]["seconds_per_iteration"]["rollout_seconds"])
 
 
 def test_the_performance_page_renders_a_report_as_tables_with_each_step_and_each_target(quick_report, monkeypatch):
@@ -185,3 +199,9 @@ def test_the_performance_page_renders_a_report_as_tables_with_each_step_and_each
     both = write_docs.gpu_markdown({**report, "sync_free_run": {**report, "sync_free": True, "grpo": None}})
     ratio = ratios["full + top-1"]
     assert f"{ratio:.3f} / {ratio:.3f}" in both and " / – |" in both  # the sync-free run measured no GRPO
+    three = write_docs.gpu_markdown({**report, "sync_free_run": {**report, "sync_free": True},
+                                     "compiled_run": {**report, "sync_free": True, "compile_step": "reduce-overhead",
+                                                      "skipped": {"grpo": "no compile_step"}}})  # fmt: skip
+    assert f"{ratio:.3f} / {ratio:.3f} / {ratio:.3f}" in three
+    assert "host-steered / sync-free / compiled (reduce-overhead) step" in three
+    assert "compiled (reduce-overhead) grpo skipped: no compile_step" in three

@@ -71,7 +71,7 @@ def test_a_failed_compilation_falls_back_to_the_eager_pass_with_one_warning(monk
     try:
         logits = torch.randn(2, 3, 10)
         with pytest.warns(UserWarning, match=re.escape("compile_features: torch.compile failed (RuntimeError: no C++ "
-                                                       "compiler); the eager features are used instead")):  # fmt: skip
+                                                       "compiler); it runs eager instead")):  # fmt: skip
             first = predict(logits, compiled=True)
         assert_predictions_close(first, predict(logits))
         with warnings.catch_warnings():

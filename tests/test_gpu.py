@@ -56,3 +56,31 @@ def test_a_cuda_env_computes_features_at_the_masked_positions_without_changing_a
     monkeypatch.setattr(dynamics, "feature_positions",
                         lambda rows, stay, masked, length: original(rows, stay, None, length))  # fmt: skip
     assert all(torch.equal(a, b) for a, b in zip(restricted, trajectory(), strict=True))
+
+
+def copied(tree):
+    """Nested env outputs copied to the host: a ``reduce-overhead`` step's tensors are overwritten by the next one."""
+    if isinstance(tree, dict):
+        return {key: copied(value) for key, value in tree.items()}
+    if isinstance(tree, tuple | list):
+        return type(tree)(copied(value) for value in tree)
+    return tree.cpu() if isinstance(tree, torch.Tensor) else tree
+
+
+@pytest.mark.parametrize("mode", [True, "reduce-overhead"])
+def test_a_compiled_cuda_step_gives_the_eager_steps_episodes(mode):
+    from test_compiled_step import assert_tree_close
+
+    def play(compile_step) -> list:
+        env = UnmaskVectorEnv(16, task="permutation", block_length=4, temperature=1.0, top_k=3, sync_free=True,
+                              compile_step=compile_step, device="cuda")  # fmt: skip
+        obs, _ = env.reset(seed=5)
+        policy, results = fast_dllm_threshold(0.7), []
+        for _ in range(40):  # past a bank refill
+            step = env.step(policy(obs))
+            obs = step[0]
+            results.append(copied(step))
+        return results
+
+    torch._dynamo.reset()
+    assert_tree_close(play(mode), play(False))

@@ -26,6 +26,9 @@ def _argument(default: Any, shown: str, doc: str) -> Any:
     return field(default=default, metadata={"shown": shown, "doc": doc})
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+"""``torch.compile``'s modes, which ``compile_step`` may name (``True`` is ``"default"``)."""
+
 @dataclass(frozen=True)
 class EnvConfig:
     """The settings of one ``UnmaskVectorEnv``; ``resolve(task)`` fills the task-dependent defaults.
@@ -117,6 +120,13 @@ class EnvConfig:
         "it waits for only after the forward is queued, with the texts in the info. An endless prompt stream, "
         "`SAME_STEP` or `DISABLED` autoreset",
     )  # fmt: skip
+    compile_step: bool | str = _argument(
+        False, "`False`", "run the sync-free step's two halves (before and after the dLLM: commit, scoring, restarts, "
+        "features, observation, info) through `torch.compile`, one graph each: `True` or a `torch.compile` mode "
+        "(`\"reduce-overhead\"` captures CUDA graphs, whose returned tensors the next step overwrites: copy what you "
+        "keep). Needs `sync_free=True` and a task scored on the device; trajectories equal the eager step's within "
+        "float rounding; falls back to it, with a warning, where compiling fails",
+    )  # fmt: skip
     device: str | torch.device | None = _argument(
         None, "cuda if available, else cpu", "where the state, the model and every returned tensor live"
     )
@@ -168,6 +178,13 @@ class EnvConfig:
                              f"them or never: it needs num_prompts=None and autoreset_mode SAME_STEP or DISABLED, "
                              f"got num_prompts={self.num_prompts}, "
                              f"autoreset_mode={self.autoreset_mode.value!r}")  # fmt: skip
+        if not isinstance(self.compile_step, bool) and self.compile_step not in COMPILE_MODES:
+            raise ValueError(f"compile_step must be a bool or a torch.compile mode {COMPILE_MODES}, got "
+                             f"{self.compile_step!r}")  # fmt: skip
+        if self.compile_step is not False:
+            if not self.sync_free:
+                raise ValueError("compile_step compiles the sync-free step (static shapes, no host round trip): it "
+                                 "needs sync_free=True")  # fmt: skip
         check.check_int("top_k", self.top_k, 0)
         object.__setattr__(self, "device", check_device(self.device))
 

@@ -7,7 +7,6 @@ Shapes: N envs, R rows forwarded, L answer positions, P prompt columns.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,7 @@ import torch
 
 from unmask_gym.canvas import left_pad_arrays, right_pad_arrays
 from unmask_gym.config import EnvConfig
-from unmask_gym.features import Prediction, predict
+from unmask_gym.features import PREDICTION_FIELDS, Prediction, predict
 from unmask_gym.noise import episode_uniforms
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.state import EnvState, EpisodeBook
@@ -200,40 +199,58 @@ def forward(
 
     ``at`` = ``(local, everywhere)`` from ``feature_positions``, on the device, computes features at those
     positions only; the other positions keep their earlier (unobserved) prediction. ``None``: every position.
-    With ``temperature > 0`` row r samples with the uniforms of (seed, its prompt id, for an endless stream its
-    prompt group and episode index, its member index in its group, its step): its own noise, whatever else is in
-    the batch (``unmask_gym.noise``).
     """
     if len(rows) == 0:
         return state
     every_row = len(rows) == config.num_envs  # rows are sorted and unique: all of them, in order
     canvas = state.canvas if every_row else state.canvas[index]
     attention = state.attention if every_row else state.attention[index]
-    answer_columns = torch.arange(config.max_prompt_length, canvas.shape[1], device=canvas.device)
-    uniforms = None
-    if config.temperature > 0:
-        prompt_id, steps = state.prompt_id[index], state.steps[index]
-        draw = () if config.num_prompts is not None else (
-            index // config.group_size + config.first_group, state.episode_index[index])  # fmt: skip
-        uniforms = episode_uniforms(seed, prompt_id, index % config.group_size, steps, config.answer_length, draw)
+    logits, hidden = model_pass(model, canvas, attention, config)
     with torch.no_grad():
-        if config.observe_hidden:
-            logits, hidden = model.logits_and_hidden(canvas, attention, positions=answer_columns)
-        else:
-            logits, hidden = model.logits(canvas, attention, positions=answer_columns), None
-        prediction = predict(logits, config.temperature, uniforms, config.top_k, compiled=config.compile_features,
-                             positions=None if at is None else at[0])  # fmt: skip
+        prediction = predict(logits, config.temperature, sampling_uniforms(state, index, config, seed), config.top_k,
+                             compiled=config.compile_features, positions=None if at is None else at[0])  # fmt: skip
     merged = {}
-    for item in dataclasses.fields(Prediction):
-        old = getattr(state.prediction, item.name)
+    for name in PREDICTION_FIELDS:
+        old = getattr(state.prediction, name)
         if old is None:
             continue
-        new = (hidden if item.name == "hidden" else getattr(prediction, item.name)).to(old.dtype)
-        if at is not None and item.name != "hidden":  # hidden states come from the model for every position
-            merged[item.name] = old.flatten(0, 1).index_copy(0, at[1], new).view_as(old)
+        new = (hidden if name == "hidden" else getattr(prediction, name)).to(old.dtype)
+        if at is not None and name != "hidden":  # hidden states come from the model for every position
+            merged[name] = old.flatten(0, 1).index_copy(0, at[1], new).view_as(old)
         else:
-            merged[item.name] = new if every_row else old.index_copy(0, index, new)
+            merged[name] = new if every_row else old.index_copy(0, index, new)
     return state.replace(prediction=Prediction(**merged))
+
+
+def model_pass(
+    model: Any, canvas: torch.Tensor, attention: torch.Tensor, config: EnvConfig
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The dLLM's logits (R, L, V) over the answer columns of (R, T) canvases, and its hidden states.
+
+    The hidden states (R, L, D) come only when the observation has them (``observe_hidden``); else None.
+    """
+    answer_columns = torch.arange(config.max_prompt_length, canvas.shape[1], device=canvas.device)
+    with torch.no_grad():
+        if config.observe_hidden:
+            return model.logits_and_hidden(canvas, attention, positions=answer_columns)
+        return model.logits(canvas, attention, positions=answer_columns), None
+
+
+def sampling_uniforms(
+    state: EnvState, index: torch.Tensor, config: EnvConfig, seed: int | torch.Tensor
+) -> torch.Tensor | None:
+    """(R, L) uniforms for the rows ``index`` (R,) when tokens are sampled (``temperature > 0``), else None.
+
+    Row r samples with the uniforms of (seed, its prompt id, for an endless stream its prompt group and episode
+    index, its member index in its group, its step): its own noise, whatever else is in the batch
+    (``unmask_gym.noise``).
+    """
+    if config.temperature == 0:
+        return None
+    prompt_id, steps = state.prompt_id[index], state.steps[index]
+    draw = () if config.num_prompts is not None else (
+        index // config.group_size + config.first_group, state.episode_index[index])  # fmt: skip
+    return episode_uniforms(seed, prompt_id, index % config.group_size, steps, config.answer_length, draw)
 
 
 def forward_changed(state: EnvState, changed: torch.Tensor, model: Any, config: EnvConfig, seed: int) -> EnvState:
@@ -242,13 +259,28 @@ def forward_changed(state: EnvState, changed: torch.Tensor, model: Any, config: 
     What ``forward`` over the changed rows alone gives, without the host knowing which they are: a row's logits do
     not depend on the other rows, and a row that is not kept is thrown away (``tests/test_sync_free.py``).
     """
-    everything = torch.arange(config.num_envs, device=state.canvas.device)  # made on the device: no copy
-    fresh = forward(state, np.arange(config.num_envs), everything, model, config, seed)
-    merged = {}
-    for item in dataclasses.fields(Prediction):
-        old = getattr(state.prediction, item.name)
-        if old is not None:
-            keep = changed.view(-1, *([1] * (old.dim() - 1)))
-            merged[item.name] = torch.where(keep, getattr(fresh.prediction, item.name), old)
-    return fresh.replace(prediction=Prediction(**merged))
+    logits, hidden = model_pass(model, state.canvas, state.attention, config)
+    return predict_changed(state, changed, logits, hidden, config, seed)
 
+
+def predict_changed(
+    state: EnvState, changed: torch.Tensor, logits: torch.Tensor, hidden: torch.Tensor | None, config: EnvConfig,
+    seed: int | torch.Tensor, compiled_features: bool | None = None,
+) -> EnvState:  # fmt: skip
+    """``state`` with the prediction of every row's ``logits`` (N, L, V) (and ``hidden``) where ``changed`` (N,).
+
+    The device half of ``forward_changed`` after the dLLM: no host index, static shapes. ``compiled_features``
+    overrides ``config.compile_features`` (``False`` inside a step that is compiled whole).
+    """
+    everything = torch.arange(config.num_envs, device=logits.device)  # made on the device: no copy
+    compiled = config.compile_features if compiled_features is None else compiled_features
+    with torch.no_grad():
+        prediction = predict(logits, config.temperature, sampling_uniforms(state, everything, config, seed),
+                             config.top_k, compiled=compiled)  # fmt: skip
+    merged = {}
+    for name in PREDICTION_FIELDS:
+        old = getattr(state.prediction, name)
+        if old is not None:
+            new = (hidden if name == "hidden" else getattr(prediction, name)).to(old.dtype)
+            merged[name] = torch.where(changed.view(-1, *([1] * (old.dim() - 1))), new, old)
+    return state.replace(prediction=Prediction(**merged))

@@ -19,6 +19,7 @@ from gymnasium.vector.utils import batch_space
 from unmask_gym import dynamics, outputs, validation
 from unmask_gym.bank import PromptBank, start_from_bank
 from unmask_gym.config import EMPTY_ACTIONS, TASK_DEFAULT, EnvConfig, check_model
+from unmask_gym.device_step import DeviceStep
 from unmask_gym.models.codec import decode_answer, encode_prompt
 from unmask_gym.prompts import PromptStreams
 from unmask_gym.spaces import action_space, observation_space
@@ -81,7 +82,8 @@ class UnmaskVectorEnv(VectorEnv):
                  prompt_repeats: int = 1, prompt_shard: tuple[int, int] | None = None, top_k: int = 0,
                  observe_prompt: bool = False,
                  observe_hidden: bool = False, validate_actions: bool = True, compile_features: bool = False,
-                 sync_free: bool = False, device: str | torch.device | None = None) -> None:  # fmt: skip
+                 sync_free: bool = False, compile_step: bool | str = False,
+                 device: str | torch.device | None = None) -> None:  # fmt: skip
         """Builds the env; every argument is checked by ``EnvConfig`` (see the argument table of docs/mdp.md)."""
         from unmask_gym.compat import register_info_conversions
         from unmask_gym.models import load_model, resolve_model_name
@@ -97,7 +99,7 @@ class UnmaskVectorEnv(VectorEnv):
             num_prompts=num_prompts, prompt_repeats=prompt_repeats, prompt_shard=prompt_shard, top_k=top_k,
             observe_prompt=observe_prompt,
             observe_hidden=observe_hidden, validate_actions=validate_actions, compile_features=compile_features,
-            sync_free=sync_free, device=device,
+            sync_free=sync_free, compile_step=compile_step, device=device,
         )  # fmt: skip
         config = EnvConfig(**arguments)  # value checks first, before the task or model load
         config = self.config = config.resolve(resolve_task(task))
@@ -124,6 +126,14 @@ class UnmaskVectorEnv(VectorEnv):
         # sync_free scores finished episodes on the device where the task has token twins of its verifier
         # (references placed with their prompts); a text task is scored on the host, after the forward is queued.
         self._scores_on_device = config.sync_free and outputs.scores_on_device(self.task, self.model, self.reward)
+        if config.compile_step is not False and not self._scores_on_device:
+            why = "a callable reward reads the decoded texts" if callable(self.reward) else (
+                f"task {self.task.name!r} is scored on the host")  # fmt: skip
+            raise ValueError(f"compile_step compiles a step scored on the device, and here {why} (the built-in tasks "
+                             f"under a named reward are scored on the device)")  # fmt: skip
+        # The step of a task scored on the device is two pure functions around the forward (compiled on request).
+        mode = {False: None, True: "default"}.get(config.compile_step, config.compile_step)
+        self._device_step = DeviceStep(config, mode) if self._scores_on_device else None
         encode_reference = self._encode_reference if self._scores_on_device else None
         self._streams = PromptStreams(self.task, config.num_groups, self.split, self.num_prompts, self._encode_prompt,
                                       config.first_group, config.prompt_shard, config.prompt_repeats,
@@ -227,6 +237,10 @@ class UnmaskVectorEnv(VectorEnv):
             self._streams.restore(snapshot)
             raise
         self._state, self._book, self._seed = state, book, new_seed
+        if self.config.compile_step is not False:  # a compiled step keys its noise on a tensor, so that a new seed
+            self._step_seed = torch.tensor(new_seed, device=self.device)  # is not a new graph
+        else:
+            self._step_seed = new_seed
         self._autoreset_pending[rows] = False
         if self.config.sync_free and self.autoreset_mode == AutoresetMode.SAME_STEP:
             self._bank = PromptBank.build(self._streams, book.episode_index, self.config, self.model, self.device)
@@ -259,6 +273,13 @@ class UnmaskVectorEnv(VectorEnv):
             self._bank = PromptBank.build(self._streams, state.episode_index.cpu().numpy(), config, self.model,
                                           self.device, previous=self._bank)  # fmt: skip  (the one sync in lasts steps)
             self._bank_age = 0
+        if self._device_step is not None:  # sync_free, scored on the device: no host round trip
+            new, observation, out = self._device_step(state, selected, self._bank, self.model, self._step_seed)
+            self._state = new
+            if self._bank is not None:
+                self._bank_age += 1
+            return observation, out.reward, out.terminated, out.truncated, out.info
+
         new, committed, done = dynamics.commit(state, selected, state.action_mask, config)
         truncated = dynamics.time_limit(new, done, config)  # (N,): Gymnasium's max_episode_steps, not the NFE budget
         ended = done | truncated
@@ -266,33 +287,17 @@ class UnmaskVectorEnv(VectorEnv):
         if config.sync_free:
             # A host-scored task's finished answers start towards the host now; the host reads them (its one wait
             # of the step) once the forward is queued, so decoding and scoring overlap it on an accelerator.
-            pending = None if self._scores_on_device else HostCopy(torch.cat(
+            pending = HostCopy(torch.cat(
                 [outputs.ending_columns(ended, committed, new, truncated), new.episode_index[:, None]], 1))
-            scores = outputs.device_scores(new, done, truncated, self.model, config) if pending is None else None
-            new, next_book, endings = self._advance_on_device(ended_state, committed, ended), book, None
-            if pending is not None:
-                endings = self._score_on_host(pending.wait())
-            any_ended = endings is None or len(endings.rows) > 0  # scored on the device: the host does not know
+            new, next_book = self._advance_on_device(ended_state, committed, ended), book
+            endings = self._score_on_host(pending.wait())
         else:
             new, next_book, endings = self._advance_on_host(book, new, ended_state, committed, truncated, ended)
-            scores, any_ended = None, len(endings.rows) > 0
-        reward, end_info = outputs.end_info(ended_state, ended, endings, config, scores)
-
-        if self.autoreset_mode == AutoresetMode.SAME_STEP:
-            info = outputs.step_info(new, config)
-            if any_ended:
-                final_info = {**outputs.step_info(ended_state, config, end_info), **end_info["extras"]}
-                final_info["committed"] = committed
-                final_obs = outputs.observation(ended_state, config)
-                info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
-        else:
-            info = {**outputs.step_info(new, config, end_info), **end_info["extras"]}
-            if endings is not None:
-                self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
-                self._autoreset_pending[endings.rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
-        info["committed"] = committed.clone()
-        if any_ended:
-            info["episode"], info["_episode"] = end_info["episode"], ended.clone()
+        reward, end_info = outputs.end_info(ended_state, ended, endings, config)
+        info = outputs.info_after_step(new, ended_state, ended, committed, end_info, len(endings.rows) > 0, config)
+        if self.autoreset_mode != AutoresetMode.SAME_STEP:
+            self._autoreset_pending = np.zeros(self.num_envs, dtype=bool)
+            self._autoreset_pending[endings.rows] = self.autoreset_mode == AutoresetMode.NEXT_STEP
         self._state, self._book = new, next_book
         if self._bank is not None:  # counted once the step stands: a step that raises leaves the count as it was
             self._bank_age += 1

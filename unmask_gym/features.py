@@ -5,14 +5,15 @@ Shapes: N rows, L answer positions, V vocabulary, K top-k.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from unmask_gym.compiling import compile_or_eager
 from unmask_gym.noise import sample_tokens
 
 
@@ -34,6 +35,10 @@ class Prediction:
     """(N, L, K) int64, or None."""
     hidden: torch.Tensor | None = None
     """(N, L, D) float32 last hidden states, or None when not requested."""
+
+
+PREDICTION_FIELDS = tuple(item.name for item in dataclasses.fields(Prediction))
+"""``Prediction``'s field names, in order (a constant: ``torch.compile`` does not trace ``dataclasses.fields``)."""
 
 
 FEATURE_CHUNK_ELEMENTS = 2**25
@@ -136,19 +141,4 @@ def compiled_chunk_features() -> Callable[..., tuple[torch.Tensor, ...]]:
 
     Dynamic shapes: one compilation serves every chunk size.
     """
-    compiled = torch.compile(_chunk_features, dynamic=True)
-    failed = False
-
-    def features(*args: object) -> tuple[torch.Tensor, ...]:
-        nonlocal failed
-        if not failed:
-            try:
-                return compiled(*args)
-            except Exception as error:  # inductor raises several types (no compiler, unsupported device)
-                failed = True
-                warnings.warn(f"compile_features: torch.compile failed ({type(error).__name__}: "
-                              f"{str(error).splitlines()[0] if str(error) else ''}); the eager features are used "
-                              f"instead", stacklevel=3)  # fmt: skip
-        return _chunk_features(*args)
-
-    return features
+    return compile_or_eager(_chunk_features, "compile_features", dynamic=True)

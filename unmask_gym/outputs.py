@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 
 from unmask_gym.config import EnvConfig
 from unmask_gym.models.codec import completion_tokens, decode_answer
@@ -159,6 +160,31 @@ def step_info(state: EnvState, config: EnvConfig, end_info: dict[str, Any] | Non
         "episode_index": state.episode_index.clone(),
         "nfe_budget_exhausted": budget_exhausted,
     }
+
+
+def info_after_step(
+    state: EnvState, ended_state: EnvState, ended: torch.Tensor, committed: torch.Tensor,
+    end_info: dict[str, Any], any_ended: bool, config: EnvConfig,
+) -> dict[str, Any]:  # fmt: skip
+    """A step's info: ``state``'s episodes, and the ones that ``ended`` (N,) in ``ended_state``.
+
+    With ``SAME_STEP`` autoreset ``state`` holds the restarted episodes and the finished ones go to ``final_obs`` and
+    ``final_info``; otherwise the finished ones are still in their slots and their end info is the step's. Nothing of
+    the endings is added when ``any_ended`` is False (the host knows that no episode ended).
+    """
+    if config.autoreset_mode == AutoresetMode.SAME_STEP:
+        info = step_info(state, config)
+        if any_ended:
+            final_info = {**step_info(ended_state, config, end_info), **end_info["extras"]}
+            final_info["committed"] = committed
+            final_obs = observation(ended_state, config)
+            info.update(final_obs=final_obs, _final_obs=ended, final_info=final_info, _final_info=ended.clone())
+    else:
+        info = {**step_info(state, config, end_info), **end_info["extras"]}
+    info["committed"] = committed.clone()
+    if any_ended:
+        info["episode"], info["_episode"] = end_info["episode"], ended.clone()
+    return info
 
 
 def observation(state: EnvState, config: EnvConfig) -> dict[str, torch.Tensor]:

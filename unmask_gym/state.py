@@ -6,14 +6,37 @@ Shapes: N envs, L answer positions, T = P + L canvas columns.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 import torch
 
 from unmask_gym.features import Prediction
+
+
+class once_per_state:  # a decorator, named like functools.cached_property
+    """A property computed once per ``EnvState`` and kept in the instance, like ``functools.cached_property``.
+
+    Two differences make a step traceable whole by ``torch.compile`` (``compile_step``): no lock (Python 3.11's
+    ``cached_property`` takes an RLock, which dynamo cannot enter), and no cache while compiling, where keeping the
+    value would be a side effect of the graph and the compiler shares the work anyway.
+    """
+
+    def __init__(self, compute: Callable[[Any], torch.Tensor]) -> None:
+        self.compute, self.name = compute, compute.__name__
+        self.__doc__ = compute.__doc__
+
+    def __get__(self, state: Any, owner: type | None = None) -> Any:
+        if state is None:
+            return self
+        if torch.compiler.is_compiling():
+            return self.compute(state)
+        value = state.__dict__.get(self.name)
+        if value is None:
+            value = state.__dict__[self.name] = self.compute(state)  # a frozen dataclass: written past __setattr__
+        return value
 
 
 @dataclass(frozen=True)
@@ -77,12 +100,12 @@ class EnvState:
         """(N, L) int64 view of the answer region."""
         return self.canvas[:, -self.answer_length :]
 
-    @cached_property
+    @once_per_state
     def masked(self) -> torch.Tensor:
         """(N, L) bool: positions still masked."""
         return self.answer == self.mask_token_id
 
-    @cached_property
+    @once_per_state
     def block(self) -> torch.Tensor:
         """(N,) int64: the current semi-AR block, the first one holding a masked position (the last if none)."""
         if self.block_length is None:
@@ -92,7 +115,7 @@ class EnvState:
         first_masked = torch.where(masked.any(1), masked.int().argmax(1), self.answer_length - 1)  # (N,)
         return (first_masked // self.block_length).clamp(max=num_blocks - 1)
 
-    @cached_property
+    @once_per_state
     def action_mask(self) -> torch.Tensor:
         """(N, L) bool: masked, inside the current block, and the episode running."""
         mask = self.masked & self.running[:, None]
