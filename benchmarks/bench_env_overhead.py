@@ -1,10 +1,11 @@
 """Env overhead: what a step costs beyond its dLLM forward, measured inside one run.
 
 overhead = (step time including the policy − time inside ``env.model.logits()``) / time inside
-``env.model.logits()``, median of ``--windows`` windows of ``--window-steps`` steps after a warm-up. The env
-calls ``model.logits()`` for its one forward per step and does the feature maths outside it, so timing that one
-call splits a step into "the dLLM" and "everything else" (the policy, validation, features, bookkeeping,
-decoding, scoring, autoreset).
+``env.model.logits()``, median of ``--windows`` windows of ``--window-steps`` steps after a warm-up. The settings
+take turns window by window, so that a shared machine's drift falls on all of them alike. The env calls
+``model.logits()`` for its one forward per step and does the feature maths outside it, so timing that one call
+splits a step into "the dLLM" and "everything else" (the policy, validation, features, bookkeeping, decoding,
+scoring, autoreset).
 
 Two settings, as issue 16 states them:
 - ``semi_ar``: ``UnmaskGym/Permutation-v0`` (4-token blocks, so episodes end and restart often and autoreset,
@@ -101,48 +102,76 @@ class WideMDLM(TinyMDLM):
             self.head.bias[self.config.vocab_size :] = -1e4
 
 
-def measure(setting: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One setting's overhead: median and range over the windows, and the seconds behind them."""
-    spec = SETTINGS[setting]
-    torch.set_num_threads(spec["threads"] or args.default_threads)
-    kwargs: dict[str, Any] = {"block_length": spec["block_length"], "device": args.device,
-                              "sync_free": spec.get("sync_free", False),
-                              "compile_step": spec.get("compile_step", False)}  # fmt: skip
-    if args.wide:
-        dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
-        kwargs["model"] = WideMDLM(args.wide_layers).to(device=args.device, dtype=dtype).eval()
-    env = gym.make_vec("UnmaskGym/Permutation-v0", num_envs=args.num_envs, vectorization_mode="vector_entry_point",
-                       **kwargs)  # fmt: skip
-    base = env.unwrapped if hasattr(env, "unwrapped") else env
-    timed = base.model = TimedForward(base.model)
-    policy = make_policy(spec["policy"])
-    obs, _ = env.reset(seed=0)
-    for _ in range(args.warmup):
-        obs, *_ = env.step(policy(obs))
-    ratios, step_seconds, forward_seconds = [], [], []
-    for _ in range(args.windows):
-        timed.seconds = 0.0
-        synchronize(base.device)
+class Runner:
+    """One setting's env, timed model and policy, stepping on from where its last window stopped."""
+
+    def __init__(self, setting: str, args: argparse.Namespace) -> None:
+        self.spec = spec = SETTINGS[setting]
+        self.threads = spec["threads"] or args.default_threads
+        torch.set_num_threads(self.threads)
+        kwargs: dict[str, Any] = {"block_length": spec["block_length"], "device": args.device,
+                                  "sync_free": spec.get("sync_free", False),
+                                  "compile_step": spec.get("compile_step", False)}  # fmt: skip
+        if args.wide:
+            dtype = torch.bfloat16 if args.device.startswith("cuda") else torch.float32
+            kwargs["model"] = WideMDLM(args.wide_layers).to(device=args.device, dtype=dtype).eval()
+        self.env = gym.make_vec("UnmaskGym/Permutation-v0", num_envs=args.num_envs,
+                                vectorization_mode="vector_entry_point", **kwargs)  # fmt: skip
+        self.base = self.env.unwrapped if hasattr(self.env, "unwrapped") else self.env
+        self.timed = self.base.model = TimedForward(self.base.model)
+        self.policy = make_policy(spec["policy"])
+        self.obs, _ = self.env.reset(seed=0)
+        self.steps(args.warmup)  # (a compiled step compiles here)
+        self.ratios: list[float] = []
+        self.step_seconds: list[float] = []
+        self.forward_seconds: list[float] = []
+
+    def steps(self, count: int) -> float:
+        """Seconds for ``count`` env steps with the policy (synchronised around them on CUDA)."""
+        torch.set_num_threads(self.threads)
+        synchronize(self.base.device)
         start = time.perf_counter()
-        for _ in range(args.window_steps):
-            obs, *_ = env.step(policy(obs))
-        synchronize(base.device)
-        total = time.perf_counter() - start
-        ratios.append((total - timed.seconds) / timed.seconds)
-        step_seconds.append(total / args.window_steps)
-        forward_seconds.append(timed.seconds / args.window_steps)
-    env.close()
-    return {
-        "policy": spec["policy"],
-        "block_length": spec["block_length"],
-        "sync_free": spec.get("sync_free", False),
-        "compile_step": spec.get("compile_step", False),
-        "threads": torch.get_num_threads(),
-        "overhead": round(statistics.median(ratios), 4),
-        "overhead_windows": [round(ratio, 4) for ratio in ratios],
-        "step_seconds": round(statistics.median(step_seconds), 6),
-        "forward_seconds": round(statistics.median(forward_seconds), 6),
-    }
+        for _ in range(count):
+            self.obs, *_ = self.env.step(self.policy(self.obs))
+        synchronize(self.base.device)
+        return time.perf_counter() - start
+
+    def window(self, count: int) -> None:
+        """One measured window of ``count`` steps: its overhead, and the seconds per step and per forward."""
+        self.timed.seconds = 0.0
+        total = self.steps(count)
+        self.ratios.append((total - self.timed.seconds) / self.timed.seconds)
+        self.step_seconds.append(total / count)
+        self.forward_seconds.append(self.timed.seconds / count)
+
+    def result(self) -> dict[str, Any]:
+        """The setting's overhead: median and range over the windows, and the seconds behind them."""
+        return {
+            "policy": self.spec["policy"],
+            "block_length": self.spec["block_length"],
+            "sync_free": self.spec.get("sync_free", False),
+            "compile_step": self.spec.get("compile_step", False),
+            "threads": self.threads,
+            "overhead": round(statistics.median(self.ratios), 4),
+            "overhead_windows": [round(ratio, 4) for ratio in self.ratios],
+            "step_seconds": round(statistics.median(self.step_seconds), 6),
+            "forward_seconds": round(statistics.median(self.forward_seconds), 6),
+        }
+
+
+def measure(settings: list[str], args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Every setting's overhead, their windows taken in turn (window 1 of each, then window 2 of each, ...).
+
+    Taking turns puts the settings under the same drift of a shared machine, so the differences between them are
+    measured, not the machine's moods.
+    """
+    runners = {setting: Runner(setting, args) for setting in settings}
+    for _ in range(args.windows):
+        for runner in runners.values():
+            runner.window(args.window_steps)
+    for runner in runners.values():
+        runner.env.close()
+    return {setting: runner.result() for setting, runner in runners.items()}
 
 
 def main() -> None:
@@ -166,8 +195,9 @@ def main() -> None:
         "measure": "(step time incl. policy - time inside env.model.logits()) / time inside env.model.logits()",
         "env": "UnmaskGym/Permutation-v0",
         "num_envs": args.num_envs,
-        "windows": f"median of {args.windows} windows of {args.window_steps} steps after {args.warmup} warm-up",
-        "settings": {setting: measure(setting, args) for setting in args.settings},
+        "windows": f"median of {args.windows} windows of {args.window_steps} steps after {args.warmup} warm-up, "
+                   f"the settings taking turns window by window",
+        "settings": measure(args.settings, args),
         "device": args.device,
         "model": f"random LLaDA-width transformer, {args.wide_layers} layers" if args.wide else "built-in",
         "machine": machine_description(),

@@ -286,7 +286,26 @@ def env_overhead() -> str:
                      f"{threads(entry['threads'])}",
                      f"**{entry['overhead']:.1%}** of the forward (windows {min(windows):.1%}–{max(windows):.1%}; "
                      f"{outside:.1f} ms on a {entry['forward_seconds'] * 1000:.0f} ms forward)"])  # fmt: skip
-    return table(["setting", "env overhead"], rows) + f"\n\n{data['measure']}; {data['windows']}. " + measured_on(data)
+    comparisons = []
+    for setting in ("semi_ar", "full"):
+        eager, compiled = data["settings"].get(f"{setting} sync_free"), data["settings"].get(f"{setting} compiled")
+        if eager and compiled:
+            outside = [entry["step_seconds"] - entry["forward_seconds"] for entry in (eager, compiled)]
+            than = "" if comparisons else " than the eager sync-free step"
+            comparisons.append(f"{1 - outside[1] / outside[0]:.0%} less{than} in {setting}")
+    compared = "" if not comparisons else f" Outside the forward, the compiled step costs {' and '.join(comparisons)}."
+    return (table(["setting", "env overhead"], rows) + f"\n\n{data['measure']}; {data['windows']}." + compared + " "
+            + measured_on(data))
+
+
+def cold_step() -> str:
+    """The step's halves in a tight loop and right after other work (``cold_step.py``)."""
+    data = result("cold_step")
+    conditions = list(data["halves"]["eager"]["before_forward"])
+    rows = [[f"`{name}`, {step}", *(f"{times[condition]:.2f}" for condition in conditions)]
+            for step, by_half in data["halves"].items() for name, times in by_half.items()]  # fmt: skip
+    return (table(["half of the sync-free step (ms)", *conditions], rows)
+            + f"\n\n`{data['env']}`, {data['setting']}; {data['measure']}. " + measured_on(data))
 
 
 def step_profile() -> str:
@@ -466,6 +485,7 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "hull-grid": hull_grid,
     "env-overhead": env_overhead,
     "step-profile": step_profile,
+    "cold-step": cold_step,
     "continuous-batching": continuous_batching,
     "scaling": scaling,
     "feature-memory": feature_memory,

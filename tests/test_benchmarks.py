@@ -24,11 +24,21 @@ def run_quick(script: str, *extra: str) -> dict:
 
 def test_env_overhead_reports_both_settings():
     report = run_quick("bench_env_overhead.py")
-    for setting in ("semi_ar", "full", "semi_ar sync_free", "full sync_free"):
+    for setting in ("semi_ar", "full", "semi_ar sync_free", "full sync_free", "semi_ar compiled", "full compiled"):
         measured = report["settings"][setting]
         assert measured["forward_seconds"] > 0 and len(measured["overhead_windows"]) == 2
-        assert measured["sync_free"] == setting.endswith("sync_free")
-    assert report["settings"]["full"]["threads"] == 1 == report["settings"]["full sync_free"]["threads"]
+        assert measured["sync_free"] == (setting != setting.split()[0])
+        assert measured["compile_step"] == setting.endswith("compiled")
+    assert {report["settings"][setting]["threads"] for setting in ("full", "full sync_free", "full compiled")} == {1}
+
+
+def test_cold_step_times_both_halves_eager_and_compiled_in_every_condition():
+    report = run_quick("cold_step.py")
+    conditions = {"tight loop", "after a 16 MB sweep", "after a forward", "after a 20 ms sleep"}
+    assert report["halves"].keys() == {"eager", "compiled"}
+    for by_half in report["halves"].values():
+        assert by_half.keys() == {"before_forward", "after_forward"}
+        assert all(times.keys() == conditions and all(ms > 0 for ms in times.values()) for times in by_half.values())
 
 
 def test_continuous_batching_decodes_the_same_prompts_alike_in_all_three_loops():
