@@ -31,8 +31,9 @@ each part with the host-steered step and then sync-free before the next part, fi
 ``sync_free_run`` (the same keys, targets included): both readings from one machine in one run, and a run cut
 short has both for every part it reached. ``--compile-step MODE`` adds a third pass, filed under ``compiled_run``:
 sync-free with ``compile_step=MODE`` (the step's two halves through ``torch.compile``; ``reduce-overhead`` captures
-them as CUDA graphs) in (a) and (c), and GRPO's ``compile_step=True`` (the default mode: its rollout keeps the
-step's tensors) in (d); (b)'s GSM8K is scored on the host, so that part is recorded as skipped there.
+them as CUDA graphs) in (a) and (c), with the policy compiled alike; and GRPO's ``compile_step=True`` (the default
+mode: its rollout keeps the step's tensors) in (d). (b)'s GSM8K is scored on the host, so that part is recorded as
+skipped there.
 
 The JSON is written after every part (``"complete": false`` until the last), so a run stopped by a device's time
 limit keeps what it measured; ``--budget SECONDS`` starts no part after that many seconds (those are recorded as
@@ -69,6 +70,7 @@ from unmask_gym import UnmaskVectorEnv
 from unmask_gym.agents import GRPOConfig
 from unmask_gym.agents.loading import policy_from_spec
 from unmask_gym.bench import machine_description
+from unmask_gym.compiling import compile_or_eager
 from unmask_gym.evaluation import save_json
 from unmask_gym.heuristics import make_policy
 
@@ -155,7 +157,7 @@ def ratio_table(make_env: Callable[[int | None], UnmaskVectorEnv], block: int,
     for name, (in_blocks, spec) in SETTINGS.items():
         reset_peak_memory(args.device)
         env = make_env(block if in_blocks else None)
-        results[name] = env_against_bare(env, policy_from_spec(spec)[0], args)
+        results[name] = env_against_bare(env, pass_policy(policy_from_spec(spec)[0], args), args)
         results[name]["canvas"] = {"prompt": env.config.max_prompt_length, "answer": env.config.answer_length}
         env.close()
         log(f"  {name}: ratio {results[name]['ratio']}")
@@ -329,7 +331,7 @@ def llada_model(args: argparse.Namespace, report: dict[str, Any]) -> None:
 
 def tiny_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """(c) env steps/s and ms per step of the built-in tiny dLLM over num_envs."""
-    policy = make_policy(args.scaling_policy)
+    policy = pass_policy(make_policy(args.scaling_policy), args)
     for num_envs in args.sizes:
         env = UnmaskVectorEnv(num_envs, task="permutation", block_length=None, device=args.device,
                               compile_features=args.compile_features, **step_options(args))  # fmt: skip
@@ -360,6 +362,14 @@ def grpo_split(args: argparse.Namespace, report: dict[str, Any]) -> None:
 def step_options(args: argparse.Namespace) -> dict[str, Any]:
     """The env arguments of the pass that runs: ``sync_free`` and ``compile_step``."""
     return {"sync_free": args.sync_free, "compile_step": args.compile_step or False}
+
+
+def pass_policy(policy: Any, args: argparse.Namespace) -> Any:
+    """The policy as the pass runs it: through ``torch.compile`` in the compiled pass's mode.
+
+    So env step and heuristic are both compiled (with ``reduce-overhead``, both captured as CUDA graphs).
+    """
+    return compile_or_eager(policy, "bench_gpu's policy", mode=args.compile_step) if args.compile_step else policy
 
 
 def record(report: dict[str, Any], key: str, facts: dict, num_envs: int, task: str, results: dict) -> None:

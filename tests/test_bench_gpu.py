@@ -174,9 +174,11 @@ def test_both_steps_measure_each_part_twice_before_the_next(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_compile_step_files_a_compiled_pass_with_grpos_compiled_rollouts(tmp_path):
-    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--compile-step", "default", "--parts", "scaling",
-                              "grpo")  # fmt: skip
+    _, report = run_bench_gpu(tmp_path / "gpu.json", "--quick", "--compile-step", "default", "--parts", "wide",
+                              "scaling", "grpo")  # fmt: skip
     compiled = report["compiled_run"]
+    assert compiled["ratio"].keys() == report["ratio"].keys()  # the env step and its policy, compiled
+    assert all(positive_finite(value) for table in compiled["ratio"].values() for value in table.values())
     assert report["compile_step"] is None and compiled["compile_step"] == "default" and compiled["sync_free"] is True
     assert compiled["errors"] == {} and compiled["env_steps_per_s"].keys() == {"1", "4", "16", "64"}
     assert all(positive_finite(value) for value in compiled["env_steps_per_s"].values())
