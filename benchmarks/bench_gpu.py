@@ -18,7 +18,8 @@ What runs (S = ``--steps`` after ``--warmup`` untimed steps):
     Random weights predict near-uniformly, so no episode ends inside the timed window of this model;
 each under three settings: "blocks + Fast-dLLM 0.9", "full + top-1" and "full + permutation-full-a3" (a shipped
 learned policy, run on other tasks for its cost);
-(c) the built-in tiny dLLM: env steps/s (num_envs x steps / seconds) and ms per step for num_envs up to 4,096;
+(c) the built-in tiny dLLM: env steps/s (num_envs x steps / seconds) and ms per step for num_envs up to 4,096
+    (in the compiled pass the dLLM's ``logits`` is compiled too: at this size its launches are the step);
 (d) one GRPO iteration after a warm-up one: rollout and update seconds, the rollout split into the dLLM, the
     policy's sampling forwards and the env's bookkeeping, as ``bench_grpo.py`` measures it.
 
@@ -99,6 +100,17 @@ class LastCall:
         """The wrapped model's logits; the arguments are kept."""
         self.call, self.calls = (args, kwargs), self.calls + 1
         return self.model.logits(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.model, name)
+
+
+class CompiledLogits:
+    """A dLLM whose ``logits`` runs through ``torch.compile`` in ``mode`` (everything else is the model's own)."""
+
+    def __init__(self, model: Any, mode: str) -> None:
+        self.model = model
+        self.logits = compile_or_eager(model.logits, "bench_gpu's dLLM", mode=mode)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.model, name)
@@ -335,6 +347,9 @@ def tiny_scaling(args: argparse.Namespace, report: dict[str, Any]) -> None:
     for num_envs in args.sizes:
         env = UnmaskVectorEnv(num_envs, task="permutation", block_length=None, device=args.device,
                               compile_features=args.compile_features, **step_options(args))  # fmt: skip
+        if args.compile_step:  # the whole step compiled: policy, env and the tiny dLLM, whose launches dominate
+            env.model = CompiledLogits(env.model, args.compile_step)
+            report["scaling"]["dllm_compiled"] = args.compile_step
         obs, _ = env.reset(seed=0)
         _, obs = time_env_steps(env, policy, obs, args.warmup)
         seconds, _ = time_env_steps(env, policy, obs, args.scaling_steps)

@@ -181,6 +181,7 @@ def test_compile_step_files_a_compiled_pass_with_grpos_compiled_rollouts(tmp_pat
     assert all(positive_finite(value) for table in compiled["ratio"].values() for value in table.values())
     assert report["compile_step"] is None and compiled["compile_step"] == "default" and compiled["sync_free"] is True
     assert compiled["errors"] == {} and compiled["env_steps_per_s"].keys() == {"1", "4", "16", "64"}
+    assert compiled["scaling"]["dllm_compiled"] == "default" and "dllm_compiled" not in report["scaling"]
     assert all(positive_finite(value) for value in compiled["env_steps_per_s"].values())
     assert compiled["skipped"] == {} and compiled["grpo"]["compile_step"] == "default"
     assert positive_finite(compiled["grpo"]["seconds_per_iteration"]["rollout_seconds"])
