@@ -16,7 +16,6 @@ decoding is greedy and each row's trajectory is its own). Writes benchmarks/resu
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,7 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 from unmask_gym import UnmaskVectorEnv
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 
 
@@ -135,9 +133,7 @@ def main() -> None:
         "machine": machine_description(),
         "threads": args.threads,
     }
-    print(json.dumps(report, indent=2))
-    if not args.quick:
-        save_json(report, args.out)
+    publish(report, None if args.quick else args.out)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ needed) for a GPU reading. Writes benchmarks/results/env_overhead.json (``--out`
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -32,8 +31,7 @@ import torch
 from torch import nn
 
 import unmask_gym  # noqa: F401  (registers the ids)
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 from unmask_gym.models import TinyMDLM, TinyMDLMConfig
 from unmask_gym.tasks.tokenizer import CharTokenizer
@@ -202,9 +200,7 @@ def main() -> None:
         "model": f"random LLaDA-width transformer, {args.wide_layers} layers" if args.wide else "built-in",
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
-    if not args.quick:
-        save_json(report, args.out)
+    publish(report, None if args.quick else args.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ a CPU the two networks are of similar size, so this reports the ratio and its pa
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,7 @@ import torch
 from bench_env_overhead import TimedForward, synchronize  # (scripts run from benchmarks/)
 
 from unmask_gym.agents import GRPOConfig, GRPOTrainer, PolicyConfig
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.models import load_model
 
 
@@ -121,8 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     report = measure(args)
-    print(json.dumps(report, indent=2))
-    save_json(report, args.out)
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

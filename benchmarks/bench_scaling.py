@@ -9,7 +9,6 @@ benchmarks/results/scaling.json and scaling.png.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,7 @@ import torch
 from bench_env_overhead import synchronize  # (scripts run from benchmarks/)
 
 from unmask_gym import UnmaskVectorEnv
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 
 
@@ -109,9 +107,8 @@ def main() -> None:
         "points": points,
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
+    publish(report, None if args.quick else args.out)
     if not args.quick:
-        save_json(report, args.out)
         plot(points, f"{args.task}, {args.policy}, {report['machine']}", args.out.with_suffix(".png"))
 
 

@@ -16,7 +16,6 @@ Medians over ``--repeats`` calls, in milliseconds. Writes benchmarks/results/col
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from collections.abc import Callable
@@ -26,8 +25,7 @@ from typing import Any
 import torch
 
 from unmask_gym import UnmaskVectorEnv, dynamics
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 
 POLICY = "top_k_confidence:k=1"
@@ -98,9 +96,7 @@ def main() -> None:
         "halves": results,
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
-    if not args.quick:
-        save_json(report, args.out)
+    publish(report, None if args.quick else args.out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ benchmarks/results/feature_memory.json.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
@@ -19,8 +18,7 @@ from pathlib import Path
 
 import torch
 
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.features import FEATURE_CHUNK_ELEMENTS, predict
 
 
@@ -95,9 +93,7 @@ def main() -> None:
         "device": args.device,
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
-    if not args.quick:
-        save_json(report, args.out)
+    publish(report, None if args.quick else args.out)
 
 
 if __name__ == "__main__":

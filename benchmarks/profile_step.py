@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import collections
 import functools
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,7 @@ from bench_env_overhead import SETTINGS  # the same two settings as the overhead
 
 import unmask_gym  # noqa: F401  (registers the ids)
 from unmask_gym import dynamics, outputs, validation
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 
 PARTS = {
@@ -114,9 +112,7 @@ def main() -> None:
         "settings": {setting: profile(setting, args) for setting in SETTINGS},
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
-    if not args.quick:
-        save_json(report, args.out)
+    publish(report, None if args.quick else args.out)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import time
 import traceback
@@ -17,8 +16,7 @@ from pathlib import Path
 import torch
 
 from unmask_gym import UnmaskVectorEnv
-from unmask_gym.bench import machine_description
-from unmask_gym.evaluation import save_json
+from unmask_gym.bench import machine_description, publish
 from unmask_gym.heuristics import make_policy
 
 
@@ -73,8 +71,7 @@ def main() -> None:
         "error": error,
         "machine": machine_description(),
     }
-    print(json.dumps(report, indent=2))
-    save_json(report, args.out)
+    publish(report, args.out)
 
 
 if __name__ == "__main__":

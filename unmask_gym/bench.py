@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import platform
@@ -23,6 +24,15 @@ def machine_description() -> str:
     gpu = f" gpu={torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
     cpu = " ".join(part for part in (platform.machine(), platform.processor()) if part)
     return f"{cpu} cpus={os.cpu_count()} torch={torch.__version__}{gpu}"
+
+
+def publish(report: dict[str, Any], out: Path | None) -> None:
+    """A benchmark's report: printed as JSON on stdout and, unless ``out`` is None (a smoke run), written there."""
+    from unmask_gym.evaluation import save_json
+
+    print(json.dumps(report, indent=2, default=str))
+    if out is not None:
+        save_json(report, out)
 
 
 def held_out_parser(description: str, cache: Path) -> argparse.ArgumentParser:
