@@ -58,6 +58,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -572,6 +573,7 @@ def empty_run(args: argparse.Namespace, sync_free: bool, compile_step: str | Non
         "grpo": None,
         "skipped": {},
         "errors": {},
+        "compile_fell_back": {},
     }  # fmt: skip
 
 
@@ -585,14 +587,20 @@ def run_part(args: argparse.Namespace, part: str, run: dict[str, Any], start: fl
         run["skipped"][part] = f"not started: past the --budget of {args.budget:g} s"
         log(f"{part} skipped: past the budget")
         return
-    try:
-        parts[part](args, run)
-    except Skipped as reason:
-        run["skipped"][part] = str(reason)
-        log(f"{part} skipped: {reason}")
-    except Exception as error:  # a failed part must not cost the others' device time
-        run["errors"][part] = f"{type(error).__name__}: {error}"
-        traceback.print_exc()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parts[part](args, run)
+        except Skipped as reason:
+            run["skipped"][part] = str(reason)
+            log(f"{part} skipped: {reason}")
+        except Exception as error:  # a failed part must not cost the others' device time
+            run["errors"][part] = f"{type(error).__name__}: {error}"
+            traceback.print_exc()
+    fell_back = sorted({str(warning.message) for warning in caught if "torch.compile failed" in str(warning.message)})
+    if fell_back:  # a compiled pass that ran eager somewhere measured that, not the compiled step
+        run["compile_fell_back"][part] = fell_back
+        log(f"{part}: {fell_back}")
     release(args.device)
 
 

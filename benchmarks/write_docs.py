@@ -459,6 +459,8 @@ def gpu_markdown(data: dict) -> str:
     for run in runs:
         for outcome in ("skipped", "errors"):
             notes += [f"{kind(run)} {part} {outcome}: {why}" for part, why in run[outcome].items()]
+        notes += [f"{kind(run)} {part} ran eager where compiling failed: {'; '.join(why)}"
+                  for part, why in run.get("compile_fell_back", {}).items()]  # fmt: skip
     return "\n\n".join([ratios, scaling, grpo, targets, "\n".join(f"- {note}" for note in notes)])
 
 

@@ -187,6 +187,28 @@ def test_compile_step_files_a_compiled_pass_with_grpos_compiled_rollouts(tmp_pat
     assert positive_finite(compiled["grpo"]["seconds_per_iteration"]["rollout_seconds"])
 
 
+def test_a_compiled_pass_that_ran_eager_says_so(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import bench_gpu
+    import write_docs
+
+    def broken_compile(function, **kwargs):
+        def fails(*args, **kwargs):
+            raise RuntimeError("no C++ compiler")
+
+        return fails
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    out = tmp_path / "gpu.json"
+    bench_gpu.main(["--quick", "--device", "cpu", "--compile-step", "default", "--parts", "scaling", "--sizes", "4",
+                    "--out", str(out)])  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["compile_fell_back"] == {}  # the host-steered pass compiles nothing
+    fell_back = report["compiled_run"]["compile_fell_back"]["scaling"]
+    assert fell_back and all("torch.compile failed (RuntimeError: no C++ compiler)" in line for line in fell_back)
+    assert "compiled (default) scaling ran eager where compiling failed: " in write_docs.gpu_markdown(report)
+
+
 def test_the_performance_page_renders_a_report_as_tables_with_each_step_and_each_target(quick_report, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCHMARKS))
     import write_docs
