@@ -29,13 +29,12 @@ class once_per_state:  # a decorator, named like functools.cached_property
         self.__doc__ = compute.__doc__
 
     def __get__(self, state: Any, owner: type | None = None) -> Any:
+        # Only called while the instance holds no value: a kept value shadows this (non-data) descriptor.
         if state is None:
             return self
-        if torch.compiler.is_compiling():
-            return self.compute(state)
-        value = state.__dict__.get(self.name)
-        if value is None:
-            value = state.__dict__[self.name] = self.compute(state)  # a frozen dataclass: written past __setattr__
+        value = self.compute(state)
+        if not torch.compiler.is_compiling():
+            state.__dict__[self.name] = value  # a frozen dataclass: written past its __setattr__
         return value
 
 
