@@ -140,6 +140,15 @@ def train_seconds(run: str | Path, iterations: int | None = None) -> float | Non
     return sum(spent) + (warm_start or 0.0)
 
 
+def run_command(run: str | Path) -> str | None:
+    """The command that trained a run folder, or None.
+
+    This project's runs keep it in a ``<folder>.cmd`` file beside the folder.
+    """
+    saved = Path(run).parent / f"{Path(run).name}.cmd"
+    return saved.read_text().strip() if saved.exists() else None
+
+
 def load_policy(name_or_path: str | Path, beta: float = 1.0, seed: int = 0,
                 alpha: float | None = None) -> LearnedPolicy:  # fmt: skip
     """A trained policy as a callable ``obs -> action``, from a shipped name, a run folder or a checkpoint file.

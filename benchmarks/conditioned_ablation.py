@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from unmask_gym.agents.loading import train_seconds
+from unmask_gym.agents.loading import run_command, train_seconds
 
 RESULTS = Path(__file__).parent / "results"
 DIFFERS = ("alpha_range", "iterations", "num_groups", "expert_steering", "expert", "warm_start", "update_epochs",
@@ -28,9 +28,8 @@ def summarize_run(folder: Path) -> dict:
     settings = {**config["grpo"], **config["policy"]}
     evaluation = json.loads((folder / "eval.json").read_text())
     sweep = [{key: point[key] for key in ("alpha", "accuracy", "mean_nfe")} for point in evaluation["alpha_sweep"]]
-    command_file = folder.parent / f"{folder.name}.cmd"  # where the runs of this project keep their command
     return {
-        "run": folder.name, "command": command_file.read_text().strip() if command_file.exists() else None,
+        "run": folder.name, "command": run_command(folder),
         "task": settings["task"], "block_length": evaluation["block_length"],
         "settings": {key: settings[key] for key in DIFFERS if key in settings},
         "train_seconds": round(train_seconds(folder)),

@@ -20,7 +20,13 @@ from pathlib import Path
 import torch
 
 from unmask_gym.agents import load_policy
-from unmask_gym.agents.loading import checkpoint_path, iteration_seconds, train_seconds, warm_start_seconds
+from unmask_gym.agents.loading import (
+    checkpoint_path,
+    iteration_seconds,
+    run_command,
+    train_seconds,
+    warm_start_seconds,
+)
 from unmask_gym.bench import held_out_parser
 from unmask_gym.benchmarking import benchmark, hull_table, summary_rows
 
@@ -57,15 +63,11 @@ def points(ppo: Path, grpo: Path) -> dict[str, dict]:
             raise ValueError(f"{run} has no metrics.csv: pass a finished run folder")
     shorter, longer = sorted(runs, key=lambda name: seconds[name])
     iteration, elapsed = checkpoint_at(runs[longer], seconds[shorter])
-
-    def command(run: Path) -> str | None:
-        saved = run.parent / f"{run.name}.cmd"
-        return saved.read_text().strip() if saved.exists() else None
-
-    chosen = {name: {"source": run, "train_seconds": seconds[name], "command": command(run)}
+    chosen = {name: {"source": run, "train_seconds": seconds[name], "command": run_command(run)}
               for name, run in runs.items()}  # fmt: skip
     chosen[f"{longer} at {shorter}'s time (iteration {iteration})"] = {
-        "source": checkpoint_path(runs[longer], iteration), "train_seconds": elapsed, "command": command(runs[longer])}
+        "source": checkpoint_path(runs[longer], iteration), "train_seconds": elapsed,
+        "command": run_command(runs[longer])}  # fmt: skip
     return chosen
 
 
