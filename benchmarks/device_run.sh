@@ -43,7 +43,7 @@ run)
         >"$out/pytest.txt" 2>&1
     tail -n 3 "$out/pytest.txt"
     device="${DEVICE:-cuda}"  # DEVICE=cpu: the recipe's own test, on a machine without a GPU
-    parts=(--parts wide scaling grpo llada)  # the 8B model (the longest part, not compiled) last
+    parts=(--parts scaling wide grpo llada)  # the tiny-model targets first; the 8B model (longest, not compiled) last
     [ "$device" = cpu ] && parts=(--quick --parts scaling)
     PYTHONUNBUFFERED=1 python3 benchmarks/bench_gpu.py --device "$device" --both-steps --compile-step reduce-overhead \
         --budget "${BUDGET:-330}" "${parts[@]}" --out "$out/gpu.json" >"$out/bench_gpu.log" 2>&1
