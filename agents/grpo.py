@@ -46,6 +46,16 @@ MDP_KEYS = ("task", "block_length", "answer_length", "max_nfe", "reward", "alpha
 """The settings that define the MDP a policy is trained for: its ``env_kwargs``."""
 
 
+def check_trainer_compile_step(compile_step: object, sync_free: bool) -> None:
+    """Checks a trainer's ``compile_step``: a bool, True only with ``sync_free``.
+
+    No CUDA-graph mode: a rollout keeps the step's tensors, which a CUDA graph's next step would overwrite.
+    """
+    if not isinstance(compile_step, bool) or (compile_step and not sync_free):
+        raise ValueError(f"compile_step must be a bool and needs sync_free=True (it compiles the sync-free step), "
+                         f"got compile_step={compile_step!r}, sync_free={sync_free!r}")  # fmt: skip
+
+
 @dataclass
 class GRPOConfig:
     """Everything a GRPO run needs (the ``unmask-gym train`` flags are these fields)."""
@@ -175,9 +185,7 @@ class GRPOConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'iterations' else 1}, got {value!r}")
-        if not isinstance(self.compile_step, bool) or (self.compile_step and not self.sync_free):
-            raise ValueError(f"compile_step must be a bool and needs sync_free=True (it compiles the sync-free step), "
-                             f"got compile_step={self.compile_step!r}, sync_free={self.sync_free!r}")  # fmt: skip
+        check_trainer_compile_step(self.compile_step, self.sync_free)
         if self.empty_action == "error" and not self.policy_fallback:
             raise ValueError('empty_action="error" would stop training at the first empty sample; use "noop", '
                              '"top_confidence" or policy_fallback=True')  # fmt: skip

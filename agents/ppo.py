@@ -36,6 +36,7 @@ from unmask_gym.env import UnmaskVectorEnv
 
 from .distribution import empty_sample_fallback, entropy, highest_logit, log_prob, sample_action
 from .grpo import (
+    check_trainer_compile_step,
     clipped_surrogate_loss,
     iteration_seed,
     restore_reward,
@@ -127,9 +128,7 @@ class PPOConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "iterations" else 1):
                 raise ValueError(f"{name} must be an int >= {0 if name == 'iterations' else 1}, got {value!r}")
-        if not isinstance(self.compile_step, bool) or (self.compile_step and not self.sync_free):
-            raise ValueError(f"compile_step must be a bool and needs sync_free=True (it compiles the sync-free step), "
-                             f"got compile_step={self.compile_step!r}, sync_free={self.sync_free!r}")  # fmt: skip
+        check_trainer_compile_step(self.compile_step, self.sync_free)
         if self.num_envs * self.num_steps < self.num_minibatches:
             raise ValueError(f"num_minibatches={self.num_minibatches} exceeds the rollout's "
                              f"{self.num_envs * self.num_steps} steps")  # fmt: skip

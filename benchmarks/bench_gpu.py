@@ -73,6 +73,7 @@ from unmask_gym.agents import GRPOConfig
 from unmask_gym.agents.loading import policy_from_spec
 from unmask_gym.bench import machine_description
 from unmask_gym.compiling import compile_or_eager
+from unmask_gym.config import COMPILE_MODES
 from unmask_gym.evaluation import save_json
 from unmask_gym.heuristics import make_policy
 
@@ -485,7 +486,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="sync_free=True in every part ((b)'s GSM8K is scored on the host, after the forward is queued)",
     )
     parser.add_argument("--compile-step", dest="compiled_mode", default=None,
-                        choices=["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"],
+                        choices=COMPILE_MODES,
                         help="a further pass, sync-free with compile_step=MODE, filed under compiled_run")
     parser.add_argument("--both-steps", action="store_true",
                         help="each part with the host-steered step, then with sync_free=True (filed under "

@@ -424,7 +424,7 @@ def gpu_markdown(data: dict) -> str:
             return f"compiled ({run['compile_step']})"
         return "sync-free" if run["sync_free"] else "host-steered"
 
-    def both(*keys: str, form: Callable[[object], str] = str, missing: str = "–") -> str:
+    def per_run(*keys: str, form: Callable[[object], str] = str, missing: str = "–") -> str:
         """The value at ``keys`` in each run, formatted, joined by " / "."""
         cells = []
         for run in runs:
@@ -436,20 +436,20 @@ def gpu_markdown(data: dict) -> str:
 
     settings = list(next(iter(data["ratio"].values()), {}))
     ratios = table(["model, envs", *settings],
-                   [[model, *(both("ratio", model, setting, form="{:.3f}".format) for setting in settings)]
+                   [[model, *(per_run("ratio", model, setting, form="{:.3f}".format) for setting in settings)]
                     for model in data["ratio"]])  # fmt: skip
     scaling = table(["num_envs", "env steps/s", "ms per step"],
-                    [[size, both("env_steps_per_s", size, form="{:,}".format),
-                      both("ms_per_step", size, form="{:.2f}".format)]
+                    [[size, per_run("env_steps_per_s", size, form="{:,}".format),
+                      per_run("ms_per_step", size, form="{:.2f}".format)]
                      for size in data["env_steps_per_s"]])  # fmt: skip
     shares = ["env bookkeeping", "dLLM forwards", "policy sampling forwards"]
     grpo = table(["GRPO iteration", "value"],
-                 [["rollout (s)", both("grpo", "seconds_per_iteration", "rollout_seconds", form="{:.3f}".format)],
-                  ["update (s)", both("grpo", "seconds_per_iteration", "update_seconds", form="{:.3f}".format)],
-                  *[[f"rollout share: {share}", both("grpo", "rollout_fractions", share, form="{:.1%}".format)]
+                 [["rollout (s)", per_run("grpo", "seconds_per_iteration", "rollout_seconds", form="{:.3f}".format)],
+                  ["update (s)", per_run("grpo", "seconds_per_iteration", "update_seconds", form="{:.3f}".format)],
+                  *[[f"rollout share: {share}", per_run("grpo", "rollout_fractions", share, form="{:.1%}".format)]
                     for share in shares]])  # fmt: skip
     targets = table(["target", "met?"],
-                    [[entry["target"], both("targets", key, "pass", form=lambda met: "met" if met else "missed",
+                    [[entry["target"], per_run("targets", key, "pass", form=lambda met: "met" if met else "missed",
                                             missing="not measured")]
                      for key, entry in data["targets"].items()])  # fmt: skip
     steps = " / ".join(kind(run) for run in runs)

@@ -112,3 +112,17 @@ def start_from_bank(state: EnvState, reset: torch.Tensor, bank: PromptBank, conf
         episode_index=episode_index,
         reference=reference,
     )
+
+
+def restart_ended(
+    ended_state: EnvState, committed: torch.Tensor, ended: torch.Tensor, bank: PromptBank | None, config: EnvConfig
+) -> tuple[EnvState, torch.Tensor]:
+    """The sync-free step's restarts: the state to forward and its ``changed`` (N,) bool rows.
+
+    ``changed``: the rows whose canvas the step changed and that still run, plus with a ``bank`` (``SAME_STEP``)
+    every ``ended`` row, restarted from it; without one (``DISABLED``) the ended rows stay stopped.
+    """
+    changed = committed.any(1) & ~ended
+    if bank is None:
+        return ended_state, changed
+    return start_from_bank(ended_state, ended, bank, config), changed | ended

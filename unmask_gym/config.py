@@ -29,6 +29,7 @@ def _argument(default: Any, shown: str, doc: str) -> Any:
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 """``torch.compile``'s modes, which ``compile_step`` may name (``True`` is ``"default"``)."""
 
+
 @dataclass(frozen=True)
 class EnvConfig:
     """The settings of one ``UnmaskVectorEnv``; ``resolve(task)`` fills the task-dependent defaults.
@@ -181,10 +182,9 @@ class EnvConfig:
         if not isinstance(self.compile_step, bool) and self.compile_step not in COMPILE_MODES:
             raise ValueError(f"compile_step must be a bool or a torch.compile mode {COMPILE_MODES}, got "
                              f"{self.compile_step!r}")  # fmt: skip
-        if self.compile_step is not False:
-            if not self.sync_free:
-                raise ValueError("compile_step compiles the sync-free step (static shapes, no host round trip): it "
-                                 "needs sync_free=True")  # fmt: skip
+        if self.compile_step is not False and not self.sync_free:
+            raise ValueError("compile_step compiles the sync-free step (static shapes, no host round trip): it needs "
+                             "sync_free=True")  # fmt: skip
         check.check_int("top_k", self.top_k, 0)
         object.__setattr__(self, "device", check_device(self.device))
 

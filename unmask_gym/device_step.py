@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import torch
 
 from unmask_gym import dynamics, outputs
-from unmask_gym.bank import PromptBank, start_from_bank
+from unmask_gym.bank import PromptBank, restart_ended
 from unmask_gym.compiling import compile_or_eager
 from unmask_gym.config import EnvConfig
 from unmask_gym.state import EnvState
@@ -48,10 +48,7 @@ def before_forward(
     ended_state = new.replace(running=new.running & ~ended)  # the finished episodes' last view
     scores = outputs.device_scores(new, done, truncated, model, config)
     reward, end_info = outputs.end_info(ended_state, ended, None, config, scores)
-    changed = committed.any(1) & ~ended
-    restarted = ended_state
-    if bank is not None:  # SAME_STEP: every ended episode restarts from the bank
-        restarted, changed = start_from_bank(ended_state, ended, bank, config), changed | ended
+    restarted, changed = restart_ended(ended_state, committed, ended, bank, config)
     info = outputs.info_after_step(restarted, ended_state, ended, committed, end_info, True, config)
     return BeforeForward(restarted, changed, reward, done.clone(), truncated.clone(), info)
 

@@ -210,16 +210,27 @@ def forward(
         prediction = predict(logits, config.temperature, sampling_uniforms(state, index, config, seed), config.top_k,
                              compiled=config.compile_features, positions=None if at is None else at[0])  # fmt: skip
     merged = {}
-    for name in PREDICTION_FIELDS:
-        old = getattr(state.prediction, name)
-        if old is None:
-            continue
-        new = (hidden if name == "hidden" else getattr(prediction, name)).to(old.dtype)
+    for name, old, new in kept_fields(state.prediction, prediction, hidden):
         if at is not None and name != "hidden":  # hidden states come from the model for every position
             merged[name] = old.flatten(0, 1).index_copy(0, at[1], new).view_as(old)
         else:
             merged[name] = new if every_row else old.index_copy(0, index, new)
     return state.replace(prediction=Prediction(**merged))
+
+
+def kept_fields(
+    old: Prediction, new: Prediction, hidden: torch.Tensor | None
+) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """``(name, old value, new value)`` of each field the state keeps (not None in ``old``).
+
+    The new value comes in the old one's dtype; the new ``hidden`` is the model's (``predict`` makes none).
+    """
+    kept = []
+    for name in PREDICTION_FIELDS:
+        before = getattr(old, name)
+        if before is not None:
+            kept.append((name, before, (hidden if name == "hidden" else getattr(new, name)).to(before.dtype)))
+    return kept
 
 
 def model_pass(
@@ -277,10 +288,6 @@ def predict_changed(
     with torch.no_grad():
         prediction = predict(logits, config.temperature, sampling_uniforms(state, everything, config, seed),
                              config.top_k, compiled=compiled)  # fmt: skip
-    merged = {}
-    for name in PREDICTION_FIELDS:
-        old = getattr(state.prediction, name)
-        if old is not None:
-            new = (hidden if name == "hidden" else getattr(prediction, name)).to(old.dtype)
-            merged[name] = torch.where(changed.view(-1, *([1] * (old.dim() - 1))), new, old)
+    merged = {name: torch.where(changed.view(-1, *([1] * (old.dim() - 1))), new, old)
+              for name, old, new in kept_fields(state.prediction, prediction, hidden)}  # fmt: skip
     return state.replace(prediction=Prediction(**merged))

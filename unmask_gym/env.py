@@ -17,7 +17,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from unmask_gym import dynamics, outputs, validation
-from unmask_gym.bank import PromptBank, start_from_bank
+from unmask_gym.bank import PromptBank, restart_ended
 from unmask_gym.config import EMPTY_ACTIONS, TASK_DEFAULT, EnvConfig, check_model
 from unmask_gym.device_step import DeviceStep
 from unmask_gym.models.codec import decode_answer, encode_prompt
@@ -336,11 +336,8 @@ class UnmaskVectorEnv(VectorEnv):
 
     def _advance_on_device(self, ended_state: EnvState, committed: torch.Tensor, ended: torch.Tensor) -> EnvState:
         """The step after the commit with ``sync_free``: restarts from the prompt bank and the forward, no sync."""
-        changed = committed.any(1) & ~ended  # the rows whose canvas the step changed, still running
-        if self._bank is not None:  # SAME_STEP: every ended episode restarts from the bank
-            ended_state = start_from_bank(ended_state, ended, self._bank, self.config)
-            changed = changed | ended
-        return dynamics.forward_changed(ended_state, changed, self.model, self.config, self._seed)
+        restarted, changed = restart_ended(ended_state, committed, ended, self._bank, self.config)
+        return dynamics.forward_changed(restarted, changed, self.model, self.config, self._seed)
 
     def _book_from_device(self) -> EpisodeBook:
         """The host's book as the device's episodes left it (``sync_free``: one sync, at a reset)."""
